@@ -1,0 +1,93 @@
+package dev.shoal.api.server;
+
+import io.grpc.BindableService;
+import io.grpc.Server;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Lifecycle of one gRPC server: start, report health, drain, stop. Every Shoal server
+ * registers {@code grpc.health.v1.Health} and server reflection v1 here, so no subclass can
+ * forget them.
+ *
+ * <p>Subclasses supply the services ({@link #services()}); {@link #start()} binds the port,
+ * {@link #close()} marks the server NOT_SERVING, lets in-flight calls finish for the drain
+ * period, then stops it. Thread-safe: health may be set from any thread.
+ */
+public abstract class GrpcService implements AutoCloseable {
+
+  private final String host;
+  private final int requestedPort;
+  private final HealthStatusManager health = new HealthStatusManager();
+  private Server server;
+
+  protected GrpcService(String host, int port) {
+    this.host = host;
+    this.requestedPort = port;
+  }
+
+  /** The services to serve; called once, from {@link #start()}. */
+  protected abstract List<BindableService> services();
+
+  /** The largest request accepted, in bytes. */
+  protected int maxInboundMessageBytes() {
+    return 16 << 20;
+  }
+
+  public synchronized GrpcService start() {
+    NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(host, requestedPort))
+        .maxInboundMessageSize(maxInboundMessageBytes())
+        .addService(health.getHealthService())
+        .addService(ProtoReflectionServiceV1.newInstance());
+    for (BindableService s : services()) {
+      b.addService(s);
+    }
+    try {
+      server = b.build().start();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot bind gRPC server on " + host + ":" + requestedPort, e);
+    }
+    for (BindableService s : services()) {
+      health.setStatus(s.bindService().getServiceDescriptor().getName(), ServingStatus.SERVING);
+    }
+    health.setStatus("", ServingStatus.SERVING);
+    return this;
+  }
+
+  /** Sets the health of a named service ("" is the whole server). */
+  public void setHealth(String service, ServingStatus status) {
+    health.setStatus(service, status);
+  }
+
+  public int port() {
+    return server.getPort();
+  }
+
+  public String address() {
+    return host + ":" + port();
+  }
+
+  @Override
+  public synchronized void close() {
+    if (server == null) {
+      return;
+    }
+    health.enterTerminalState();
+    server.shutdown();
+    try {
+      if (!server.awaitTermination(2, TimeUnit.SECONDS)) {
+        server.shutdownNow().awaitTermination(2, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      server.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+  }
+}
