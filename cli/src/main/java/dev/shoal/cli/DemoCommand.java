@@ -1,0 +1,152 @@
+package dev.shoal.cli;
+
+import dev.shoal.cli.internal.DocumentProducer;
+import dev.shoal.cli.internal.LocalCluster;
+import dev.shoal.cli.internal.ProgressBar;
+import dev.shoal.eval.BeirDataset;
+import dev.shoal.ranker.ModelSpec;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code shoal demo}: an embedded broker and every service in one JVM, a BEIR dataset streamed
+ * through Kafka, searchable when it prints "ready". State lives in the data directory; a
+ * second run reuses it (the dataset is produced once, shards recover from their commits).
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+    description = "Run Shoal on one machine with an embedded Kafka and index a BEIR dataset.")
+final class DemoCommand implements Callable<Integer> {
+
+  @Option(names = "--dataset", description = "BEIR folder to index (default: ${DEFAULT-VALUE})",
+      defaultValue = "testdata/scifact")
+  Path dataset;
+
+  @Option(names = "--data-dir", description = "where Kafka and the shards keep state (default: ${DEFAULT-VALUE})",
+      defaultValue = ".shoal-data/demo")
+  Path dataDir;
+
+  @Option(names = "--shards", description = "shards = partitions of the document topics (default: ${DEFAULT-VALUE})",
+      defaultValue = "4")
+  int shards;
+
+  @Option(names = "--model", description = "bge-small-en-v1.5, all-MiniLM-L6-v2, or a directory with model.onnx "
+      + "and tokenizer.json (default: ${DEFAULT-VALUE})", defaultValue = "bge-small-en-v1.5")
+  String model;
+
+  @Option(names = "--max-passage-tokens", description = "passage truncation in tokens; 256 keeps SciFact under "
+      + "10 minutes on 2 cores (default: ${DEFAULT-VALUE})", defaultValue = "256")
+  int maxTokens;
+
+  @Option(names = "--grpc-port", defaultValue = "50051", description = "SearchService gRPC port (default: ${DEFAULT-VALUE})")
+  int grpcPort;
+
+  @Option(names = "--http-port", defaultValue = "8080", description = "HTTP/JSON port (default: ${DEFAULT-VALUE})")
+  int httpPort;
+
+  @Option(names = "--ranker-port", defaultValue = "50052", description = "Ranker gRPC port (default: ${DEFAULT-VALUE})")
+  int rankerPort;
+
+  @Option(names = "--host", defaultValue = "127.0.0.1", description = "address to bind (default: ${DEFAULT-VALUE})")
+  String host;
+
+  @Option(names = "--threads", defaultValue = "2", description = "encoder threads (default: ${DEFAULT-VALUE})")
+  int threads;
+
+  @Option(names = "--exit-when-ready", description = "stop once ready instead of serving (for scripts and tests)")
+  boolean exitWhenReady;
+
+  @Override
+  public Integer call() throws Exception {
+    long started = System.nanoTime();
+    BeirDataset data = new BeirDataset(dataset);
+    Files.createDirectories(dataDir);
+    ModelSpec spec = ModelSpec.resolve(model, 384, ModelSpec.Pooling.CLS, "", "", 512).withMaxTokens(maxTokens);
+    System.out.printf("shoal demo: dataset %s, model %s (passages truncated to %d tokens), data in %s%n",
+        data.dir(), spec.name(), maxTokens, dataDir.toAbsolutePath());
+    LocalCluster cluster = new LocalCluster(new LocalCluster.Options(dataDir, null, shards, spec, host, grpcPort,
+        httpPort, rankerPort, threads));
+    CountDownLatch stop = new CountDownLatch(1);
+    Thread hook = new Thread(() -> {
+      System.out.println("\nshutting down: committing shards, stopping services and Kafka...");
+      cluster.close();
+      stop.countDown();
+    }, "shoal-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    cluster.start();
+    System.out.printf("Kafka bootstrap   %s%nSearchService    gRPC %s:%d%nHTTP/JSON         http://%s:%d/v1/search?q=...%n"
+            + "Ranker            gRPC %s%n", cluster.bootstrap(), host, cluster.grpcPort(), host, cluster.httpPort(),
+        cluster.rankerAddress());
+
+    long expected = produceOnce(data, cluster);
+    ProgressBar bar = new ProgressBar(System.out, "indexing", expected);
+    while (true) {
+      long n = cluster.searchableDocs();
+      bar.update(Math.min(n, expected));
+      if (n >= expected && cluster.caughtUp()) {
+        bar.update(expected);
+        break;
+      }
+      Thread.sleep(250);
+    }
+    double secs = (System.nanoTime() - started) / 1e9;
+    System.out.printf("ready: %d documents searchable after %.1f s. Try:%n  bin/shoal search \"%s\"%n"
+            + "  curl 'http://%s:%d/v1/search?q=%s&k=5'%n", cluster.searchableDocs(), secs, exampleQuery(data), host,
+        cluster.httpPort(), exampleQuery(data).replace(' ', '+'));
+    if (exitWhenReady) {
+      Runtime.getRuntime().removeShutdownHook(hook);
+      cluster.close();
+      return 0;
+    }
+    stop.await();
+    return 0;
+  }
+
+  /**
+   * Produces the dataset to shoal.docs unless this data directory already holds it; returns
+   * the number of distinct documents to expect.
+   */
+  private long produceOnce(BeirDataset data, LocalCluster cluster) throws IOException {
+    Path marker = dataDir.resolve("ingested.properties");
+    Properties done = new Properties();
+    String key = data.dir().toAbsolutePath().normalize().toString();
+    if (Files.exists(marker)) {
+      try (var r = Files.newBufferedReader(marker)) {
+        done.load(r);
+      }
+      if (done.containsKey(key)) {
+        System.out.println("dataset already in Kafka (from a previous run); recovering shards");
+        return Long.parseLong(done.getProperty(key));
+      }
+    }
+    Set<String> ids = new HashSet<>();
+    long total = data.docCount();
+    ProgressBar bar = new ProgressBar(System.out, "producing", total);
+    try (DocumentProducer producer = new DocumentProducer(cluster.bootstrap())) {
+      data.forEachDoc(d -> {
+        producer.send(d);
+        ids.add(d.id());
+        bar.update(ids.size());
+      });
+      producer.flush();
+      bar.update(total);
+    }
+    done.setProperty(key, Long.toString(ids.size()));
+    try (var w = Files.newBufferedWriter(marker)) {
+      done.store(w, "datasets produced to shoal.docs by shoal demo: path = distinct documents");
+    }
+    return ids.size();
+  }
+
+  private static String exampleQuery(BeirDataset data) {
+    var qs = data.queries();
+    return qs.isEmpty() ? "protein folding" : qs.getFirst().text().replace("\"", "");
+  }
+}

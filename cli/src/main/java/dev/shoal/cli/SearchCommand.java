@@ -1,0 +1,93 @@
+package dev.shoal.cli;
+
+import com.google.protobuf.util.JsonFormat;
+import dev.shoal.api.v1.Hit;
+import dev.shoal.api.v1.QuerySyntax;
+import dev.shoal.api.v1.RankProfile;
+import dev.shoal.api.v1.SearchRequest;
+import dev.shoal.api.v1.SearchResponse;
+import dev.shoal.api.v1.SearchServiceGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.StatusRuntimeException;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code shoal search}: one query against a SearchService, as a table or JSON. */
+@Command(name = "search", mixinStandardHelpOptions = true, description = "Search a running Shoal.")
+final class SearchCommand implements Callable<Integer> {
+
+  @Parameters(index = "0", description = "the query text")
+  String query;
+
+  @Option(names = {"-k", "--top-k"}, defaultValue = "10", description = "hits to return (default: ${DEFAULT-VALUE})")
+  int k;
+
+  @Option(names = "--offset", defaultValue = "0", description = "hits to skip, for paging")
+  int offset;
+
+  @Option(names = "--profile", defaultValue = "neural", description = "bm25, dense, hybrid or neural (default: ${DEFAULT-VALUE})")
+  String profile;
+
+  @Option(names = "--lucene", description = "parse the query with Lucene syntax (phrases, +/-, field:term, boosts)")
+  boolean lucene;
+
+  @Option(names = "--explain", description = "show where each score came from")
+  boolean explain;
+
+  @Option(names = "--json", description = "print the response as JSON")
+  boolean json;
+
+  @Option(names = "--target", defaultValue = "127.0.0.1:50051", description = "SearchService address (default: ${DEFAULT-VALUE})")
+  String target;
+
+  @Option(names = "--timeout-ms", defaultValue = "5000", description = "deadline (default: ${DEFAULT-VALUE})")
+  long timeoutMs;
+
+  @Override
+  public Integer call() throws Exception {
+    RankProfile p;
+    try {
+      p = RankProfile.valueOf(profile.toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      System.err.println("--profile must be bm25, dense, hybrid or neural");
+      return 2;
+    }
+    ManagedChannel channel = ManagedChannelBuilder.forTarget(target).usePlaintext().build();
+    try {
+      SearchResponse r = SearchServiceGrpc.newBlockingStub(channel).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS)
+          .search(SearchRequest.newBuilder().setQuery(query).setTopK(k).setOffset(offset).setProfile(p)
+              .setSyntax(lucene ? QuerySyntax.LUCENE : QuerySyntax.PLAIN).setExplain(explain).build());
+      if (json) {
+        System.out.println(JsonFormat.printer().print(r));
+        return 0;
+      }
+      System.out.printf("%-5s %-12s %-9s %s%n", "rank", "id", "score", "title");
+      int rank = offset;
+      for (Hit h : r.getHitsList()) {
+        String title = h.getTitle().isEmpty() ? h.getSnippet() : h.getTitle();
+        System.out.printf("%-5d %-12s %-9.4f %s%n", ++rank, h.getId(), h.getScore(),
+            title.length() > 90 ? title.substring(0, 87) + "..." : title);
+        if (explain && h.hasExplanation()) {
+          var e = h.getExplanation();
+          System.out.printf("      bm25 %.3f (#%d)  dense %.4f (#%d)  model %s  %s%n", e.getBm25Score(), e.getBm25Rank(),
+              e.getDenseScore(), e.getDenseRank(), e.getModelScored() ? String.format("%.4f", e.getModelScore()) : "-",
+              e.getFusion());
+        }
+      }
+      System.out.printf("%d hits of %d matching; %d/%d shards%s%s%n", r.getHitsCount(), r.getTotalHits(),
+          r.getShardsAnswered(), r.getShardsTotal(), r.getPartial() ? " (partial)" : "",
+          r.getDegraded() ? " (degraded: " + r.getDegradedReason() + ")" : "");
+      return 0;
+    } catch (StatusRuntimeException e) {
+      System.err.println("search failed: " + e.getStatus().getCode() + ": " + e.getStatus().getDescription());
+      return 1;
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+}

@@ -1,0 +1,79 @@
+package dev.shoal.indexer.node;
+
+import dev.shoal.api.v1.EnrichedDocument;
+import dev.shoal.api.v1.FetchRequest;
+import dev.shoal.api.v1.FetchResponse;
+import dev.shoal.api.v1.ShardSearchGrpc;
+import dev.shoal.api.v1.ShardSearchRequest;
+import dev.shoal.api.v1.ShardSearchResponse;
+import dev.shoal.indexer.shard.ShardStore;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.util.function.IntFunction;
+import org.apache.lucene.queryparser.classic.ParseException;
+
+/**
+ * {@code shoal.v1.ShardSearch} over the shards a node hosts. A shard the node does not host
+ * (any more) is FAILED_PRECONDITION, so a stale router retries elsewhere; invalid syntax is
+ * INVALID_ARGUMENT. Thread-safe.
+ */
+final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBase {
+
+  private final String nodeId;
+  private final IntFunction<ShardStore> shards;
+  private final java.util.concurrent.atomic.AtomicInteger inFlight;
+
+  ShardSearchService(String nodeId, IntFunction<ShardStore> shards, java.util.concurrent.atomic.AtomicInteger inFlight) {
+    this.nodeId = nodeId;
+    this.shards = shards;
+    this.inFlight = inFlight;
+  }
+
+  @Override
+  public void search(ShardSearchRequest request, StreamObserver<ShardSearchResponse> response) {
+    ShardStore shard = shards.apply(request.getShard());
+    if (shard == null) {
+      response.onError(notHosted(request.getShard()));
+      return;
+    }
+    inFlight.incrementAndGet();
+    try {
+      response.onNext(shard.search(request));
+      response.onCompleted();
+    } catch (ParseException e) {
+      response.onError(Status.INVALID_ARGUMENT.withDescription("invalid query syntax: " + e.getMessage())
+          .asRuntimeException());
+    } catch (IOException | RuntimeException e) {
+      response.onError(Status.INTERNAL.withDescription("shard " + request.getShard() + " on " + nodeId + ": " + e)
+          .withCause(e).asRuntimeException());
+    } finally {
+      inFlight.decrementAndGet();
+    }
+  }
+
+  @Override
+  public void fetch(FetchRequest request, StreamObserver<FetchResponse> response) {
+    ShardStore shard = shards.apply(request.getShard());
+    if (shard == null) {
+      response.onError(notHosted(request.getShard()));
+      return;
+    }
+    try {
+      EnrichedDocument e = shard.load(request.getId());
+      FetchResponse.Builder out = FetchResponse.newBuilder().setFound(e != null);
+      if (e != null) {
+        out.setDocument(e.getDocument());
+      }
+      response.onNext(out.build());
+      response.onCompleted();
+    } catch (IOException e) {
+      response.onError(Status.INTERNAL.withDescription(e.getMessage()).asRuntimeException());
+    }
+  }
+
+  private RuntimeException notHosted(int shard) {
+    return Status.FAILED_PRECONDITION.withDescription("shard " + shard + " is not hosted on node " + nodeId)
+        .asRuntimeException();
+  }
+}

@@ -1,0 +1,76 @@
+package dev.shoal.query;
+
+import dev.shoal.api.server.GrpcService;
+import dev.shoal.api.v1.RankerGrpc;
+import dev.shoal.cluster.AssignmentWatcher;
+import dev.shoal.query.http.HttpGateway;
+import dev.shoal.query.internal.ShardRouter;
+import io.grpc.BindableService;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import java.util.List;
+
+/**
+ * The query service: follows the routing table, serves {@code SearchService} over gRPC and
+ * HTTP/JSON, calls the ranker at {@code rankerTarget}. {@link #start()} then {@link #close()}.
+ */
+public final class QueryService implements AutoCloseable {
+
+  private final AssignmentWatcher watcher;
+  private final ShardRouter router = new ShardRouter();
+  private final ManagedChannel rankerChannel;
+  private final GrpcService grpc;
+  private final HttpGateway http;
+
+  public QueryService(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort) {
+    this.watcher = new AssignmentWatcher(bootstrap);
+    this.rankerChannel = ManagedChannelBuilder.forTarget(rankerTarget).usePlaintext()
+        .maxInboundMessageSize(64 << 20).build();
+    SearchLimits limits = SearchLimits.defaults();
+    Searcher searcher = new Searcher(router, RankerGrpc.newBlockingStub(rankerChannel), limits, new Fusion.Rrf(60),
+        1_000);
+    SearchGrpcService service = new SearchGrpcService(searcher);
+    this.grpc = new GrpcService(host, grpcPort) {
+      @Override
+      protected List<BindableService> services() {
+        return List.of(service);
+      }
+
+      @Override
+      protected int maxInboundMessageBytes() {
+        return limits.maxRequestBytes();
+      }
+    };
+    this.http = new HttpGateway(host, httpPort, searcher, limits.maxRequestBytes(), 8);
+  }
+
+  public QueryService start() {
+    watcher.onAssignment(router::update);
+    watcher.start();
+    grpc.start();
+    http.start();
+    return this;
+  }
+
+  public int grpcPort() {
+    return grpc.port();
+  }
+
+  public int httpPort() {
+    return http.port();
+  }
+
+  /** True once a routing table has been received. */
+  public boolean routed() {
+    return router.shardCount() > 0;
+  }
+
+  @Override
+  public void close() {
+    http.close();
+    grpc.close();
+    watcher.close();
+    router.close();
+    rankerChannel.shutdownNow();
+  }
+}

@@ -1,0 +1,326 @@
+package dev.shoal.query;
+
+import com.google.common.util.concurrent.ListenableFuture;
+import dev.shoal.api.v1.Candidate;
+import dev.shoal.api.v1.EmbedKind;
+import dev.shoal.api.v1.EmbedRequest;
+import dev.shoal.api.v1.Explanation;
+import dev.shoal.api.v1.FetchRequest;
+import dev.shoal.api.v1.FetchResponse;
+import dev.shoal.api.v1.FusionInput;
+import dev.shoal.api.v1.GetRequest;
+import dev.shoal.api.v1.GetResponse;
+import dev.shoal.api.v1.Hit;
+import dev.shoal.api.v1.RankProfile;
+import dev.shoal.api.v1.RankerGrpc;
+import dev.shoal.api.v1.Replica;
+import dev.shoal.api.v1.ScoreRequest;
+import dev.shoal.api.v1.ScoreResponse;
+import dev.shoal.api.v1.SearchRequest;
+import dev.shoal.api.v1.SearchResponse;
+import dev.shoal.api.v1.ShardHit;
+import dev.shoal.api.v1.ShardSearchRequest;
+import dev.shoal.api.v1.ShardSearchResponse;
+import dev.shoal.api.v1.StageTiming;
+import dev.shoal.api.v1.Vector;
+import dev.shoal.query.internal.Merger;
+import dev.shoal.query.internal.RequestValidator;
+import dev.shoal.query.internal.ShardRouter;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.StatusRuntimeException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.common.utils.Utils;
+
+/**
+ * The read path behind both the gRPC and the HTTP front: validate, embed the query, scatter to
+ * one replica per shard, merge, fuse, re-score with the ranker, page.
+ *
+ * <p>Deadlines: the whole request runs within its deadline. A shard that has not answered by
+ * then is left out and the answer is {@code partial}; a ranker that fails or is too slow is
+ * skipped and the answer is {@code degraded} in first-phase order. Only when no shard answers
+ * is the call an error. Thread-safe.
+ */
+public final class Searcher {
+
+  /** Default deadline when the client sets none. */
+  public static final long DEFAULT_TIMEOUT_MS = 5_000;
+
+  private final ShardRouter router;
+  private final RankerGrpc.RankerBlockingStub ranker;
+  private final RequestValidator validator;
+  private final Fusion fusion;
+  private final long rankerBudgetMs;
+
+  public Searcher(ShardRouter router, RankerGrpc.RankerBlockingStub ranker, SearchLimits limits, Fusion fusion,
+                  long rankerBudgetMs) {
+    this.router = router;
+    this.ranker = ranker;
+    this.validator = new RequestValidator(limits);
+    this.fusion = fusion;
+    this.rankerBudgetMs = rankerBudgetMs;
+  }
+
+  /**
+   * @param deadlineNanos absolute {@link System#nanoTime()} deadline from the transport, or
+   *                      {@code Long.MAX_VALUE} when the client set none
+   */
+  public SearchResponse search(SearchRequest raw, long deadlineNanos) throws StatusException {
+    long start = System.nanoTime();
+    SearchRequest r = validator.validate(raw);
+    long timeoutMs = r.getTimeoutMs() > 0 ? r.getTimeoutMs() : DEFAULT_TIMEOUT_MS;
+    long deadline = Math.min(deadlineNanos, start + TimeUnit.MILLISECONDS.toNanos(timeoutMs));
+    SearchResponse.Builder out = SearchResponse.newBuilder();
+    long t0 = System.nanoTime();
+    out.addTimings(timing("parse", start, t0));
+
+    RankProfile profile = r.getProfile();
+    float[] queryVector = null;
+    if (profile != RankProfile.BM25) {
+      try {
+        queryVector = embedQuery(r.getQuery(), deadline);
+      } catch (StatusRuntimeException e) {
+        if (profile == RankProfile.DENSE) {
+          throw Status.UNAVAILABLE.withDescription("the dense profile needs the ranker for the query embedding, "
+              + "and it failed: " + e.getStatus()).asException();
+        }
+        out.setDegraded(true).setDegradedReason("query embedding failed (" + e.getStatus().getCode()
+            + "); BM25 only");
+      }
+      out.addTimings(timing("embed", t0, System.nanoTime()));
+    }
+
+    int window = r.getOffset() + r.getTopK();
+    int legK = profile == RankProfile.BM25 || profile == RankProfile.DENSE ? window : Math.max(window, r.getRerankDepth());
+    int shardCount = router.shardCount();
+    if (shardCount == 0) {
+      throw Status.UNAVAILABLE.withDescription("no routing table yet: the cluster is starting").asException();
+    }
+    long t1 = System.nanoTime();
+    List<ShardSearchResponse> answers = scatter(r, queryVector, legK, shardCount, deadline);
+    long t2 = System.nanoTime();
+    out.addTimings(timing("retrieve", t1, t2));
+    out.setShardsTotal(shardCount).setShardsAnswered(answers.size()).setPartial(answers.size() < shardCount);
+    if (answers.isEmpty()) {
+      throw Status.DEADLINE_EXCEEDED.withDescription("no shard answered within " + timeoutMs + " ms").asException();
+    }
+
+    Merger merged = new Merger(answers);
+    out.setTotalHits(merged.totalHits());
+    List<Merger.Ranked> ranked;
+    String rule;
+    boolean lexical = profile == RankProfile.BM25 || (queryVector == null && profile != RankProfile.DENSE);
+    if (lexical) {
+      ranked = merged.byBm25();
+      rule = "bm25";
+    } else if (profile == RankProfile.DENSE) {
+      ranked = merged.byDense();
+      rule = "dense";
+    } else {
+      ranked = merged.fuseFirstPhase(fusion);
+      rule = fusion.describe() + "(bm25,dense)";
+    }
+    long t3 = System.nanoTime();
+    out.addTimings(timing("fuse", t2, t3));
+
+    if (profile == RankProfile.NEURAL && queryVector != null && !ranked.isEmpty()) {
+      List<Merger.Ranked> head = ranked.subList(0, Math.min(r.getRerankDepth(), ranked.size()));
+      try {
+        double[] scores = rescore(r.getQuery(), head, deadline);
+        ranked = merged.fuseWithModel(head, scores, fusion);
+        rule = fusion.describe() + "(bm25,model)";
+      } catch (StatusRuntimeException e) {
+        out.setDegraded(true).setDegradedReason("ranker re-scoring failed (" + e.getStatus().getCode()
+            + "); first-phase order");
+      }
+      out.addTimings(timing("rerank", t3, System.nanoTime()));
+    }
+
+    for (int i = r.getOffset(); i < Math.min(ranked.size(), window); i++) {
+      Merger.Ranked c = ranked.get(i);
+      ShardHit h = c.hit();
+      Hit.Builder hit = Hit.newBuilder().setId(h.getId()).setScore(c.score()).setTitle(h.getTitle())
+          .setSnippet(h.getSnippet()).putAllFields(h.getFieldsMap()).setShard(c.shard());
+      if (r.getExplain()) {
+        hit.setExplanation(explain(c, rule));
+      }
+      out.addHits(hit);
+    }
+    out.addTimings(timing("total", start, System.nanoTime()));
+    return out.build();
+  }
+
+  private static Explanation explain(Merger.Ranked c, String rule) {
+    Explanation.Builder e = Explanation.newBuilder().setBm25Score(c.hit().getBm25Score()).setBm25Rank(c.bm25Rank())
+        .setDenseScore(c.hit().getDenseScore()).setDenseRank(c.denseRank()).setFusion(rule);
+    if (c.modelScored()) {
+      e.setModelScore(c.modelScore()).setModelScored(true);
+    }
+    for (Merger.Contribution k : c.contributions()) {
+      e.addInputs(FusionInput.newBuilder().setSignal(k.signal()).setWeight(k.weight()).setValue(k.value())
+          .setRank(k.rank()).setContribution(k.contribution()));
+    }
+    return e.build();
+  }
+
+  private float[] embedQuery(String query, long deadline) {
+    var resp = ranker.withDeadlineAfter(rankerTimeout(deadline), TimeUnit.NANOSECONDS)
+        .embed(EmbedRequest.newBuilder().addTexts(query).setKind(EmbedKind.QUERY).build());
+    Vector v = resp.getEmbeddings(0);
+    float[] out = new float[v.getValuesCount()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = v.getValues(i);
+    }
+    return out;
+  }
+
+  private double[] rescore(String query, List<Merger.Ranked> head, long deadline) {
+    ScoreRequest.Builder req = ScoreRequest.newBuilder().setQuery(query);
+    for (Merger.Ranked c : head) {
+      req.addCandidates(Candidate.newBuilder().setId(c.hit().getId())
+          .setVector(Vector.newBuilder().addAllValues(c.hit().getVectorList())));
+    }
+    ScoreResponse resp = ranker.withDeadlineAfter(rankerTimeout(deadline), TimeUnit.NANOSECONDS).score(req.build());
+    double[] scores = new double[head.size()];
+    for (int i = 0; i < scores.length; i++) {
+      scores[i] = resp.getScores(i).getScore();
+    }
+    return scores;
+  }
+
+  private long rankerTimeout(long deadline) {
+    long left = deadline - System.nanoTime();
+    if (left <= 0) {
+      throw Status.DEADLINE_EXCEEDED.withDescription("no time left for the ranker").asRuntimeException();
+    }
+    return Math.min(left, TimeUnit.MILLISECONDS.toNanos(rankerBudgetMs));
+  }
+
+  private List<ShardSearchResponse> scatter(SearchRequest r, float[] vector, int k, int shards, long deadline)
+      throws StatusException {
+    ShardSearchRequest.Builder base = ShardSearchRequest.newBuilder()
+        .setSyntax(r.getSyntax()).addAllFilters(r.getFiltersList()).addAllFields(r.getFieldsList())
+        .setWithSnippets(true).setWithVectors(r.getProfile() == RankProfile.NEURAL);
+    if (r.getProfile() != RankProfile.DENSE) {
+      base.setQuery(r.getQuery()).setBm25K(k);
+    }
+    if (vector != null && r.getProfile() != RankProfile.BM25) {
+      for (float x : vector) {
+        base.addQueryVector(x);
+      }
+      base.setDenseK(k);
+    }
+    List<ShardCall> calls = new ArrayList<>();
+    for (int s = 0; s < shards; s++) {
+      calls.add(new ShardCall(s, router.replicas(s, r.getSession()), base.setShard(s).build()));
+    }
+    calls.forEach(c -> c.send(router, deadline));
+    List<ShardSearchResponse> answers = new ArrayList<>();
+    for (ShardCall c : calls) {
+      ShardSearchResponse resp = c.await(router, deadline);
+      if (resp != null) {
+        answers.add(resp);
+      }
+    }
+    return answers;
+  }
+
+  /** One shard's request: tries its replicas in order until one answers or the deadline passes. */
+  private static final class ShardCall {
+    final int shard;
+    final List<Replica> replicas;
+    final ShardSearchRequest request;
+    int next;
+    ListenableFuture<ShardSearchResponse> future;
+    String address;
+    long sentAt;
+
+    ShardCall(int shard, List<Replica> replicas, ShardSearchRequest request) {
+      this.shard = shard;
+      this.replicas = replicas;
+      this.request = request;
+    }
+
+    void send(ShardRouter router, long deadline) {
+      if (next >= replicas.size()) {
+        future = null;
+        return;
+      }
+      address = replicas.get(next++).getAddress();
+      sentAt = System.nanoTime();
+      long left = deadline - sentAt;
+      router.begin(address);
+      future = router.stub(address).withDeadlineAfter(Math.max(1, left), TimeUnit.NANOSECONDS).search(request);
+    }
+
+    ShardSearchResponse await(ShardRouter router, long deadline) throws StatusException {
+      while (future != null) {
+        try {
+          long left = deadline - System.nanoTime();
+          ShardSearchResponse resp = future.get(Math.max(0, left), TimeUnit.NANOSECONDS);
+          router.end(address, (System.nanoTime() - sentAt) / 1e6);
+          return resp;
+        } catch (TimeoutException e) {
+          future.cancel(true);
+          router.end(address, (System.nanoTime() - sentAt) / 1e6);
+          return null;
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw Status.CANCELLED.withDescription("interrupted").asException();
+        } catch (ExecutionException e) {
+          router.end(address, (System.nanoTime() - sentAt) / 1e6);
+          Status st = Status.fromThrowable(e.getCause());
+          if (st.getCode() == Status.Code.INVALID_ARGUMENT) {
+            throw st.asException();
+          }
+          if (System.nanoTime() >= deadline) {
+            return null;
+          }
+          send(router, deadline); // next replica, if any
+        }
+      }
+      return null;
+    }
+  }
+
+  /** {@code Get}: the shard is the Kafka partition of the id, as for every producer. */
+  public GetResponse get(GetRequest request, long deadlineNanos) throws StatusException {
+    if (request.getId().isEmpty()) {
+      throw Status.INVALID_ARGUMENT.withDescription("id is empty").asException();
+    }
+    int shards = router.shardCount();
+    if (shards == 0) {
+      throw Status.UNAVAILABLE.withDescription("no routing table yet: the cluster is starting").asException();
+    }
+    int shard = Utils.toPositive(Utils.murmur2(request.getId().getBytes(StandardCharsets.UTF_8))) % shards;
+    long deadline = Math.min(deadlineNanos, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEFAULT_TIMEOUT_MS));
+    StatusRuntimeException last = null;
+    for (Replica replica : router.replicas(shard, null)) {
+      try {
+        FetchResponse f = router.stub(replica.getAddress()).withDeadlineAfter(
+            Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)
+            .fetch(FetchRequest.newBuilder().setShard(shard).setId(request.getId()).build()).get();
+        if (!f.getFound()) {
+          throw Status.NOT_FOUND.withDescription("no document with id '" + request.getId() + "'").asException();
+        }
+        return GetResponse.newBuilder().setDocument(f.getDocument()).setShard(shard).build();
+      } catch (ExecutionException e) {
+        last = Status.fromThrowable(e.getCause()).asRuntimeException();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw Status.CANCELLED.asException();
+      }
+    }
+    throw Status.UNAVAILABLE.withDescription("no replica of shard " + shard + " answered"
+        + (last == null ? "" : ": " + last.getStatus())).asException();
+  }
+
+  private static StageTiming timing(String stage, long from, long to) {
+    return StageTiming.newBuilder().setStage(stage).setMillis((to - from) / 1e6).build();
+  }
+}

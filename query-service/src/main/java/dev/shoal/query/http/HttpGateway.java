@@ -1,0 +1,219 @@
+package dev.shoal.query.http;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.shoal.api.v1.GetRequest;
+import dev.shoal.api.v1.QuerySyntax;
+import dev.shoal.api.v1.RankProfile;
+import dev.shoal.api.v1.SearchRequest;
+import dev.shoal.query.Searcher;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * HTTP/JSON front of the search API, on the same {@link Searcher} as gRPC.
+ *
+ * <ul>
+ *   <li>{@code GET /v1/search?q=..&k=..&offset=..&profile=..&syntax=..&explain=..&timeout_ms=..}</li>
+ *   <li>{@code POST /v1/search} with the JSON form of {@code shoal.v1.SearchRequest}</li>
+ *   <li>{@code GET /v1/docs/{id}}</li>
+ *   <li>{@code GET /healthz}</li>
+ * </ul>
+ * Errors are JSON {@code {"code": "INVALID_ARGUMENT", "message": "..."}} with the HTTP status
+ * of the gRPC code (400, 404, 503, 504, 500). Bodies over the request-size limit are 413.
+ */
+public final class HttpGateway implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(HttpGateway.class);
+  private static final JsonFormat.Printer PRINTER = JsonFormat.printer().omittingInsignificantWhitespace();
+  private static final JsonFormat.Parser PARSER = JsonFormat.parser();
+  private final HttpServer server;
+  private final ExecutorService executor;
+  private final Searcher searcher;
+  private final int maxBodyBytes;
+
+  public HttpGateway(String host, int port, Searcher searcher, int maxBodyBytes, int threads) {
+    this.searcher = searcher;
+    this.maxBodyBytes = maxBodyBytes;
+    try {
+      this.server = HttpServer.create(new InetSocketAddress(host, port), 128);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot bind HTTP on " + host + ":" + port, e);
+    }
+    this.executor = Executors.newFixedThreadPool(threads, r -> {
+      Thread t = new Thread(r, "http");
+      t.setDaemon(true);
+      return t;
+    });
+    server.setExecutor(executor);
+    server.createContext("/v1/search", this::search);
+    server.createContext("/v1/docs/", this::doc);
+    server.createContext("/healthz", ex -> send(ex, 200, "{\"status\":\"SERVING\"}"));
+  }
+
+  public HttpGateway start() {
+    server.start();
+    return this;
+  }
+
+  public int port() {
+    return server.getAddress().getPort();
+  }
+
+  private void search(HttpExchange ex) throws IOException {
+    try {
+      SearchRequest req;
+      switch (ex.getRequestMethod()) {
+        case "GET" -> req = fromQueryString(ex.getRequestURI().getRawQuery());
+        case "POST" -> {
+          SearchRequest.Builder b = SearchRequest.newBuilder();
+          try {
+            PARSER.merge(new String(readBody(ex), StandardCharsets.UTF_8), b);
+          } catch (InvalidProtocolBufferException e) {
+            throw Status.INVALID_ARGUMENT.withDescription("request body is not a SearchRequest in JSON: "
+                + e.getMessage()).asException();
+          }
+          req = b.build();
+        }
+        default -> {
+          sendError(ex, 405, "METHOD_NOT_ALLOWED", "use GET or POST");
+          return;
+        }
+      }
+      send(ex, 200, PRINTER.print(searcher.search(req, Long.MAX_VALUE)));
+    } catch (StatusException e) {
+      sendStatus(ex, e.getStatus());
+    } catch (RuntimeException e) {
+      LOG.error("HTTP search failed", e);
+      sendError(ex, 500, "INTERNAL", e.toString());
+    }
+  }
+
+  private void doc(HttpExchange ex) throws IOException {
+    try {
+      String raw = ex.getRequestURI().getRawPath().substring("/v1/docs/".length());
+      String id = URLDecoder.decode(raw, StandardCharsets.UTF_8);
+      send(ex, 200, PRINTER.print(searcher.get(GetRequest.newBuilder().setId(id).build(), Long.MAX_VALUE)));
+    } catch (StatusException e) {
+      sendStatus(ex, e.getStatus());
+    } catch (RuntimeException e) {
+      LOG.error("HTTP get failed", e);
+      sendError(ex, 500, "INTERNAL", e.toString());
+    }
+  }
+
+  private byte[] readBody(HttpExchange ex) throws IOException, StatusException {
+    try (InputStream in = ex.getRequestBody()) {
+      byte[] body = in.readNBytes(maxBodyBytes + 1);
+      if (body.length > maxBodyBytes) {
+        throw Status.RESOURCE_EXHAUSTED.withDescription("request body over " + maxBodyBytes + " bytes").asException();
+      }
+      return body;
+    }
+  }
+
+  static SearchRequest fromQueryString(String raw) throws StatusException {
+    Map<String, String> p = new HashMap<>();
+    if (raw != null) {
+      for (String pair : raw.split("&")) {
+        int eq = pair.indexOf('=');
+        String k = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+        String v = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+        p.put(k, v);
+      }
+    }
+    SearchRequest.Builder b = SearchRequest.newBuilder().setQuery(p.getOrDefault("q", ""));
+    b.setTopK(intParam(p, "k"));
+    b.setOffset(intParam(p, "offset"));
+    b.setRerankDepth(intParam(p, "rerank_depth"));
+    b.setTimeoutMs(intParam(p, "timeout_ms"));
+    b.setExplain(Boolean.parseBoolean(p.getOrDefault("explain", "false")));
+    b.setSession(p.getOrDefault("session", ""));
+    if (p.containsKey("profile")) {
+      try {
+        b.setProfile(RankProfile.valueOf(p.get("profile").toUpperCase(Locale.ROOT)));
+      } catch (IllegalArgumentException e) {
+        throw Status.INVALID_ARGUMENT.withDescription("profile must be bm25, dense, hybrid or neural, got '"
+            + p.get("profile") + "'").asException();
+      }
+    }
+    if (p.containsKey("syntax")) {
+      try {
+        b.setSyntax(QuerySyntax.valueOf(p.get("syntax").toUpperCase(Locale.ROOT)));
+      } catch (IllegalArgumentException e) {
+        throw Status.INVALID_ARGUMENT.withDescription("syntax must be plain or lucene, got '" + p.get("syntax") + "'")
+            .asException();
+      }
+    }
+    if (p.containsKey("fields")) {
+      for (String f : p.get("fields").split(",")) {
+        if (!f.isBlank()) {
+          b.addFields(f.trim());
+        }
+      }
+    }
+    return b.build();
+  }
+
+  private static int intParam(Map<String, String> p, String name) throws StatusException {
+    String v = p.get(name);
+    if (v == null || v.isEmpty()) {
+      return 0;
+    }
+    try {
+      return Integer.parseInt(v);
+    } catch (NumberFormatException e) {
+      throw Status.INVALID_ARGUMENT.withDescription("'" + name + "' must be an integer, got '" + v + "'").asException();
+    }
+  }
+
+  private static void sendStatus(HttpExchange ex, Status s) throws IOException {
+    int http = switch (s.getCode()) {
+      case INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE -> 400;
+      case NOT_FOUND -> 404;
+      case RESOURCE_EXHAUSTED -> 413;
+      case UNAVAILABLE -> 503;
+      case DEADLINE_EXCEEDED -> 504;
+      default -> 500;
+    };
+    sendError(ex, http, s.getCode().name(), s.getDescription() == null ? "" : s.getDescription());
+  }
+
+  private static void sendError(HttpExchange ex, int http, String code, String message) throws IOException {
+    StringBuilder sb = new StringBuilder("{\"code\":\"").append(code).append("\",\"message\":\"");
+    sb.append(com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance().quoteAsString(message));
+    sb.append("\"}");
+    send(ex, http, sb.toString());
+  }
+
+  private static void send(HttpExchange ex, int status, String json) throws IOException {
+    byte[] body = json.getBytes(StandardCharsets.UTF_8);
+    ex.getResponseHeaders().set("Content-Type", "application/json; charset=utf-8");
+    ex.sendResponseHeaders(status, body.length);
+    try (OutputStream out = ex.getResponseBody()) {
+      out.write(body);
+    }
+  }
+
+  @Override
+  public void close() {
+    server.stop(0);
+    executor.shutdownNow();
+  }
+}

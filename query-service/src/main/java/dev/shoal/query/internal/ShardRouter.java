@@ -1,0 +1,96 @@
+package dev.shoal.query.internal;
+
+import dev.shoal.api.v1.Replica;
+import dev.shoal.api.v1.ShardAssignment;
+import dev.shoal.api.v1.ShardPlacement;
+import dev.shoal.api.v1.ShardSearchGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The query service's view of the routing table: which replicas serve each shard, a channel
+ * per node, and the choice of replica by outstanding requests, then latency EWMA. Thread-safe.
+ */
+public final class ShardRouter implements AutoCloseable {
+
+  /** Per-replica load statistics. */
+  static final class ReplicaStats {
+    final AtomicInteger outstanding = new AtomicInteger();
+    volatile double ewmaMillis = 1.0;
+
+    void record(double millis) {
+      ewmaMillis = 0.8 * ewmaMillis + 0.2 * millis;
+    }
+  }
+
+  private final AtomicReference<ShardAssignment> table = new AtomicReference<>();
+  private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final Map<String, ReplicaStats> stats = new ConcurrentHashMap<>();
+
+  public void update(ShardAssignment a) {
+    table.set(a);
+  }
+
+  public ShardAssignment table() {
+    return table.get();
+  }
+
+  public int shardCount() {
+    ShardAssignment a = table.get();
+    return a == null ? 0 : a.getShardCount();
+  }
+
+  /** Replicas of a shard, best first; {@code preferenceKey} (non-empty) pins the order per session. */
+  public List<Replica> replicas(int shard, String preferenceKey) {
+    ShardAssignment a = table.get();
+    if (a == null) {
+      return List.of();
+    }
+    for (ShardPlacement p : a.getPlacementsList()) {
+      if (p.getShard() == shard) {
+        List<Replica> rs = new ArrayList<>(p.getReplicasList());
+        if (preferenceKey != null && !preferenceKey.isEmpty() && !rs.isEmpty()) {
+          int start = Math.floorMod((preferenceKey + "/" + shard).hashCode(), rs.size());
+          List<Replica> rotated = new ArrayList<>(rs.subList(start, rs.size()));
+          rotated.addAll(rs.subList(0, start));
+          return rotated;
+        }
+        rs.sort(Comparator.<Replica>comparingInt(r -> stats(r.getAddress()).outstanding.get())
+            .thenComparingDouble(r -> stats(r.getAddress()).ewmaMillis));
+        return rs;
+      }
+    }
+    return List.of();
+  }
+
+  ReplicaStats stats(String address) {
+    return stats.computeIfAbsent(address, k -> new ReplicaStats());
+  }
+
+  public ShardSearchGrpc.ShardSearchFutureStub stub(String address) {
+    return ShardSearchGrpc.newFutureStub(channels.computeIfAbsent(address,
+        a -> ManagedChannelBuilder.forTarget(a).usePlaintext().maxInboundMessageSize(64 << 20).build()));
+  }
+
+  public void begin(String address) {
+    stats(address).outstanding.incrementAndGet();
+  }
+
+  public void end(String address, double millis) {
+    ReplicaStats s = stats(address);
+    s.outstanding.decrementAndGet();
+    s.record(millis);
+  }
+
+  @Override
+  public void close() {
+    channels.values().forEach(ManagedChannel::shutdownNow);
+  }
+}

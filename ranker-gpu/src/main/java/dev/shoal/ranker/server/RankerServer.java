@@ -1,0 +1,22 @@
+package dev.shoal.ranker.server;
+
+import dev.shoal.api.server.GrpcService;
+import dev.shoal.ranker.Encoder;
+import io.grpc.BindableService;
+import java.util.List;
+
+/** The ranker's gRPC server: {@link RankerService} plus health and reflection. */
+public final class RankerServer extends GrpcService {
+
+  private final RankerService service;
+
+  public RankerServer(String host, int port, Encoder encoder) {
+    super(host, port);
+    this.service = new RankerService(encoder);
+  }
+
+  @Override
+  protected List<BindableService> services() {
+    return List.of(service);
+  }
+}

@@ -1,0 +1,118 @@
+package dev.shoal.ranker.server;
+
+import dev.shoal.api.v1.Candidate;
+import dev.shoal.api.v1.CandidateScore;
+import dev.shoal.api.v1.EmbedKind;
+import dev.shoal.api.v1.EmbedRequest;
+import dev.shoal.api.v1.EmbedResponse;
+import dev.shoal.api.v1.RankerGrpc;
+import dev.shoal.api.v1.ScoreRequest;
+import dev.shoal.api.v1.ScoreResponse;
+import dev.shoal.api.v1.Vector;
+import dev.shoal.ranker.Encoder;
+import dev.shoal.ranker.internal.Pooler;
+import io.grpc.Context;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The {@code shoal.v1.Ranker} service over one {@link Encoder}.
+ *
+ * <p>Deadlines: a call whose deadline has already passed is answered DEADLINE_EXCEEDED before
+ * the model runs. Limits: at most {@value #MAX_TEXTS} texts or candidates per call, each
+ * stored vector of the model's dimension; violations are INVALID_ARGUMENT.
+ * Thread-safe (the encoder is).
+ */
+public final class RankerService extends RankerGrpc.RankerImplBase {
+
+  public static final int MAX_TEXTS = 1_000;
+  private final Encoder encoder;
+
+  public RankerService(Encoder encoder) {
+    this.encoder = encoder;
+  }
+
+  @Override
+  public void embed(EmbedRequest request, StreamObserver<EmbedResponse> response) {
+    if (request.getTextsCount() > MAX_TEXTS) {
+      response.onError(Status.INVALID_ARGUMENT.withDescription(
+          "at most " + MAX_TEXTS + " texts per Embed call, got " + request.getTextsCount()).asRuntimeException());
+      return;
+    }
+    if (expired(response)) {
+      return;
+    }
+    Encoder.Kind kind = request.getKind() == EmbedKind.QUERY ? Encoder.Kind.QUERY : Encoder.Kind.PASSAGE;
+    float[][] vectors = encoder.embed(request.getTextsList(), kind);
+    EmbedResponse.Builder out = EmbedResponse.newBuilder()
+        .setModel(encoder.model().name()).setDimension(encoder.dimension());
+    for (float[] v : vectors) {
+      out.addEmbeddings(toVector(v));
+    }
+    response.onNext(out.build());
+    response.onCompleted();
+  }
+
+  @Override
+  public void score(ScoreRequest request, StreamObserver<ScoreResponse> response) {
+    if (request.getCandidatesCount() > MAX_TEXTS) {
+      response.onError(Status.INVALID_ARGUMENT.withDescription(
+          "at most " + MAX_TEXTS + " candidates per Score call, got " + request.getCandidatesCount()).asRuntimeException());
+      return;
+    }
+    for (Candidate c : request.getCandidatesList()) {
+      if (c.hasVector() && c.getVector().getValuesCount() != encoder.dimension()) {
+        response.onError(Status.INVALID_ARGUMENT.withDescription("candidate '" + c.getId() + "' has a vector of "
+            + c.getVector().getValuesCount() + " values; model " + encoder.model().name() + " has "
+            + encoder.dimension()).asRuntimeException());
+        return;
+      }
+    }
+    if (expired(response)) {
+      return;
+    }
+    float[] query = encoder.embed(List.of(request.getQuery()), Encoder.Kind.QUERY)[0];
+    List<String> texts = new ArrayList<>();
+    for (Candidate c : request.getCandidatesList()) {
+      if (!c.hasVector()) {
+        texts.add(c.getText());
+      }
+    }
+    float[][] encoded = texts.isEmpty() ? new float[0][] : encoder.embed(texts, Encoder.Kind.PASSAGE);
+    ScoreResponse.Builder out = ScoreResponse.newBuilder().setModel(encoder.model().name());
+    int next = 0;
+    for (Candidate c : request.getCandidatesList()) {
+      float[] v = c.hasVector() ? toArray(c.getVector()) : encoded[next++];
+      out.addScores(CandidateScore.newBuilder().setId(c.getId()).setScore(Pooler.dot(query, v)));
+    }
+    response.onNext(out.build());
+    response.onCompleted();
+  }
+
+  private static boolean expired(StreamObserver<?> response) {
+    if (Context.current().getDeadline() != null && Context.current().getDeadline().isExpired()) {
+      response.onError(Status.DEADLINE_EXCEEDED.withDescription("deadline passed before the model ran")
+          .asRuntimeException());
+      return true;
+    }
+    return false;
+  }
+
+  public static Vector toVector(float[] v) {
+    Vector.Builder b = Vector.newBuilder();
+    for (float x : v) {
+      b.addValues(x);
+    }
+    return b.build();
+  }
+
+  public static float[] toArray(Vector v) {
+    float[] out = new float[v.getValuesCount()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = v.getValues(i);
+    }
+    return out;
+  }
+}
