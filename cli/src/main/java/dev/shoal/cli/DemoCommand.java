@@ -87,8 +87,13 @@ final class DemoCommand implements Callable<Integer> {
 
     long expected = produceOnce(data, cluster);
     ProgressBar bar = new ProgressBar(System.out, "indexing", expected);
+    boolean first = false;
     while (true) {
       long n = cluster.searchableDocs();
+      if (!first && n > 0) {
+        first = true;
+        System.out.printf("first hits searchable after %.1f s%n", (System.nanoTime() - started) / 1e9);
+      }
       bar.update(Math.min(n, expected));
       if (n >= expected && cluster.caughtUp()) {
         bar.update(expected);

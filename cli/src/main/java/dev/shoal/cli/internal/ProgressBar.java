@@ -15,6 +15,7 @@ public final class ProgressBar {
   private final boolean terminal = System.console() != null;
   private final long startNanos = System.nanoTime();
   private long lastPrint;
+  private boolean finished;
 
   public ProgressBar(PrintStream out, String label, long total) {
     this.out = out;
@@ -23,6 +24,10 @@ public final class ProgressBar {
   }
 
   public void update(long done) {
+    if (finished) {
+      return;
+    }
+    finished = done >= total;
     long now = System.nanoTime();
     long interval = terminal ? 200_000_000L : 5_000_000_000L;
     if (done < total && now - lastPrint < interval) {

@@ -60,7 +60,7 @@ public final class IndexNode implements AutoCloseable {
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicReference<Long> appliedEpoch = new AtomicReference<>(0L);
   private final AssignmentWatcher watcher;
-  private final IndexLoop indexLoop = new IndexLoop();
+  private final IndexLoop indexLoop;
   private final ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(1, r -> {
     Thread t = new Thread(r, "index-node-scheduler");
     t.setDaemon(true);
@@ -72,6 +72,7 @@ public final class IndexNode implements AutoCloseable {
   public IndexNode(IndexNodeConfig config) {
     this.config = config;
     this.watcher = new AssignmentWatcher(config.bootstrap());
+    this.indexLoop = new IndexLoop();
   }
 
   public IndexNode start() {
