@@ -68,7 +68,7 @@ public final class LocalCluster implements AutoCloseable {
       ranker = new RankerServer(options.host(), options.rankerPort(), encoder);
       ranker.start();
       started.push(ranker);
-      enricher = new Enricher(bootstrap, "shoal-enricher-1", encoder, 32);
+      enricher = new Enricher(bootstrap, "shoal-enricher-1", encoder, 64);
       enricher.start();
       started.push(enricher);
       ShardManager manager = new ShardManager(bootstrap, "manager-1", options.shards(), 2, 5_000);
