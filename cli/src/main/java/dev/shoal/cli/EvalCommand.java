@@ -2,7 +2,10 @@ package dev.shoal.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.shoal.api.v1.Filter;
+import dev.shoal.api.v1.FusionParams;
 import dev.shoal.api.v1.Hit;
+import dev.shoal.api.v1.KeywordList;
 import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
@@ -30,7 +33,8 @@ import picocli.CommandLine.Parameters;
 
 /** {@code shoal eval}: run a dataset's queries, score runs with trec_eval's measures, compare runs. */
 @Command(name = "eval", mixinStandardHelpOptions = true, description = "Offline evaluation.",
-    subcommands = {EvalCommand.Score.class, EvalCommand.RunQueries.class, EvalCommand.Compare.class})
+    subcommands = {EvalCommand.Score.class, EvalCommand.RunQueries.class, EvalCommand.Compare.class,
+        EvalCommand.Sweep.class})
 final class EvalCommand implements Runnable {
 
   @Override
@@ -112,39 +116,150 @@ final class EvalCommand implements Runnable {
     @Option(names = "--tag", description = "run tag (default: shoal-<profile>)")
     String tag;
 
+    @Option(names = "--candidates", description = "a TREC run whose documents per query are the only candidates "
+        + "(re-ranking a given pool, e.g. TREC DL's BM25 top 100)")
+    Path candidates;
+
+    @Option(names = "--fusion", description = "override the fusion rule: rrf or linear")
+    String rule = "";
+
+    @Option(names = "--rrf-k", defaultValue = "0", description = "override RRF's k")
+    int rrfK;
+
+    @Option(names = "--w-bm25", defaultValue = "0", description = "override the BM25 weight")
+    double wBm25;
+
+    @Option(names = "--w-dense", defaultValue = "0", description = "override the dense weight (hybrid)")
+    double wDense;
+
+    @Option(names = "--w-model", defaultValue = "0", description = "override the model weight (neural)")
+    double wModel;
+
+    @Override
+    public Integer call() throws Exception {
+      SearchRequest template = SearchRequest.newBuilder().setTopK(k)
+          .setProfile(RankProfile.valueOf(profile.toUpperCase(Locale.ROOT))).setRerankDepth(rerankDepth)
+          .setFusion(FusionParams.newBuilder().setRule(rule).setRrfK(rrfK).setBm25Weight(wBm25)
+              .setDenseWeight(wDense).setModelWeight(wModel)).build();
+      Collected c = collect(target, new BeirDataset(dataset), split, template,
+          candidates == null ? null : Run.read(candidates), tag == null ? "shoal-" + profile.toLowerCase(Locale.ROOT) : tag);
+      c.run().write(output);
+      System.out.printf("%d queries written to %s (%d degraded, %d partial)%n", c.run().queries().size(), output,
+          c.degraded(), c.partial());
+      return c.degraded() + c.partial() == 0 ? 0 : 3;
+    }
+  }
+
+  /** A run collected from a live SearchService, with how many answers were degraded or partial. */
+  record Collected(Run run, int degraded, int partial) {
+  }
+
+  /** Sends every judged query of the split with the template's settings; {@code pool} restricts candidates. */
+  static Collected collect(String target, BeirDataset data, String split, SearchRequest template, Run pool, String tag) {
+    var judged = data.qrels(split).keySet();
+    List<BeirDataset.Query> queries = data.queries().stream().filter(q -> judged.contains(q.id())).toList();
+    ManagedChannel ch = ManagedChannelBuilder.forTarget(target).usePlaintext().maxInboundMessageSize(64 << 20).build();
+    Map<String, List<Run.Entry>> entries = new LinkedHashMap<>();
+    int degraded = 0;
+    int partial = 0;
+    try {
+      var stub = SearchServiceGrpc.newBlockingStub(ch);
+      ProgressBar bar = new ProgressBar(System.err, "queries", queries.size());
+      int n = 0;
+      for (BeirDataset.Query q : queries) {
+        SearchRequest.Builder req = template.toBuilder().setQuery(q.text()).setTimeoutMs(30_000);
+        if (pool != null) {
+          req.addFilters(Filter.newBuilder().setField("_id").setTerms(KeywordList.newBuilder()
+              .addAllValues(pool.of(q.id()).stream().map(Run.Entry::doc).toList())));
+        }
+        SearchResponse r = stub.withDeadlineAfter(30, TimeUnit.SECONDS).search(req.build());
+        degraded += r.getDegraded() ? 1 : 0;
+        partial += r.getPartial() ? 1 : 0;
+        List<Run.Entry> list = new ArrayList<>();
+        int rank = 0;
+        for (Hit h : r.getHitsList()) {
+          list.add(new Run.Entry(h.getId(), ++rank, h.getScore()));
+        }
+        entries.put(q.id(), list);
+        bar.update(++n);
+      }
+    } finally {
+      ch.shutdownNow();
+    }
+    return new Collected(new Run(tag, entries), degraded, partial);
+  }
+
+  @Command(name = "sweep", mixinStandardHelpOptions = true,
+      description = "Grid over fusion weights, RRF k and rerank depth: a table and a CSV.")
+  static final class Sweep implements Callable<Integer> {
+    @Option(names = "--dataset", required = true, description = "BEIR folder")
+    Path dataset;
+
+    @Option(names = "--split", defaultValue = "test")
+    String split;
+
+    @Option(names = "--target", defaultValue = "127.0.0.1:50051")
+    String target;
+
+    @Option(names = "--profile", defaultValue = "neural")
+    String profile;
+
+    @Option(names = "--candidates", description = "restrict each query to this run's documents")
+    Path candidates;
+
+    @Option(names = "--rrf-k", split = ",", defaultValue = "60", description = "values of k (comma-separated)")
+    List<Integer> ks;
+
+    @Option(names = "--w-bm25", split = ",", defaultValue = "1", description = "BM25 weights")
+    List<Double> bm25;
+
+    @Option(names = "--w-second", split = ",", defaultValue = "1", description = "dense (hybrid) or model (neural) weights")
+    List<Double> second;
+
+    @Option(names = "--rerank-depth", split = ",", defaultValue = "100", description = "rerank depths")
+    List<Integer> depths;
+
+    @Option(names = "-m", defaultValue = "ndcg_cut_10", description = "measure to report")
+    String measure;
+
+    @Option(names = "-l", defaultValue = "1", description = "relevance level")
+    int level;
+
+    @Option(names = "--csv", required = true, description = "where to write the grid")
+    Path csv;
+
     @Override
     public Integer call() throws Exception {
       BeirDataset data = new BeirDataset(dataset);
-      var judged = data.qrels(split).keySet();
-      List<BeirDataset.Query> queries = data.queries().stream().filter(q -> judged.contains(q.id())).toList();
+      Qrels qrels = Qrels.read(data.dir().resolve("qrels").resolve(split + ".tsv"));
+      Run pool = candidates == null ? null : Run.read(candidates);
       RankProfile p = RankProfile.valueOf(profile.toUpperCase(Locale.ROOT));
-      ManagedChannel ch = ManagedChannelBuilder.forTarget(target).usePlaintext().maxInboundMessageSize(64 << 20).build();
-      Map<String, List<Run.Entry>> entries = new LinkedHashMap<>();
-      int degraded = 0;
-      int partial = 0;
-      try {
-        var stub = SearchServiceGrpc.newBlockingStub(ch);
-        ProgressBar bar = new ProgressBar(System.err, "queries", queries.size());
-        int n = 0;
-        for (BeirDataset.Query q : queries) {
-          SearchResponse r = stub.withDeadlineAfter(30, TimeUnit.SECONDS).search(SearchRequest.newBuilder()
-              .setQuery(q.text()).setTopK(k).setProfile(p).setRerankDepth(rerankDepth).setTimeoutMs(30_000).build());
-          degraded += r.getDegraded() ? 1 : 0;
-          partial += r.getPartial() ? 1 : 0;
-          List<Run.Entry> list = new ArrayList<>();
-          int rank = 0;
-          for (Hit h : r.getHitsList()) {
-            list.add(new Run.Entry(h.getId(), ++rank, h.getScore()));
+      List<String> lines = new ArrayList<>(List.of("rrf_k,bm25_weight,second_weight,rerank_depth," + measure));
+      System.out.printf("%6s %8s %8s %6s %10s%n", "rrf_k", "w_bm25", "w_2nd", "depth", measure);
+      for (int k : ks) {
+        for (double wb : bm25) {
+          for (double w2 : second) {
+            for (int depth : depths) {
+              FusionParams.Builder f = FusionParams.newBuilder().setRule("rrf").setRrfK(k).setBm25Weight(wb);
+              if (p == RankProfile.HYBRID) {
+                f.setDenseWeight(w2);
+              } else {
+                f.setModelWeight(w2);
+              }
+              SearchRequest template = SearchRequest.newBuilder().setTopK(Math.min(100, depth)).setProfile(p)
+                  .setRerankDepth(depth).setFusion(f).build();
+              Run run = collect(target, data, split, template, pool, "sweep").run();
+              double v = TrecEval.evaluate(qrels, run, List.of(measure), new TrecEval.Options(level, false, 0))
+                  .all(TrecEval.expand(List.of(measure)).getFirst());
+              System.out.printf(Locale.ROOT, "%6d %8.2f %8.2f %6d %10.4f%n", k, wb, w2, depth, v);
+              lines.add(String.format(Locale.ROOT, "%d,%s,%s,%d,%.6f", k, wb, w2, depth, v));
+            }
           }
-          entries.put(q.id(), list);
-          bar.update(++n);
         }
-      } finally {
-        ch.shutdownNow();
       }
-      new Run(tag == null ? "shoal-" + profile.toLowerCase(Locale.ROOT) : tag, entries).write(output);
-      System.out.printf("%d queries written to %s (%d degraded, %d partial)%n", entries.size(), output, degraded, partial);
-      return degraded + partial == 0 ? 0 : 3;
+      Files.write(csv, lines);
+      System.out.println("grid written to " + csv);
+      return 0;
     }
   }
 

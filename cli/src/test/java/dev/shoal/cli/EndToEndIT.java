@@ -175,7 +175,7 @@ class EndToEndIT {
       assertTrue(h.getScore() <= previous, "descending scores");
       previous = h.getScore();
       assertTrue(h.getExplanation().getModelScored(), "neural hits are re-scored by the model");
-      assertTrue(h.getExplanation().getFusion().startsWith("rrf(k=60)"));
+      assertTrue(h.getExplanation().getFusion().startsWith("rrf(k=10)(bm25=1,model=3)"));
     }
     assertTrue(r.getHitsList().stream().anyMatch(h -> h.getSnippet().contains("<em>")), "highlighted snippets");
     assertTrue(r.getTimingsList().stream().anyMatch(t -> t.getStage().equals("rerank")));

@@ -27,7 +27,7 @@ public final class QueryService implements AutoCloseable {
     this.rankerChannel = ManagedChannelBuilder.forTarget(rankerTarget).usePlaintext()
         .maxInboundMessageSize(64 << 20).build();
     SearchLimits limits = SearchLimits.defaults();
-    Searcher searcher = new Searcher(router, RankerGrpc.newBlockingStub(rankerChannel), limits, new Fusion.Rrf(60),
+    Searcher searcher = new Searcher(router, RankerGrpc.newBlockingStub(rankerChannel), limits, Fusion.Settings.defaults(),
         1_000);
     SearchGrpcService service = new SearchGrpcService(searcher);
     this.grpc = new GrpcService(host, grpcPort) {

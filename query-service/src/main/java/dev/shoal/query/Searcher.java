@@ -54,11 +54,11 @@ public final class Searcher {
   private final ShardRouter router;
   private final RankerGrpc.RankerBlockingStub ranker;
   private final RequestValidator validator;
-  private final Fusion fusion;
+  private final Fusion.Settings fusion;
   private final long rankerBudgetMs;
 
-  public Searcher(ShardRouter router, RankerGrpc.RankerBlockingStub ranker, SearchLimits limits, Fusion fusion,
-                  long rankerBudgetMs) {
+  public Searcher(ShardRouter router, RankerGrpc.RankerBlockingStub ranker, SearchLimits limits,
+                  Fusion.Settings fusion, long rankerBudgetMs) {
     this.router = router;
     this.ranker = ranker;
     this.validator = new RequestValidator(limits);
@@ -80,6 +80,7 @@ public final class Searcher {
     out.addTimings(timing("parse", start, t0));
 
     RankProfile profile = r.getProfile();
+    Fusion.Settings f = settings(r);
     float[] queryVector = null;
     if (profile != RankProfile.BM25) {
       try {
@@ -122,8 +123,8 @@ public final class Searcher {
       ranked = merged.byDense();
       rule = "dense";
     } else {
-      ranked = merged.fuseFirstPhase(fusion);
-      rule = fusion.describe() + "(bm25,dense)";
+      ranked = merged.fuseFirstPhase(f.rule(), f.bm25Weight(), f.denseWeight());
+      rule = f.describe("bm25", "dense");
     }
     long t3 = System.nanoTime();
     out.addTimings(timing("fuse", t2, t3));
@@ -132,8 +133,8 @@ public final class Searcher {
       List<Merger.Ranked> head = ranked.subList(0, Math.min(r.getRerankDepth(), ranked.size()));
       try {
         double[] scores = rescore(r.getQuery(), head, deadline);
-        ranked = merged.fuseWithModel(head, scores, fusion);
-        rule = fusion.describe() + "(bm25,model)";
+        ranked = merged.fuseWithModel(head, scores, f.rule(), f.bm25Weight(), f.modelWeight());
+        rule = f.describe("bm25", "model");
       } catch (StatusRuntimeException e) {
         out.setDegraded(true).setDegradedReason("ranker re-scoring failed (" + e.getStatus().getCode()
             + "); first-phase order");
@@ -153,6 +154,24 @@ public final class Searcher {
     }
     out.addTimings(timing("total", start, System.nanoTime()));
     return out.build();
+  }
+
+  /** The deployment's fusion settings with the request's overrides (already validated). */
+  private Fusion.Settings settings(SearchRequest r) {
+    if (!r.hasFusion()) {
+      return fusion;
+    }
+    var p = r.getFusion();
+    Fusion rule = fusion.rule();
+    if (p.getRule().equals("linear")) {
+      rule = new Fusion.Linear();
+    } else if (p.getRule().equals("rrf") || p.getRrfK() > 0) {
+      int k = p.getRrfK() > 0 ? p.getRrfK() : rule instanceof Fusion.Rrf rrf ? rrf.k() : 60;
+      rule = new Fusion.Rrf(k);
+    }
+    return new Fusion.Settings(rule, p.getBm25Weight() > 0 ? p.getBm25Weight() : fusion.bm25Weight(),
+        p.getDenseWeight() > 0 ? p.getDenseWeight() : fusion.denseWeight(),
+        p.getModelWeight() > 0 ? p.getModelWeight() : fusion.modelWeight());
   }
 
   private static Explanation explain(Merger.Ranked c, String rule) {

@@ -28,6 +28,8 @@ import org.apache.lucene.util.BytesRef;
  */
 public final class ShardQueries {
 
+  /** The filter field that matches document ids. */
+  public static final String ID_FILTER = "_id";
   private final Analyzer analyzer;
 
   public ShardQueries(Analyzer analyzer) {
@@ -78,7 +80,8 @@ public final class ShardQueries {
     }
     BooleanQuery.Builder b = new BooleanQuery.Builder();
     for (Filter f : filters) {
-      String kw = ShardSchema.KEYWORD_PREFIX + f.getField();
+      // "_id" restricts to given documents (e.g. re-ranking someone else's candidate list)
+      String kw = ID_FILTER.equals(f.getField()) ? ShardSchema.ID : ShardSchema.KEYWORD_PREFIX + f.getField();
       Query q = switch (f.getKindCase()) {
         case TERM -> new TermQuery(new Term(kw, f.getTerm()));
         case TERMS -> new TermInSetQuery(kw, f.getTerms().getValuesList().stream().map(BytesRef::new).toList());

@@ -94,12 +94,14 @@ public final class Merger {
         .sorted(ORDER).toList();
   }
 
-  public List<Ranked> fuseFirstPhase(Fusion fusion) {
+  public List<Ranked> fuseFirstPhase(Fusion fusion, double bm25Weight, double denseWeight) {
     List<Ranked> out = new ArrayList<>(hits.size());
     for (ShardHit h : hits) {
       List<Fusion.Signal> signals = List.of(
-          new Fusion.Signal("bm25", 1, h.getBm25Score(), bm25Rank.getOrDefault(h.getId(), 0), bm25Min, bm25Max),
-          new Fusion.Signal("dense", 1, h.getDenseScore(), denseRank.getOrDefault(h.getId(), 0), denseMin, denseMax));
+          new Fusion.Signal("bm25", bm25Weight, h.getBm25Score(), bm25Rank.getOrDefault(h.getId(), 0), bm25Min,
+              bm25Max),
+          new Fusion.Signal("dense", denseWeight, h.getDenseScore(), denseRank.getOrDefault(h.getId(), 0), denseMin,
+              denseMax));
       Fusion.Fused f = fusion.fuse(signals);
       out.add(plain(h, f.score(), contributions(signals, f)));
     }
@@ -108,7 +110,8 @@ public final class Merger {
   }
 
   /** Re-orders the head by fusing BM25 with the model's scores; the head is re-scored as a whole. */
-  public List<Ranked> fuseWithModel(List<Ranked> head, double[] modelScores, Fusion fusion) {
+  public List<Ranked> fuseWithModel(List<Ranked> head, double[] modelScores, Fusion fusion, double bm25Weight,
+                                    double modelWeight) {
     Integer[] order = new Integer[head.size()];
     for (int i = 0; i < order.length; i++) {
       order[i] = i;
@@ -125,8 +128,8 @@ public final class Merger {
     for (int i = 0; i < head.size(); i++) {
       Ranked c = head.get(i);
       List<Fusion.Signal> signals = List.of(
-          new Fusion.Signal("bm25", 1, c.hit().getBm25Score(), c.bm25Rank(), bm25Min, bm25Max),
-          new Fusion.Signal("model", 1, modelScores[i], modelRank[i], mMin, mMax));
+          new Fusion.Signal("bm25", bm25Weight, c.hit().getBm25Score(), c.bm25Rank(), bm25Min, bm25Max),
+          new Fusion.Signal("model", modelWeight, modelScores[i], modelRank[i], mMin, mMax));
       Fusion.Fused f = fusion.fuse(signals);
       out.add(new Ranked(c.hit(), c.shard(), f.score(), c.bm25Rank(), c.denseRank(), modelScores[i], true,
           contributions(signals, f)));

@@ -99,6 +99,20 @@ public final class RequestValidator {
       throw invalid("rerank_depth (" + depth + ") must be at least offset + top_k (" + (r.getOffset() + topK)
           + ") so that every returned hit is re-scored");
     }
+    if (r.hasFusion()) {
+      var f = r.getFusion();
+      if (!f.getRule().isEmpty() && !f.getRule().equals("rrf") && !f.getRule().equals("linear")) {
+        throw invalid("fusion.rule must be \"rrf\" or \"linear\", got '" + abbreviate(f.getRule()) + "'");
+      }
+      if (f.getRrfK() < 0 || f.getRrfK() > 10_000) {
+        throw invalid("fusion.rrf_k must be between 1 and 10000 (0 = default), got " + f.getRrfK());
+      }
+      for (double w : new double[] {f.getBm25Weight(), f.getDenseWeight(), f.getModelWeight()}) {
+        if (!(w >= 0 && w <= 100)) {
+          throw invalid("fusion weights must be between 0 and 100 (0 = default), got " + w);
+        }
+      }
+    }
     QuerySyntax syntax = r.getSyntax() == QuerySyntax.QUERY_SYNTAX_UNSPECIFIED ? QuerySyntax.PLAIN : r.getSyntax();
     if (syntax == QuerySyntax.LUCENE) {
       checkSyntax(q);

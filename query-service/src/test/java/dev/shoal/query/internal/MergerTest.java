@@ -31,7 +31,7 @@ class MergerTest {
 
   @Test
   void rrfRewardsAgreementBetweenLegs() {
-    List<Merger.Ranked> fused = new Merger(answers).fuseFirstPhase(new Fusion.Rrf(60));
+    List<Merger.Ranked> fused = new Merger(answers).fuseFirstPhase(new Fusion.Rrf(60), 1, 1);
     // c: 1/(60+2) + 1/(60+1); a: 1/61; b: 1/63 + 1/62; d: 1/63
     assertEquals(List.of("c", "b", "a", "d"), fused.stream().map(r -> r.hit().getId()).toList());
     Merger.Ranked c = fused.getFirst();
@@ -44,8 +44,8 @@ class MergerTest {
   @Test
   void modelScoresReorderTheHeadAndAreExplained() {
     Merger m = new Merger(answers);
-    List<Merger.Ranked> head = m.fuseFirstPhase(new Fusion.Rrf(60));
-    List<Merger.Ranked> out = m.fuseWithModel(head, new double[] {0.1, 0.2, 0.9, 0.3}, new Fusion.Rrf(60));
+    List<Merger.Ranked> head = m.fuseFirstPhase(new Fusion.Rrf(60), 1, 1);
+    List<Merger.Ranked> out = m.fuseWithModel(head, new double[] {0.1, 0.2, 0.9, 0.3}, new Fusion.Rrf(60), 1, 1);
     // model ranks: a=1 (0.9), d=2, b=3, c=4; bm25 ranks: a=1, c=2, b=3, d=0
     assertEquals("a", out.getFirst().hit().getId());
     assertEquals(0.9, out.getFirst().modelScore(), 0);
