@@ -8,6 +8,7 @@ import dev.shoal.indexer.node.IndexNode;
 import dev.shoal.indexer.node.IndexNodeConfig;
 import dev.shoal.indexer.shard.ShardStore;
 import dev.shoal.query.QueryService;
+import dev.shoal.ranker.BatchingEncoder;
 import dev.shoal.ranker.Encoder;
 import dev.shoal.ranker.Encoders;
 import dev.shoal.ranker.ModelSpec;
@@ -65,7 +66,11 @@ public final class LocalCluster implements AutoCloseable {
       ClusterTopics.ensure(bootstrap, options.shards(), (short) 1);
       encoder = Encoders.create(options.model(), "auto", options.parallelism(), 16);
       started.push(encoder);
-      ranker = new RankerServer(options.host(), options.rankerPort(), encoder);
+      // queries go through the dynamic batcher; the enricher batches on its own and calls the
+      // backend directly, so a long passage batch never sits in front of a query in one queue
+      BatchingEncoder batcher = new BatchingEncoder(encoder, 64, 2_000);
+      started.push(batcher);
+      ranker = new RankerServer(options.host(), options.rankerPort(), batcher);
       ranker.start();
       started.push(ranker);
       enricher = new Enricher(bootstrap, "shoal-enricher-1", encoder, 64);

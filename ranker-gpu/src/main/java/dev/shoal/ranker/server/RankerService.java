@@ -9,29 +9,72 @@ import dev.shoal.api.v1.RankerGrpc;
 import dev.shoal.api.v1.ScoreRequest;
 import dev.shoal.api.v1.ScoreResponse;
 import dev.shoal.api.v1.Vector;
+import dev.shoal.ranker.BatchingEncoder;
 import dev.shoal.ranker.Encoder;
 import dev.shoal.ranker.internal.Pooler;
+import dev.shoal.ranker.internal.QueryEmbeddingCache;
 import io.grpc.Context;
+import io.grpc.Deadline;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The {@code shoal.v1.Ranker} service over one {@link Encoder}.
  *
- * <p>Deadlines: a call whose deadline has already passed is answered DEADLINE_EXCEEDED before
- * the model runs. Limits: at most {@value #MAX_TEXTS} texts or candidates per call, each
+ * <p>Deadlines: a call whose deadline has already passed, or passes while it waits for a
+ * batch, is answered DEADLINE_EXCEEDED and the model does not run for it. Query embeddings are
+ * kept in a bounded LRU cache ({@value #QUERY_CACHE_SIZE} queries). Limits: at most {@value #MAX_TEXTS} texts or candidates per call, each
  * stored vector of the model's dimension; violations are INVALID_ARGUMENT.
  * Thread-safe (the encoder is).
  */
 public final class RankerService extends RankerGrpc.RankerImplBase {
 
   public static final int MAX_TEXTS = 1_000;
+  public static final int QUERY_CACHE_SIZE = 10_000;
   private final Encoder encoder;
+  private final QueryEmbeddingCache queryCache = new QueryEmbeddingCache(QUERY_CACHE_SIZE);
 
   public RankerService(Encoder encoder) {
     this.encoder = encoder;
+  }
+
+  public QueryEmbeddingCache queryCache() {
+    return queryCache;
+  }
+
+  private static long deadlineNanos() {
+    Deadline d = Context.current().getDeadline();
+    return d == null ? Long.MAX_VALUE : System.nanoTime() + d.timeRemaining(TimeUnit.NANOSECONDS);
+  }
+
+  /** Embeds through the batcher when there is one, honouring the call's deadline; queries via the cache. */
+  private float[][] encode(List<String> texts, Encoder.Kind kind) {
+    float[][] out = new float[texts.size()][];
+    List<String> missing = new ArrayList<>();
+    List<Integer> where = new ArrayList<>();
+    for (int i = 0; i < texts.size(); i++) {
+      float[] cached = kind == Encoder.Kind.QUERY ? queryCache.get(texts.get(i)) : null;
+      if (cached != null) {
+        out[i] = cached;
+      } else {
+        missing.add(texts.get(i));
+        where.add(i);
+      }
+    }
+    if (!missing.isEmpty()) {
+      float[][] fresh = encoder instanceof BatchingEncoder b ? b.embed(missing, kind, deadlineNanos())
+          : encoder.embed(missing, kind);
+      for (int j = 0; j < fresh.length; j++) {
+        out[where.get(j)] = fresh[j];
+        if (kind == Encoder.Kind.QUERY) {
+          queryCache.put(missing.get(j), fresh[j]);
+        }
+      }
+    }
+    return out;
   }
 
   @Override
@@ -45,7 +88,13 @@ public final class RankerService extends RankerGrpc.RankerImplBase {
       return;
     }
     Encoder.Kind kind = request.getKind() == EmbedKind.QUERY ? Encoder.Kind.QUERY : Encoder.Kind.PASSAGE;
-    float[][] vectors = encoder.embed(request.getTextsList(), kind);
+    float[][] vectors;
+    try {
+      vectors = encode(request.getTextsList(), kind);
+    } catch (BatchingEncoder.DeadlineExpiredException e) {
+      response.onError(Status.DEADLINE_EXCEEDED.withDescription(e.getMessage()).asRuntimeException());
+      return;
+    }
     EmbedResponse.Builder out = EmbedResponse.newBuilder()
         .setModel(encoder.model().name()).setDimension(encoder.dimension());
     for (float[] v : vectors) {
@@ -73,14 +122,21 @@ public final class RankerService extends RankerGrpc.RankerImplBase {
     if (expired(response)) {
       return;
     }
-    float[] query = encoder.embed(List.of(request.getQuery()), Encoder.Kind.QUERY)[0];
+    float[] query;
+    float[][] encoded;
     List<String> texts = new ArrayList<>();
     for (Candidate c : request.getCandidatesList()) {
       if (!c.hasVector()) {
         texts.add(c.getText());
       }
     }
-    float[][] encoded = texts.isEmpty() ? new float[0][] : encoder.embed(texts, Encoder.Kind.PASSAGE);
+    try {
+      query = encode(List.of(request.getQuery()), Encoder.Kind.QUERY)[0];
+      encoded = texts.isEmpty() ? new float[0][] : encode(texts, Encoder.Kind.PASSAGE);
+    } catch (BatchingEncoder.DeadlineExpiredException e) {
+      response.onError(Status.DEADLINE_EXCEEDED.withDescription(e.getMessage()).asRuntimeException());
+      return;
+    }
     ScoreResponse.Builder out = ScoreResponse.newBuilder().setModel(encoder.model().name());
     int next = 0;
     for (Candidate c : request.getCandidatesList()) {
