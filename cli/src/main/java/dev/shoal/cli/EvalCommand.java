@@ -28,6 +28,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -92,17 +93,8 @@ final class EvalCommand implements Runnable {
   @Command(name = "run", mixinStandardHelpOptions = true,
       description = "Send a BEIR dataset's queries to a running SearchService and write a TREC run.")
   static final class RunQueries implements Callable<Integer> {
-    @Option(names = "--dataset", required = true, description = "BEIR folder (queries.jsonl, qrels/)")
-    Path dataset;
-
-    @Option(names = "--split", defaultValue = "test", description = "qrels split whose queries are run (default: test)")
-    String split;
-
-    @Option(names = "--target", defaultValue = "127.0.0.1:50051", description = "SearchService (default: ${DEFAULT-VALUE})")
-    String target;
-
-    @Option(names = "--profile", defaultValue = "neural", description = "bm25, dense, hybrid or neural")
-    String profile;
+    @Mixin
+    Queries q;
 
     @Option(names = "-k", defaultValue = "100", description = "hits per query (default: 100)")
     int k;
@@ -115,10 +107,6 @@ final class EvalCommand implements Runnable {
 
     @Option(names = "--tag", description = "run tag (default: shoal-<profile>)")
     String tag;
-
-    @Option(names = "--candidates", description = "a TREC run whose documents per query are the only candidates "
-        + "(re-ranking a given pool, e.g. TREC DL's BM25 top 100)")
-    Path candidates;
 
     @Option(names = "--fusion", description = "override the fusion rule: rrf or linear")
     String rule = "";
@@ -137,16 +125,42 @@ final class EvalCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      SearchRequest template = SearchRequest.newBuilder().setTopK(k)
-          .setProfile(RankProfile.valueOf(profile.toUpperCase(Locale.ROOT))).setRerankDepth(rerankDepth)
-          .setFusion(FusionParams.newBuilder().setRule(rule).setRrfK(rrfK).setBm25Weight(wBm25)
-              .setDenseWeight(wDense).setModelWeight(wModel)).build();
-      Collected c = collect(target, new BeirDataset(dataset), split, template,
-          candidates == null ? null : Run.read(candidates), tag == null ? "shoal-" + profile.toLowerCase(Locale.ROOT) : tag);
+      SearchRequest template = SearchRequest.newBuilder().setTopK(k).setProfile(q.rankProfile())
+          .setRerankDepth(rerankDepth).setFusion(FusionParams.newBuilder().setRule(rule).setRrfK(rrfK)
+              .setBm25Weight(wBm25).setDenseWeight(wDense).setModelWeight(wModel)).build();
+      Collected c = q.collect(template, tag == null ? "shoal-" + q.profile.toLowerCase(Locale.ROOT) : tag);
       c.run().write(output);
       System.out.printf("%d queries written to %s (%d degraded, %d partial)%n", c.run().queries().size(), output,
           c.degraded(), c.partial());
       return c.degraded() + c.partial() == 0 ? 0 : 3;
+    }
+  }
+
+  /** Which queries go where: shared by {@code run} and {@code sweep}. */
+  static final class Queries {
+    @Option(names = "--dataset", required = true, description = "BEIR folder (queries.jsonl, qrels/)")
+    Path dataset;
+
+    @Option(names = "--split", defaultValue = "test", description = "qrels split whose queries are run (default: test)")
+    String split;
+
+    @Option(names = "--target", defaultValue = "127.0.0.1:50051", description = "SearchService (default: ${DEFAULT-VALUE})")
+    String target;
+
+    @Option(names = "--profile", defaultValue = "neural", description = "bm25, dense, hybrid or neural")
+    String profile;
+
+    @Option(names = "--candidates", description = "a TREC run whose documents per query are the only candidates "
+        + "(re-ranking a given pool, e.g. TREC DL's BM25 top 100)")
+    Path candidates;
+
+    RankProfile rankProfile() {
+      return RankProfile.valueOf(profile.toUpperCase(Locale.ROOT));
+    }
+
+    Collected collect(SearchRequest template, String tag) {
+      return EvalCommand.collect(target, new BeirDataset(dataset), split, template,
+          candidates == null ? null : Run.read(candidates), tag);
     }
   }
 
@@ -192,20 +206,8 @@ final class EvalCommand implements Runnable {
   @Command(name = "sweep", mixinStandardHelpOptions = true,
       description = "Grid over fusion weights, RRF k and rerank depth: a table and a CSV.")
   static final class Sweep implements Callable<Integer> {
-    @Option(names = "--dataset", required = true, description = "BEIR folder")
-    Path dataset;
-
-    @Option(names = "--split", defaultValue = "test")
-    String split;
-
-    @Option(names = "--target", defaultValue = "127.0.0.1:50051")
-    String target;
-
-    @Option(names = "--profile", defaultValue = "neural")
-    String profile;
-
-    @Option(names = "--candidates", description = "restrict each query to this run's documents")
-    Path candidates;
+    @Mixin
+    Queries q;
 
     @Option(names = "--rrf-k", split = ",", defaultValue = "60", description = "values of k (comma-separated)")
     List<Integer> ks;
@@ -230,10 +232,8 @@ final class EvalCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      BeirDataset data = new BeirDataset(dataset);
-      Qrels qrels = Qrels.read(data.dir().resolve("qrels").resolve(split + ".tsv"));
-      Run pool = candidates == null ? null : Run.read(candidates);
-      RankProfile p = RankProfile.valueOf(profile.toUpperCase(Locale.ROOT));
+      Qrels qrels = Qrels.read(q.dataset.resolve("qrels").resolve(q.split + ".tsv"));
+      RankProfile p = q.rankProfile();
       List<String> lines = new ArrayList<>(List.of("rrf_k,bm25_weight,second_weight,rerank_depth," + measure));
       System.out.printf("%6s %8s %8s %6s %10s%n", "rrf_k", "w_bm25", "w_2nd", "depth", measure);
       for (int k : ks) {
@@ -248,7 +248,7 @@ final class EvalCommand implements Runnable {
               }
               SearchRequest template = SearchRequest.newBuilder().setTopK(Math.min(100, depth)).setProfile(p)
                   .setRerankDepth(depth).setFusion(f).build();
-              Run run = collect(target, data, split, template, pool, "sweep").run();
+              Run run = q.collect(template, "sweep").run();
               double v = TrecEval.evaluate(qrels, run, List.of(measure), new TrecEval.Options(level, false, 0))
                   .all(TrecEval.expand(List.of(measure)).getFirst());
               System.out.printf(Locale.ROOT, "%6d %8.2f %8.2f %6d %10.4f%n", k, wb, w2, depth, v);

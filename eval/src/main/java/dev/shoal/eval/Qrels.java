@@ -1,9 +1,5 @@
 package dev.shoal.eval;
 
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -28,45 +24,33 @@ public final class Qrels {
   /** Reads either format, telling them apart by the number of columns. */
   public static Qrels read(Path file) {
     Map<String, Map<String, Integer>> out = new LinkedHashMap<>();
-    try (BufferedReader r = Files.newBufferedReader(file)) {
-      String line;
-      int n = 0;
-      while ((line = r.readLine()) != null) {
-        n++;
-        String t = line.strip();
-        if (t.isEmpty()) {
-          continue;
-        }
-        String[] f = t.split("\\s+");
-        String q;
-        String doc;
-        String rel;
-        if (f.length == 4) {
-          q = f[0];
-          doc = f[2];
-          rel = f[3];
-        } else if (f.length == 3) {
-          q = f[0];
-          doc = f[1];
-          rel = f[2];
-        } else {
-          throw new IllegalArgumentException(file + ":" + n + ": expected 'qid 0 docid rel' or 'qid docid rel', got: "
-              + line);
-        }
-        int grade;
-        try {
-          grade = Integer.parseInt(rel);
-        } catch (NumberFormatException e) {
-          if (n == 1) {
-            continue; // BEIR header
-          }
-          throw new IllegalArgumentException(file + ":" + n + ": relevance '" + rel + "' is not an integer");
-        }
-        out.computeIfAbsent(q, k -> new LinkedHashMap<>()).put(doc, grade);
+    TrecFiles.forEachLine(file, "qrels", (n, f, line) -> {
+      String q;
+      String doc;
+      String rel;
+      if (f.length == 4) {
+        q = f[0];
+        doc = f[2];
+        rel = f[3];
+      } else if (f.length == 3) {
+        q = f[0];
+        doc = f[1];
+        rel = f[2];
+      } else {
+        throw new IllegalArgumentException(file + ":" + n + ": expected 'qid 0 docid rel' or 'qid docid rel', got: "
+            + line);
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read qrels " + file, e);
-    }
+      int grade;
+      try {
+        grade = Integer.parseInt(rel);
+      } catch (NumberFormatException e) {
+        if (n == 1) {
+          return; // BEIR header
+        }
+        throw new IllegalArgumentException(file + ":" + n + ": relevance '" + rel + "' is not an integer");
+      }
+      out.computeIfAbsent(q, k -> new LinkedHashMap<>()).put(doc, grade);
+    });
     return new Qrels(out);
   }
 

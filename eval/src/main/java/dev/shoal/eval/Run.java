@@ -1,6 +1,5 @@
 package dev.shoal.eval;
 
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.io.Writer;
@@ -35,32 +34,20 @@ public final class Run {
 
   public static Run read(Path file) {
     Map<String, List<Entry>> out = new LinkedHashMap<>();
-    String tag = file.getFileName().toString();
-    try (BufferedReader r = Files.newBufferedReader(file)) {
-      String line;
-      int n = 0;
-      while ((line = r.readLine()) != null) {
-        n++;
-        String t = line.strip();
-        if (t.isEmpty()) {
-          continue;
-        }
-        String[] f = t.split("\\s+");
-        if (f.length != 6) {
-          throw new IllegalArgumentException(file + ":" + n + ": expected 'qid Q0 docid rank score tag', got: " + line);
-        }
-        try {
-          out.computeIfAbsent(f[0], k -> new ArrayList<>())
-              .add(new Entry(f[2], Integer.parseInt(f[3]), Double.parseDouble(f[4])));
-        } catch (NumberFormatException e) {
-          throw new IllegalArgumentException(file + ":" + n + ": rank and score must be numbers: " + line);
-        }
-        tag = f[5];
+    String[] tag = {file.getFileName().toString()};
+    TrecFiles.forEachLine(file, "run", (n, f, line) -> {
+      if (f.length != 6) {
+        throw new IllegalArgumentException(file + ":" + n + ": expected 'qid Q0 docid rank score tag', got: " + line);
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read run " + file, e);
-    }
-    return new Run(tag, out);
+      try {
+        out.computeIfAbsent(f[0], k -> new ArrayList<>())
+            .add(new Entry(f[2], Integer.parseInt(f[3]), Double.parseDouble(f[4])));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(file + ":" + n + ": rank and score must be numbers: " + line);
+      }
+      tag[0] = f[5];
+    });
+    return new Run(tag[0], out);
   }
 
   public void write(Path file) {
