@@ -1,16 +1,11 @@
 package dev.shoal.cli;
 
-import dev.shoal.cli.internal.DocumentProducer;
+import dev.shoal.cli.internal.DemoLoader;
 import dev.shoal.cli.internal.LocalCluster;
-import dev.shoal.cli.internal.ProgressBar;
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.ranker.ModelSpec;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashSet;
-import java.util.Properties;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -85,22 +80,7 @@ final class DemoCommand implements Callable<Integer> {
             + "Ranker            gRPC %s%n", cluster.bootstrap(), host, cluster.grpcPort(), host, cluster.httpPort(),
         cluster.rankerAddress());
 
-    long expected = produceOnce(data, cluster);
-    ProgressBar bar = new ProgressBar(System.out, "indexing", expected);
-    boolean first = false;
-    while (true) {
-      long n = cluster.searchableDocs();
-      if (!first && n > 0) {
-        first = true;
-        System.out.printf("first hits searchable after %.1f s%n", (System.nanoTime() - started) / 1e9);
-      }
-      bar.update(Math.min(n, expected));
-      if (n >= expected && cluster.caughtUp()) {
-        bar.update(expected);
-        break;
-      }
-      Thread.sleep(250);
-    }
+    DemoLoader.load(data, dataDir, cluster, System.out, started);
     double secs = (System.nanoTime() - started) / 1e9;
     System.out.printf("ready: %d documents searchable after %.1f s. Try:%n  bin/shoal search \"%s\"%n"
             + "  curl 'http://%s:%d/v1/search?q=%s&k=5'%n", cluster.searchableDocs(), secs, exampleQuery(data), host,
@@ -112,42 +92,6 @@ final class DemoCommand implements Callable<Integer> {
     }
     stop.await();
     return 0;
-  }
-
-  /**
-   * Produces the dataset to shoal.docs unless this data directory already holds it; returns
-   * the number of distinct documents to expect.
-   */
-  private long produceOnce(BeirDataset data, LocalCluster cluster) throws IOException {
-    Path marker = dataDir.resolve("ingested.properties");
-    Properties done = new Properties();
-    String key = data.dir().toAbsolutePath().normalize().toString();
-    if (Files.exists(marker)) {
-      try (var r = Files.newBufferedReader(marker)) {
-        done.load(r);
-      }
-      if (done.containsKey(key)) {
-        System.out.println("dataset already in Kafka (from a previous run); recovering shards");
-        return Long.parseLong(done.getProperty(key));
-      }
-    }
-    Set<String> ids = new HashSet<>();
-    long total = data.docCount();
-    ProgressBar bar = new ProgressBar(System.out, "producing", total);
-    try (DocumentProducer producer = new DocumentProducer(cluster.bootstrap())) {
-      data.forEachDoc(d -> {
-        producer.send(d);
-        ids.add(d.id());
-        bar.update(ids.size());
-      });
-      producer.flush();
-      bar.update(total);
-    }
-    done.setProperty(key, Long.toString(ids.size()));
-    try (var w = Files.newBufferedWriter(marker)) {
-      done.store(w, "datasets produced to shoal.docs by shoal demo: path = distinct documents");
-    }
-    return ids.size();
   }
 
   private static String exampleQuery(BeirDataset data) {

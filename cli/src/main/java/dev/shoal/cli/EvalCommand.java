@@ -10,10 +10,14 @@ import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
 import dev.shoal.api.v1.SearchServiceGrpc;
+import dev.shoal.cli.internal.DemoLoader;
+import dev.shoal.cli.internal.LocalCluster;
 import dev.shoal.cli.internal.ProgressBar;
+import dev.shoal.ranker.ModelSpec;
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.eval.Comparison;
 import dev.shoal.eval.Qrels;
+import dev.shoal.eval.Report;
 import dev.shoal.eval.Run;
 import dev.shoal.eval.TrecEval;
 import io.grpc.ManagedChannel;
@@ -35,7 +39,7 @@ import picocli.CommandLine.Parameters;
 /** {@code shoal eval}: run a dataset's queries, score runs with trec_eval's measures, compare runs. */
 @Command(name = "eval", mixinStandardHelpOptions = true, description = "Offline evaluation.",
     subcommands = {EvalCommand.Score.class, EvalCommand.RunQueries.class, EvalCommand.Compare.class,
-        EvalCommand.Sweep.class})
+        EvalCommand.Sweep.class, EvalCommand.ReportCommand.class})
 final class EvalCommand implements Runnable {
 
   @Override
@@ -136,6 +140,60 @@ final class EvalCommand implements Runnable {
     }
   }
 
+  @Command(name = "report", mixinStandardHelpOptions = true,
+      description = "A self-contained HTML report (measures, recall-at-depth curves, per-query change bars) "
+          + "and a Markdown summary; the first run is the baseline.")
+  static final class ReportCommand implements Callable<Integer> {
+    @Option(names = "--qrels", required = true, description = "qrels file")
+    Path qrels;
+
+    @Parameters(arity = "1..*", description = "runs; the first is the baseline")
+    List<Path> runs;
+
+    @Option(names = "-m", description = "measures (default: ndcg_cut_10, map, recip_rank, P_10, recall_100)")
+    List<String> measures = new ArrayList<>(List.of("ndcg_cut_10", "map", "recip_rank", "P_10", "recall_100"));
+
+    @Option(names = "-l", defaultValue = "1", description = "relevance level for binary measures")
+    int level;
+
+    @Option(names = "--queries", description = "queries.jsonl, for the text of the queries that moved")
+    Path queries;
+
+    @Option(names = "--title", defaultValue = "Shoal evaluation report")
+    String title;
+
+    @Option(names = {"-o", "--output"}, required = true, description = "the HTML file; the Markdown goes beside it (.md)")
+    Path output;
+
+    @Override
+    public Integer call() throws Exception {
+      Map<String, Run> byName = new LinkedHashMap<>();
+      for (Path r : runs) {
+        byName.put(r.getFileName().toString(), Run.read(r));
+      }
+      Map<String, String> text = queries == null ? Map.of() : readQueries(queries);
+      List<Report.Entry> entries = Report.score(Qrels.read(qrels), byName, measures,
+          new TrecEval.Options(level, false, 0));
+      Files.writeString(output, Report.html(title, entries, text));
+      String name = output.getFileName().toString();
+      Path md = output.resolveSibling((name.contains(".") ? name.substring(0, name.lastIndexOf('.')) : name) + ".md");
+      Files.writeString(md, Report.markdown(title, entries, text));
+      System.out.printf("report: %s%nsummary: %s%n", output, md);
+      return 0;
+    }
+  }
+
+  static Map<String, String> readQueries(Path file) throws java.io.IOException {
+    Map<String, String> text = new LinkedHashMap<>();
+    for (String line : Files.readAllLines(file)) {
+      if (!line.isBlank()) {
+        var n = JSON.readTree(line);
+        text.put(n.path("_id").asText(), n.path("text").asText());
+      }
+    }
+    return text;
+  }
+
   /** Which queries go where: shared by {@code run} and {@code sweep}. */
   static final class Queries {
     @Option(names = "--dataset", required = true, description = "BEIR folder (queries.jsonl, qrels/)")
@@ -154,13 +212,30 @@ final class EvalCommand implements Runnable {
         + "(re-ranking a given pool, e.g. TREC DL's BM25 top 100)")
     Path candidates;
 
+    @Option(names = "--in-process", description = "start an in-process demo over the dataset instead of using "
+        + "--target (reuses --data-dir; indexes the dataset first when it is not there yet)")
+    boolean inProcess;
+
+    @Option(names = "--data-dir", defaultValue = ".shoal-data/eval", description = "state of the in-process demo "
+        + "(default: ${DEFAULT-VALUE})")
+    Path dataDir;
+
     RankProfile rankProfile() {
       return RankProfile.valueOf(profile.toUpperCase(Locale.ROOT));
     }
 
-    Collected collect(SearchRequest template, String tag) {
-      return EvalCommand.collect(target, new BeirDataset(dataset), split, template,
-          candidates == null ? null : Run.read(candidates), tag);
+    Collected collect(SearchRequest template, String tag) throws Exception {
+      BeirDataset data = new BeirDataset(dataset);
+      Run pool = candidates == null ? null : Run.read(candidates);
+      if (!inProcess) {
+        return EvalCommand.collect(target, data, split, template, pool, tag);
+      }
+      Files.createDirectories(dataDir);
+      try (LocalCluster cluster = new LocalCluster(new LocalCluster.Options(dataDir, null, 4,
+          ModelSpec.BGE_SMALL_EN_V15.withMaxTokens(256), "127.0.0.1", 0, 0, 0, 2)).start()) {
+        DemoLoader.load(data, dataDir, cluster, System.err, System.nanoTime());
+        return EvalCommand.collect("127.0.0.1:" + cluster.grpcPort(), data, split, template, pool, tag);
+      }
     }
   }
 
@@ -178,7 +253,7 @@ final class EvalCommand implements Runnable {
     int partial = 0;
     try {
       var stub = SearchServiceGrpc.newBlockingStub(ch);
-      ProgressBar bar = new ProgressBar(System.err, "queries", queries.size());
+      ProgressBar bar = new ProgressBar(System.err, "querying", queries.size(), "queries");
       int n = 0;
       for (BeirDataset.Query q : queries) {
         SearchRequest.Builder req = template.toBuilder().setQuery(q.text()).setTimeoutMs(30_000);
@@ -287,15 +362,7 @@ final class EvalCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       Qrels q = Qrels.read(qrels);
-      Map<String, String> text = new LinkedHashMap<>();
-      if (queries != null) {
-        for (String line : Files.readAllLines(queries)) {
-          if (!line.isBlank()) {
-            var n = JSON.readTree(line);
-            text.put(n.path("_id").asText(), n.path("text").asText());
-          }
-        }
-      }
+      Map<String, String> text = queries == null ? Map.of() : readQueries(queries);
       TrecEval.Options o = new TrecEval.Options(level, false, 0);
       Run base = Run.read(runs.getFirst());
       TrecEval.Result a = TrecEval.evaluate(q, base, measures, o);

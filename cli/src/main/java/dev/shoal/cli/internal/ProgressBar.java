@@ -12,15 +12,21 @@ public final class ProgressBar {
   private final PrintStream out;
   private final String label;
   private final long total;
+  private final String unit;
   private final boolean terminal = System.console() != null;
   private final long startNanos = System.nanoTime();
   private long lastPrint;
   private boolean finished;
 
   public ProgressBar(PrintStream out, String label, long total) {
+    this(out, label, total, "docs");
+  }
+
+  public ProgressBar(PrintStream out, String label, long total, String unit) {
     this.out = out;
     this.label = label;
     this.total = total;
+    this.unit = unit;
   }
 
   public void update(long done) {
@@ -40,7 +46,7 @@ public final class ProgressBar {
     int width = 30;
     int filled = total == 0 ? width : (int) Math.min(width, width * done / total);
     String bar = "#".repeat(filled) + ".".repeat(width - filled);
-    String line = String.format("%s [%s] %d/%d docs  %.1f docs/s  ETA %s", label, bar, done, total, rate, eta);
+    String line = String.format("%s [%s] %d/%d %s  %.1f %s/s  ETA %s", label, bar, done, total, unit, rate, unit, eta);
     if (terminal) {
       out.print("\r" + line + "   ");
       if (done >= total) {
