@@ -19,6 +19,7 @@ import dev.shoal.eval.Comparison;
 import dev.shoal.eval.Qrels;
 import dev.shoal.eval.Report;
 import dev.shoal.eval.Run;
+import dev.shoal.eval.TopicsFile;
 import dev.shoal.eval.TrecEval;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -196,11 +197,14 @@ final class EvalCommand implements Runnable {
 
   /** Which queries go where: shared by {@code run} and {@code sweep}. */
   static final class Queries {
-    @Option(names = "--dataset", required = true, description = "BEIR folder (queries.jsonl, qrels/)")
+    @Option(names = "--dataset", description = "BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")
     Path dataset;
 
     @Option(names = "--split", defaultValue = "test", description = "qrels split whose queries are run (default: test)")
     String split;
+
+    @Option(names = "--topics", description = "run these queries instead (TREC 'qid<TAB>text' or BEIR jsonl), all of them")
+    Path topics;
 
     @Option(names = "--target", defaultValue = "127.0.0.1:50051", description = "SearchService (default: ${DEFAULT-VALUE})")
     String target;
@@ -225,16 +229,21 @@ final class EvalCommand implements Runnable {
     }
 
     Collected collect(SearchRequest template, String tag) throws Exception {
-      BeirDataset data = new BeirDataset(dataset);
+      if (dataset == null && (topics == null || inProcess)) {
+        throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+            "give --dataset (BEIR folder), or --topics with a live --target");
+      }
+      BeirDataset data = dataset == null ? null : new BeirDataset(dataset);
       Run pool = candidates == null ? null : Run.read(candidates);
+      List<BeirDataset.Query> queries = topics != null ? TopicsFile.read(topics) : judgedQueries(data, split);
       if (!inProcess) {
-        return EvalCommand.collect(target, data, split, template, pool, tag);
+        return EvalCommand.collect(target, queries, template, pool, tag);
       }
       Files.createDirectories(dataDir);
       try (LocalCluster cluster = new LocalCluster(new LocalCluster.Options(dataDir, null, 4,
           ModelSpec.BGE_SMALL_EN_V15.withMaxTokens(256), "127.0.0.1", 0, 0, 0, 2)).start()) {
         DemoLoader.load(data, dataDir, cluster, System.err, System.nanoTime());
-        return EvalCommand.collect("127.0.0.1:" + cluster.grpcPort(), data, split, template, pool, tag);
+        return EvalCommand.collect("127.0.0.1:" + cluster.grpcPort(), queries, template, pool, tag);
       }
     }
   }
@@ -243,10 +252,15 @@ final class EvalCommand implements Runnable {
   record Collected(Run run, int degraded, int partial) {
   }
 
-  /** Sends every judged query of the split with the template's settings; {@code pool} restricts candidates. */
-  static Collected collect(String target, BeirDataset data, String split, SearchRequest template, Run pool, String tag) {
+  /** The queries of a BEIR dataset that have judgments in the split. */
+  static List<BeirDataset.Query> judgedQueries(BeirDataset data, String split) {
     var judged = data.qrels(split).keySet();
-    List<BeirDataset.Query> queries = data.queries().stream().filter(q -> judged.contains(q.id())).toList();
+    return data.queries().stream().filter(q -> judged.contains(q.id())).toList();
+  }
+
+  /** Sends each query with the template's settings; {@code pool} restricts candidates. */
+  static Collected collect(String target, List<BeirDataset.Query> queries, SearchRequest template, Run pool,
+                           String tag) {
     ManagedChannel ch = ManagedChannelBuilder.forTarget(target).usePlaintext().maxInboundMessageSize(64 << 20).build();
     Map<String, List<Run.Entry>> entries = new LinkedHashMap<>();
     int degraded = 0;
@@ -307,6 +321,10 @@ final class EvalCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
+      if (q.dataset == null) {
+        System.err.println("sweep needs --dataset: its qrels score each grid point");
+        return 2;
+      }
       Qrels qrels = Qrels.read(q.dataset.resolve("qrels").resolve(q.split + ".tsv"));
       RankProfile p = q.rankProfile();
       List<String> lines = new ArrayList<>(List.of("rrf_k,bm25_weight,second_weight,rerank_depth," + measure));
