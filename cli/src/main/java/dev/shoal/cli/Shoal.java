@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code shoal} command. Wires subcommands; each lives in its own class. */
 @Command(name = "shoal", mixinStandardHelpOptions = true, version = "shoal 0.1.0",
     description = "Distributed search with neural ranking.",
-    subcommands = {DemoCommand.class, SearchCommand.class, IngestCommand.class, EvalCommand.class})
+    subcommands = {DemoCommand.class, SearchCommand.class, IngestCommand.class, EvalCommand.class,
+        BenchCommand.class})
 public final class Shoal implements Runnable {
 
   @Override

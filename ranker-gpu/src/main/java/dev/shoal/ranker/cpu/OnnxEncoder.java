@@ -30,8 +30,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * The CPU backend: ONNX Runtime on the model's own ONNX graph.
  *
  * <p>A call's texts are sorted by token length and cut into sub-batches of similar length
- * (less padding), and the sub-batches run in parallel, each single-threaded inside ONNX
- * Runtime: on a small shared machine several single-threaded runs beat one multi-threaded run.
+ * (less padding), at least one per worker, and the sub-batches run in parallel, each
+ * single-threaded inside ONNX Runtime: on a small shared machine several single-threaded runs
+ * beat one multi-threaded run. A single text cannot be split, so it runs on a second session
+ * that uses all workers' threads inside ONNX Runtime.
  *
  * <p>Thread-safe: concurrent {@link #embed} calls share the worker pool; ONNX Runtime sessions
  * allow concurrent {@code run}. {@link #close()} waits for nothing: in-flight calls fail.
@@ -42,6 +44,8 @@ public final class OnnxEncoder implements Encoder {
   private final WordPieceTokenizer tokenizer;
   private final OrtEnvironment env;
   private final OrtSession session;
+  private final OrtSession wideSession;
+  private final int parallelism;
   private final Set<String> inputs;
   private final ExecutorService workers;
   private final int maxBatch;
@@ -54,6 +58,7 @@ public final class OnnxEncoder implements Encoder {
   public OnnxEncoder(ModelSpec spec, int parallelism, int maxBatch) {
     this.spec = spec;
     this.maxBatch = maxBatch;
+    this.parallelism = Math.max(1, parallelism);
     try (InputStream tok = ModelFiles.open(spec.tokenizer())) {
       this.tokenizer = WordPieceTokenizer.load(tok);
       this.env = OrtRuntime.environment();
@@ -61,8 +66,18 @@ public final class OnnxEncoder implements Encoder {
       options.setIntraOpNumThreads(1);
       options.setInterOpNumThreads(1);
       options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-      this.session = env.createSession(ModelFiles.readAll(spec.onnx()), options);
+      byte[] model = ModelFiles.readAll(spec.onnx());
+      this.session = env.createSession(model, options);
       this.inputs = session.getInputNames();
+      if (this.parallelism > 1) {
+        OrtSession.SessionOptions wide = new OrtSession.SessionOptions();
+        wide.setIntraOpNumThreads(this.parallelism);
+        wide.setInterOpNumThreads(1);
+        wide.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+        this.wideSession = env.createSession(model, wide);
+      } else {
+        this.wideSession = session;
+      }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read model " + spec.name(), e);
     } catch (OrtException e) {
@@ -108,13 +123,19 @@ public final class OnnxEncoder implements Encoder {
       order[i] = i;
     }
     java.util.Arrays.sort(order, Comparator.comparingInt(i -> ids[i].length));
+    if (n == 1) {
+      runBatch(new int[] {0}, ids, out, wideSession);
+      return out;
+    }
+    // at least one sub-batch per worker, so every core has work
+    int size = Math.max(1, Math.min(maxBatch, (n + parallelism - 1) / parallelism));
     List<Future<?>> pending = new ArrayList<>();
-    for (int from = 0; from < n; from += maxBatch) {
-      int[] batch = new int[Math.min(maxBatch, n - from)];
+    for (int from = 0; from < n; from += size) {
+      int[] batch = new int[Math.min(size, n - from)];
       for (int j = 0; j < batch.length; j++) {
         batch[j] = order[from + j];
       }
-      pending.add(workers.submit(() -> runBatch(batch, ids, out)));
+      pending.add(workers.submit(() -> runBatch(batch, ids, out, session)));
     }
     for (Future<?> f : pending) {
       try {
@@ -130,7 +151,7 @@ public final class OnnxEncoder implements Encoder {
   }
 
   /** Embeds exactly the given rows padded to their longest; used by {@link #embed} and by tests. */
-  private void runBatch(int[] rows, int[][] ids, float[][] out) {
+  private void runBatch(int[] rows, int[][] ids, float[][] out, OrtSession onSession) {
     int b = rows.length;
     int t = 0;
     for (int r : rows) {
@@ -158,7 +179,7 @@ public final class OnnxEncoder implements Encoder {
       if (inputs.contains("token_type_ids")) {
         feed.put("token_type_ids", typeT);
       }
-      try (OrtSession.Result result = session.run(feed)) {
+      try (OrtSession.Result result = onSession.run(feed)) {
         FloatBuffer hidden = ((OnnxTensor) result.get(0)).getFloatBuffer();
         int h = spec.dimension();
         float[] all = new float[hidden.remaining()];
@@ -182,6 +203,9 @@ public final class OnnxEncoder implements Encoder {
       workers.shutdownNow();
       try {
         session.close();
+        if (wideSession != session) {
+          wideSession.close();
+        }
       } catch (OrtException e) {
         throw new IllegalStateException(e);
       }
