@@ -1,0 +1,41 @@
+package dev.shoal.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The model loads and a search runs with the network disabled: {@link OfflineCheck} runs in a
+ * fresh network namespace ({@code unshare -n}, loopback only), where nothing outside this
+ * machine can be reached, so any download or metadata probe would fail it.
+ */
+class OfflineIT {
+
+  @TempDir
+  Path dir;
+
+  @Test
+  void modelLoadsAndSearchRunsWithoutANetwork() throws Exception {
+    String java = ProcessHandle.current().info().command().orElseThrow();
+    String root = System.getProperty("shoal.repo.root", "..");
+    List<String> cmd = new ArrayList<>(List.of("unshare", "-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\"",
+        java, "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
+        "--sun-misc-unsafe-memory-access=allow", "-Dai.djl.offline=true", "-Djava.io.tmpdir=" + dir, "-Xmx2g",
+        "-cp", System.getProperty("java.class.path"), OfflineCheck.class.getName(),
+        dir.resolve("state").toString(), Path.of(root, "testdata", "scifact").toString()));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    byte[] out = p.getInputStream().readAllBytes();
+    assertTrue(p.waitFor(5, TimeUnit.MINUTES), "finished in time");
+    String text = new String(out, StandardCharsets.UTF_8);
+    assertEquals(0, p.exitValue(), text);
+    assertTrue(text.contains("network unreachable as intended"), text);
+    assertTrue(text.contains("OFFLINE-OK"), text);
+  }
+}
