@@ -1,0 +1,55 @@
+package dev.shoal.cli;
+
+import dev.shoal.indexer.node.IndexNode;
+import dev.shoal.indexer.node.IndexNodeConfig;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code shoal node}: one index node as its own process, against a Kafka address. It hosts
+ * whatever shards the routing table gives it; SIGTERM/Ctrl-C commits every shard and stops.
+ */
+@Command(name = "node", mixinStandardHelpOptions = true, description = "Run an index node.")
+final class NodeCommand implements Callable<Integer> {
+
+  @Option(names = "--kafka", required = true, description = "Kafka bootstrap servers")
+  String bootstrap;
+
+  @Option(names = "--node-id", required = true, description = "stable node name")
+  String nodeId;
+
+  @Option(names = "--data-dir", required = true, description = "where its shards live")
+  Path dataDir;
+
+  @Option(names = "--host", defaultValue = "127.0.0.1")
+  String host;
+
+  @Option(names = "--port", defaultValue = "0", description = "ShardSearch port (0 = any free port)")
+  int port;
+
+  @Option(names = "--commit-docs", defaultValue = "10000", description = "durable commit after this many documents")
+  long commitDocs;
+
+  @Option(names = "--commit-ms", defaultValue = "30000", description = "durable commit at least this often")
+  long commitMs;
+
+  @Override
+  public Integer call() throws Exception {
+    IndexNodeConfig base = IndexNodeConfig.defaults(nodeId, dataDir, bootstrap);
+    IndexNodeConfig config = new IndexNodeConfig(nodeId, dataDir, bootstrap, host, port, base.refreshMillis(),
+        commitMs, commitDocs, base.liveLag());
+    IndexNode node = new IndexNode(config).start();
+    CountDownLatch stop = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      node.close();
+      stop.countDown();
+    }, "node-shutdown"));
+    System.out.println("node " + nodeId + " serving ShardSearch on " + node.address());
+    System.out.flush();
+    stop.await();
+    return 0;
+  }
+}
