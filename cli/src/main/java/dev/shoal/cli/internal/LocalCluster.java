@@ -116,6 +116,11 @@ public final class LocalCluster implements AutoCloseable {
     return enricher;
   }
 
+  /** The index node (for tests and diagnostics). */
+  public IndexNode indexNode() {
+    return node;
+  }
+
   /** Documents searchable now, over all shards. */
   public long searchableDocs() {
     long n = 0;
