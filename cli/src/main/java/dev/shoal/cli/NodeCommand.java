@@ -1,5 +1,7 @@
 package dev.shoal.cli;
 
+import dev.shoal.api.server.Metrics;
+import dev.shoal.api.server.MetricsHttpServer;
 import dev.shoal.indexer.node.IndexNode;
 import dev.shoal.indexer.node.IndexNodeConfig;
 import java.nio.file.Path;
@@ -30,6 +32,9 @@ final class NodeCommand implements Callable<Integer> {
   @Option(names = "--port", defaultValue = "0", description = "ShardSearch port (0 = any free port)")
   int port;
 
+  @Option(names = "--metrics-port", defaultValue = "0", description = "port of GET /metrics (0 = any free port)")
+  int metricsPort;
+
   @Option(names = "--commit-docs", defaultValue = "10000", description = "durable commit after this many documents")
   long commitDocs;
 
@@ -41,12 +46,16 @@ final class NodeCommand implements Callable<Integer> {
     IndexNodeConfig base = IndexNodeConfig.defaults(nodeId, dataDir, bootstrap);
     IndexNodeConfig config = new IndexNodeConfig(nodeId, dataDir, bootstrap, host, port, base.refreshMillis(),
         commitMs, commitDocs, base.liveLag());
-    IndexNode node = new IndexNode(config).start();
+    Metrics metrics = new Metrics();
+    IndexNode node = new IndexNode(config, metrics).start();
+    MetricsHttpServer metricsServer = new MetricsHttpServer(host, metricsPort, metrics);
     CountDownLatch stop = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       node.close();
+      metricsServer.close();
       stop.countDown();
     }, "node-shutdown"));
+    System.out.println("node " + nodeId + " metrics on http://" + host + ":" + metricsServer.port() + "/metrics");
     System.out.println("node " + nodeId + " serving ShardSearch on " + node.address());
     System.out.flush();
     stop.await();

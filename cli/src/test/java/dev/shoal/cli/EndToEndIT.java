@@ -219,6 +219,27 @@ class EndToEndIT {
   }
 
   @Test
+  void metricsAreServedInPrometheusFormat() throws Exception {
+    run("vitamin D and bone density", RankProfile.NEURAL);
+    HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+        URI.create("http://127.0.0.1:" + cluster.httpPort() + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode());
+    String m = r.body();
+    long indexed = m.lines().filter(l -> l.startsWith("shoal_indexer_documents_indexed_total{"))
+        .mapToLong(l -> Long.parseLong(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    assertEquals(indexed(), indexed, "every document counted once, over the 4 shards");
+    assertTrue(m.contains("shoal_enricher_records_total{outcome=\"dead_lettered\"} 1\n"), m);
+    assertTrue(m.contains("shoal_indexer_consumer_lag{node=\"node-1\",shard=\"3\"} 0\n"), m);
+    assertTrue(m.contains("shoal_search_stage_seconds_count{profile=\"neural\",stage=\"rerank\"}"), m);
+    assertTrue(m.contains("# TYPE shoal_enricher_embed_seconds histogram"), m);
+    assertTrue(m.contains("shoal_indexer_commit_seconds_bucket{node=\"node-1\",le=\"+Inf\"}"), m);
+  }
+
+  private static long indexed() {
+    return indexed.size();
+  }
+
+  @Test
   void malformedRecordGoesToTheDeadLetterTopicWithItsReason() {
     Properties p = new Properties();
     p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrap());

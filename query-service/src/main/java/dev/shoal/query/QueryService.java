@@ -23,12 +23,18 @@ public final class QueryService implements AutoCloseable {
   private final HttpGateway http;
 
   public QueryService(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort) {
+    this(bootstrap, rankerTarget, host, grpcPort, httpPort, new dev.shoal.api.server.Metrics());
+  }
+
+  /** @param metrics the process's registry, served at the HTTP port's /metrics */
+  public QueryService(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
+                      dev.shoal.api.server.Metrics metrics) {
     this.watcher = new AssignmentWatcher(bootstrap);
     this.rankerChannel = ManagedChannelBuilder.forTarget(rankerTarget).usePlaintext()
         .maxInboundMessageSize(64 << 20).build();
     SearchLimits limits = SearchLimits.defaults();
     Searcher searcher = new Searcher(router, RankerGrpc.newBlockingStub(rankerChannel), limits, Fusion.Settings.defaults(),
-        1_000);
+        1_000, metrics);
     SearchGrpcService service = new SearchGrpcService(searcher);
     this.grpc = new GrpcService(host, grpcPort) {
       @Override
@@ -41,7 +47,7 @@ public final class QueryService implements AutoCloseable {
         return limits.maxRequestBytes();
       }
     };
-    this.http = new HttpGateway(host, httpPort, searcher, limits.maxRequestBytes(), 8);
+    this.http = new HttpGateway(host, httpPort, searcher, limits.maxRequestBytes(), 8, metrics);
   }
 
   public QueryService start() {

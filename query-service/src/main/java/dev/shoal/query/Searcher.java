@@ -1,6 +1,7 @@
 package dev.shoal.query;
 
 import com.google.common.util.concurrent.ListenableFuture;
+import dev.shoal.api.server.Metrics;
 import dev.shoal.api.v1.Candidate;
 import dev.shoal.api.v1.EmbedKind;
 import dev.shoal.api.v1.EmbedRequest;
@@ -57,8 +58,16 @@ public final class Searcher {
   private final Fusion.Settings fusion;
   private final long rankerBudgetMs;
 
+  private final Metrics metrics;
+
   public Searcher(ShardRouter router, RankerGrpc.RankerBlockingStub ranker, SearchLimits limits,
                   Fusion.Settings fusion, long rankerBudgetMs) {
+    this(router, ranker, limits, fusion, rankerBudgetMs, new Metrics());
+  }
+
+  public Searcher(ShardRouter router, RankerGrpc.RankerBlockingStub ranker, SearchLimits limits,
+                  Fusion.Settings fusion, long rankerBudgetMs, Metrics metrics) {
+    this.metrics = metrics;
     this.router = router;
     this.ranker = ranker;
     this.validator = new RequestValidator(limits);
@@ -153,7 +162,24 @@ public final class Searcher {
       out.addHits(hit);
     }
     out.addTimings(timing("total", start, System.nanoTime()));
-    return out.build();
+    SearchResponse response = out.build();
+    record(response, profile);
+    return response;
+  }
+
+  private void record(SearchResponse r, RankProfile profile) {
+    String p = profile.name().toLowerCase(java.util.Locale.ROOT);
+    for (StageTiming t : r.getTimingsList()) {
+      metrics.histogram("shoal_search_stage_seconds", "Time spent per search stage.", Metrics.LATENCY_SECONDS,
+          "profile", p, "stage", t.getStage()).observe(t.getMillis() / 1000);
+    }
+    if (r.getPartial()) {
+      metrics.counter("shoal_search_partial_total", "Answers missing at least one shard.", "profile", p).inc();
+    }
+    if (r.getDegraded()) {
+      metrics.counter("shoal_search_degraded_total", "Answers in first-phase order because the ranker failed.",
+          "profile", p).inc();
+    }
   }
 
   /** The deployment's fusion settings with the request's overrides (already validated). */

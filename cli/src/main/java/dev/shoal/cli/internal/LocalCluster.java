@@ -1,5 +1,6 @@
 package dev.shoal.cli.internal;
 
+import dev.shoal.api.server.Metrics;
 import dev.shoal.api.v1.ShardState;
 import dev.shoal.cluster.ClusterTopics;
 import dev.shoal.cluster.ShardManager;
@@ -42,6 +43,7 @@ public final class LocalCluster implements AutoCloseable {
 
   private final Options options;
   private final Deque<AutoCloseable> started = new ArrayDeque<>();
+  private final Metrics metrics = new Metrics();
   private EmbeddedKafka kafka;
   private String bootstrap;
   private Encoder encoder;
@@ -73,17 +75,17 @@ public final class LocalCluster implements AutoCloseable {
       ranker = new RankerServer(options.host(), options.rankerPort(), batcher);
       ranker.start();
       started.push(ranker);
-      enricher = new Enricher(bootstrap, "shoal-enricher-1", encoder, 64);
+      enricher = new Enricher(bootstrap, "shoal-enricher-1", encoder, 64, metrics);
       enricher.start();
       started.push(enricher);
       ShardManager manager = new ShardManager(bootstrap, "manager-1", options.shards(), 2, 5_000);
       manager.start();
       started.push(manager);
       node = new IndexNode(IndexNodeConfig.defaults("node-1", options.dataDir().resolve("node-1"), bootstrap)
-          .withHost(options.host())).start();
+          .withHost(options.host()), metrics).start();
       started.push(node);
-      query = new QueryService(bootstrap, ranker.address(), options.host(), options.grpcPort(), options.httpPort())
-          .start();
+      query = new QueryService(bootstrap, ranker.address(), options.host(), options.grpcPort(), options.httpPort(),
+          metrics).start();
       started.push(query);
       return this;
     } catch (RuntimeException e) {

@@ -4,6 +4,7 @@ import dev.shoal.api.json.DocumentJson;
 import dev.shoal.api.json.InvalidDocumentException;
 import dev.shoal.api.json.SourceRecord;
 import dev.shoal.api.json.Topics;
+import dev.shoal.api.server.Metrics;
 import dev.shoal.api.server.ServiceLoop;
 import dev.shoal.api.v1.Document;
 import dev.shoal.api.v1.EnrichedDocument;
@@ -56,16 +57,35 @@ public final class Enricher extends ServiceLoop {
   private final int maxBatch;
   private final AtomicLong enriched = new AtomicLong();
   private final AtomicLong deadLettered = new AtomicLong();
+  private final Metrics.Counter enrichedMetric;
+  private final Metrics.Counter deadLetterMetric;
+  private final Metrics.Histogram batchSizes;
+  private final Metrics.Histogram embedSeconds;
   private KafkaConsumer<String, byte[]> consumer;
   private KafkaProducer<String, byte[]> producer;
 
   public Enricher(String bootstrap, String transactionalId, Encoder encoder, int maxBatch) {
+    this(bootstrap, transactionalId, encoder, maxBatch, new Metrics());
+  }
+
+  public Enricher(String bootstrap, String transactionalId, Encoder encoder, int maxBatch, Metrics metrics) {
     super("enricher");
     this.bootstrap = bootstrap;
     this.transactionalId = transactionalId;
     this.encoder = encoder;
     this.maxBatch = maxBatch;
+    this.enrichedMetric = metrics.counter("shoal_enricher_records_total",
+        "Records consumed from shoal.docs, by outcome.", "outcome", "enriched");
+    this.deadLetterMetric = metrics.counter("shoal_enricher_records_total",
+        "Records consumed from shoal.docs, by outcome.", "outcome", "dead_lettered");
+    this.batchSizes = metrics.histogram("shoal_enricher_embed_batch_size", "Passages per embedding batch.",
+        Metrics.SIZES);
+    this.embedSeconds = metrics.histogram("shoal_enricher_embed_seconds", "Time to embed one batch.",
+        Metrics.LATENCY_SECONDS);
   }
+
+  private long pendingEnriched;
+  private long pendingDeadLettered;
 
   public long enrichedCount() {
     return enriched.get();
@@ -105,6 +125,11 @@ public final class Enricher extends ServiceLoop {
       process(records);
       producer.sendOffsetsToTransaction(nextOffsets(records), consumer.groupMetadata());
       producer.commitTransaction();
+      // counted once committed, so an aborted and retried batch is not counted twice
+      enriched.addAndGet(pendingEnriched);
+      deadLettered.addAndGet(pendingDeadLettered);
+      enrichedMetric.add(pendingEnriched);
+      deadLetterMetric.add(pendingDeadLettered);
     } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
       throw e;
     } catch (RuntimeException e) {
@@ -148,7 +173,12 @@ public final class Enricher extends ServiceLoop {
         out.add(null); // placeholder keeps Kafka order within the partition
       }
     }
+    long embedStart = System.nanoTime();
     float[][] vectors = encoder.embed(docs.stream().map(Enricher::passage).toList(), Encoder.Kind.PASSAGE);
+    if (!docs.isEmpty()) {
+      embedSeconds.observeSince(embedStart);
+      batchSizes.observe(docs.size());
+    }
     int next = 0;
     for (int i = 0; i < out.size(); i++) {
       if (out.get(i) == null) {
@@ -164,8 +194,8 @@ public final class Enricher extends ServiceLoop {
     for (ProducerRecord<String, byte[]> r : out) {
       producer.send(r);
     }
-    enriched.addAndGet(out.size() - rejected);
-    deadLettered.addAndGet(rejected);
+    pendingEnriched = out.size() - rejected;
+    pendingDeadLettered = rejected;
   }
 
   /** What the encoder reads of a document: its title and text, as BEIR evaluations embed them. */

@@ -3,6 +3,7 @@ package dev.shoal.indexer.node;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.shoal.api.json.Topics;
 import dev.shoal.api.server.GrpcService;
+import dev.shoal.api.server.Metrics;
 import dev.shoal.api.server.ServiceLoop;
 import dev.shoal.api.v1.EnrichedDocument;
 import dev.shoal.api.v1.HostedShard;
@@ -69,8 +70,21 @@ public final class IndexNode implements AutoCloseable {
   private GrpcService server;
   private KafkaProducer<String, byte[]> heartbeatProducer;
 
+  private final Metrics metrics;
+  private final Metrics.Histogram refreshSeconds;
+  private final Metrics.Histogram commitSeconds;
+
   public IndexNode(IndexNodeConfig config) {
+    this(config, new Metrics());
+  }
+
+  public IndexNode(IndexNodeConfig config, Metrics metrics) {
     this.config = config;
+    this.metrics = metrics;
+    this.refreshSeconds = metrics.histogram("shoal_indexer_refresh_seconds", "Near-real-time refresh of one shard.",
+        Metrics.LATENCY_SECONDS, "node", config.nodeId());
+    this.commitSeconds = metrics.histogram("shoal_indexer_commit_seconds", "Durable commit of one shard.",
+        Metrics.LATENCY_SECONDS, "node", config.nodeId());
     this.watcher = new AssignmentWatcher(config.bootstrap());
     this.indexLoop = new IndexLoop();
   }
@@ -128,7 +142,9 @@ public final class IndexNode implements AutoCloseable {
     for (ShardStore s : shards.values()) {
       try {
         if (s.visibleOffset() != s.appliedOffset()) {
+          long start = System.nanoTime();
           s.refresh();
+          refreshSeconds.observeSince(start);
         }
       } catch (IOException | RuntimeException e) {
         LOG.warn("refresh of shard {} failed: {}", s.shard(), e.toString());
@@ -198,13 +214,17 @@ public final class IndexNode implements AutoCloseable {
           }
         }
         store.apply(batch, rs.getLast().offset() + 1);
+        metrics.counter("shoal_indexer_documents_indexed_total", "Enriched records applied to a shard.",
+            "node", config.nodeId(), "shard", Integer.toString(tp.partition())).add(batch.size());
       }
       updateStates();
       long now = System.currentTimeMillis();
       boolean due = now - lastCommit >= config.commitMillis();
       for (ShardStore s : shards.values()) {
         if ((due && s.appliedOffset() != s.committedOffset()) || s.pendingSinceCommit() >= config.commitDocs()) {
+          long start = System.nanoTime();
           s.commit();
+          commitSeconds.observeSince(start);
         }
       }
       if (due) {
@@ -240,6 +260,7 @@ public final class IndexNode implements AutoCloseable {
         if (!want.contains(s)) {
           states.remove(s);
           shards.remove(s).close();
+          metrics.removeGauge("shoal_indexer_consumer_lag", "node", config.nodeId(), "shard", Integer.toString(s));
           LOG.info("node {} closed shard {}", config.nodeId(), s);
         }
       }
@@ -248,6 +269,8 @@ public final class IndexNode implements AutoCloseable {
           states.put(s, ShardState.RECOVERING);
           ShardStore store = new ShardStore(s, config.dataDir().resolve("shard-" + s));
           shards.put(s, store);
+          metrics.gauge("shoal_indexer_consumer_lag", "Records of the shard's partition not yet applied.",
+              () -> Math.max(0, store.lag()), "node", config.nodeId(), "shard", Integer.toString(s));
           LOG.info("node {} opened shard {} at offset {}", config.nodeId(), s, store.recoveredOffset());
         }
       }

@@ -34,6 +34,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code POST /v1/search} with the JSON form of {@code shoal.v1.SearchRequest}</li>
  *   <li>{@code GET /v1/docs/{id}}</li>
  *   <li>{@code GET /healthz}</li>
+ *   <li>{@code GET /metrics}: the process's metrics in Prometheus text format</li>
  * </ul>
  * Errors are JSON {@code {"code": "INVALID_ARGUMENT", "message": "..."}} with the HTTP status
  * of the gRPC code (400, 404, 503, 504, 500). Bodies over the request-size limit are 413.
@@ -48,7 +49,8 @@ public final class HttpGateway implements AutoCloseable {
   private final Searcher searcher;
   private final int maxBodyBytes;
 
-  public HttpGateway(String host, int port, Searcher searcher, int maxBodyBytes, int threads) {
+  public HttpGateway(String host, int port, Searcher searcher, int maxBodyBytes, int threads,
+                     dev.shoal.api.server.Metrics metrics) {
     this.searcher = searcher;
     this.maxBodyBytes = maxBodyBytes;
     try {
@@ -65,6 +67,14 @@ public final class HttpGateway implements AutoCloseable {
     server.createContext("/v1/search", this::search);
     server.createContext("/v1/docs/", this::doc);
     server.createContext("/healthz", ex -> send(ex, 200, "{\"status\":\"SERVING\"}"));
+    server.createContext("/metrics", ex -> {
+      byte[] body = metrics.scrape().getBytes(StandardCharsets.UTF_8);
+      ex.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+      ex.sendResponseHeaders(200, body.length);
+      try (OutputStream out = ex.getResponseBody()) {
+        out.write(body);
+      }
+    });
   }
 
   public HttpGateway start() {
