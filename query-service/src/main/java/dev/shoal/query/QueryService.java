@@ -29,6 +29,12 @@ public final class QueryService implements AutoCloseable {
   /** @param metrics the process's registry, served at the HTTP port's /metrics */
   public QueryService(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
                       dev.shoal.api.server.Metrics metrics) {
+    this(bootstrap, rankerTarget, host, grpcPort, httpPort, metrics, List.of());
+  }
+
+  /** @param extra further services on the same gRPC port (e.g. IngestService), so clients need one address */
+  public QueryService(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
+                      dev.shoal.api.server.Metrics metrics, List<BindableService> extra) {
     this.watcher = new AssignmentWatcher(bootstrap);
     this.rankerChannel = ManagedChannelBuilder.forTarget(rankerTarget).usePlaintext()
         .maxInboundMessageSize(64 << 20).build();
@@ -39,7 +45,9 @@ public final class QueryService implements AutoCloseable {
     this.grpc = new GrpcService(host, grpcPort) {
       @Override
       protected List<BindableService> services() {
-        return List.of(service);
+        List<BindableService> all = new java.util.ArrayList<>(extra);
+        all.add(service);
+        return all;
       }
 
       @Override

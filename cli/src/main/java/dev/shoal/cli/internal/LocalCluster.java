@@ -5,6 +5,7 @@ import dev.shoal.api.v1.ShardState;
 import dev.shoal.cluster.ClusterTopics;
 import dev.shoal.cluster.ShardManager;
 import dev.shoal.indexer.enrich.Enricher;
+import dev.shoal.indexer.ingest.IngestGrpcService;
 import dev.shoal.indexer.node.IndexNode;
 import dev.shoal.indexer.node.IndexNodeConfig;
 import dev.shoal.indexer.shard.ShardStore;
@@ -17,6 +18,7 @@ import dev.shoal.ranker.server.RankerServer;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.List;
 
 /**
  * Every Shoal service in one JVM against one Kafka: what {@code shoal demo} runs and what the
@@ -84,8 +86,10 @@ public final class LocalCluster implements AutoCloseable {
       node = new IndexNode(IndexNodeConfig.defaults("node-1", options.dataDir().resolve("node-1"), bootstrap)
           .withHost(options.host()), metrics).start();
       started.push(node);
+      IngestGrpcService ingest = new IngestGrpcService(bootstrap);
+      started.push(ingest);
       query = new QueryService(bootstrap, ranker.address(), options.host(), options.grpcPort(), options.httpPort(),
-          metrics).start();
+          metrics, List.of(ingest)).start();
       started.push(query);
       return this;
     } catch (RuntimeException e) {
