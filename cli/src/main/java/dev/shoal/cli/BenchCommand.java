@@ -33,12 +33,132 @@ import picocli.CommandLine.Option;
 
 /** {@code shoal bench}: benchmarks that compare Shoal's path with the bare library in the same run. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (not tests).",
-    subcommands = {BenchCommand.Ranker.class})
+    subcommands = {BenchCommand.Ranker.class, BenchCommand.Index.class})
 final class BenchCommand implements Runnable {
 
   @Override
   public void run() {
     new picocli.CommandLine(this).usage(System.out);
+  }
+
+  /**
+   * Indexing throughput: documents/s with embeddings (shoal.docs → enricher → index node, a
+   * fresh cluster) and without (a new index node replaying shoal.docs.enriched of an existing
+   * demo), next to the shard store fed directly from memory (Lucene + RocksDB, no Kafka).
+   */
+  @Command(name = "index", mixinStandardHelpOptions = true,
+      description = "Indexing docs/s with and without embeddings, next to the shard store alone.")
+  static final class Index implements Callable<Integer> {
+    @Option(names = "--data-dir", defaultValue = ".shoal-data/demo",
+        description = "a demo data directory whose enriched topic is replayed (run bin/shoal demo once first)")
+    Path dataDir;
+
+    @Option(names = "--dataset", defaultValue = "testdata/scifact")
+    Path dataset;
+
+    @Option(names = "--embed-docs", defaultValue = "300", description = "documents for the with-embeddings run")
+    int embedDocs;
+
+    @Option(names = {"-o", "--output"}, defaultValue = "bench-index.md")
+    Path output;
+
+    @Override
+    public Integer call() throws Exception {
+      Path tmp = Files.createTempDirectory("shoal-bench-index");
+      StringBuilder md = new StringBuilder("# Indexing benchmark\n\n| path | documents | seconds | docs/s |\n"
+          + "|---|---:|---:|---:|\n");
+      // 1. without embeddings: replay the demo's enriched topic into a new node
+      List<dev.shoal.api.v1.EnrichedDocument> records = new ArrayList<>();
+      try (dev.shoal.cli.internal.EmbeddedKafka kafka = new dev.shoal.cli.internal.EmbeddedKafka(
+          dataDir.resolve("kafka")).start()) {
+        String bootstrap = kafka.bootstrap();
+        long t0 = System.nanoTime();
+        long replayed;
+        try (dev.shoal.cluster.ShardManager manager = new dev.shoal.cluster.ShardManager(bootstrap, "bench", 4, 1,
+            60_000);
+             dev.shoal.indexer.node.IndexNode node = new dev.shoal.indexer.node.IndexNode(
+                 dev.shoal.indexer.node.IndexNodeConfig.defaults("bench-" + System.nanoTime(), tmp.resolve("replay"),
+                     bootstrap))) {
+          // a fresh assignment epoch for a node the demo never saw; the old epochs name node-1
+          manager.start();
+          node.start();
+          while (true) {
+            long n = 0;
+            boolean done = node.shards().size() == 4;
+            for (dev.shoal.indexer.shard.ShardStore s : node.shards().values()) {
+              n += s.docCount();
+              done &= s.lag() == 0 && s.visibleOffset() == s.appliedOffset();
+            }
+            if (done && n > 0) {
+              replayed = n;
+              break;
+            }
+            Thread.sleep(50);
+          }
+          for (dev.shoal.indexer.shard.ShardStore s : node.shards().values()) {
+            // keep the documents for the in-memory baseline below
+            try (var c = new org.apache.kafka.clients.consumer.KafkaConsumer<String, byte[]>(
+                dev.shoal.cluster.KafkaSettings.consumer(bootstrap, null))) {
+              var tp = new org.apache.kafka.common.TopicPartition(dev.shoal.api.json.Topics.ENRICHED, s.shard());
+              c.assign(List.of(tp));
+              c.seekToBeginning(List.of(tp));
+              long end = c.endOffsets(List.of(tp)).get(tp);
+              while (c.position(tp) < end) {
+                for (var r : c.poll(java.time.Duration.ofMillis(500))) {
+                  records.add(dev.shoal.api.v1.EnrichedDocument.parseFrom(r.value()));
+                }
+              }
+            }
+          }
+        }
+        double secs = (System.nanoTime() - t0) / 1e9;
+        row(md, "new index node replaying shoal.docs.enriched (no embedding), 4 shards", replayed, secs);
+      }
+      // 2. the shard store alone, fed from memory: Lucene + RocksDB, one shard, no Kafka
+      try (dev.shoal.indexer.shard.ShardStore store = new dev.shoal.indexer.shard.ShardStore(0, tmp.resolve("alone"))) {
+        long t0 = System.nanoTime();
+        List<Map.Entry<Long, dev.shoal.api.v1.EnrichedDocument>> batch = new ArrayList<>();
+        long offset = 0;
+        for (var e : records) {
+          batch.add(Map.entry(offset++, e));
+          if (batch.size() == 500) {
+            store.apply(batch, offset);
+            batch.clear();
+          }
+        }
+        store.apply(batch, offset);
+        store.refresh();
+        store.commit();
+        row(md, "shard store alone (Lucene + RocksDB from memory, one shard)", store.docCount(),
+            (System.nanoTime() - t0) / 1e9);
+      }
+      // 3. with embeddings: a fresh cluster, documents through shoal.docs and the enricher
+      BeirDataset data = new BeirDataset(dataset);
+      List<BeirDataset.Doc> docs = data.docs().subList(0, embedDocs);
+      try (dev.shoal.cli.internal.LocalCluster cluster = new dev.shoal.cli.internal.LocalCluster(
+          new dev.shoal.cli.internal.LocalCluster.Options(tmp.resolve("fresh"), null, 4,
+              ModelSpec.BGE_SMALL_EN_V15.withMaxTokens(256), "127.0.0.1", 0, 0, 0, 2)).start()) {
+        long t0 = System.nanoTime();
+        try (dev.shoal.cli.internal.DocumentProducer p = new dev.shoal.cli.internal.DocumentProducer(
+            cluster.bootstrap())) {
+          docs.forEach(p::send);
+          p.flush();
+        }
+        while (!(cluster.searchableDocs() == docs.size() && cluster.caughtUp())) {
+          Thread.sleep(50);
+        }
+        row(md, "shoal.docs → enricher (bge-small-en-v1.5, 256 tokens) → index node, 4 shards", docs.size(),
+            (System.nanoTime() - t0) / 1e9);
+      }
+      md.append("\nMeasured on ").append(Runtime.getRuntime().availableProcessors()).append(" CPUs; SciFact.\n");
+      Files.writeString(output, md.toString());
+      System.out.print(md);
+      return 0;
+    }
+
+    private static void row(StringBuilder md, String what, long n, double secs) {
+      md.append(String.format(Locale.ROOT, "| %s | %d | %.1f | %.0f |%n", what, n, secs, n / secs));
+    }
   }
 
   /**
