@@ -30,7 +30,9 @@ import org.slf4j.LoggerFactory;
  * <p>A node is live while its heartbeats arrive within the failure timeout. Every second the
  * manager recomputes the placement ({@link Placement}); when it changes, or the address of a
  * replica changes, it publishes a new assignment with the next epoch, continuing from the
- * newest epoch on the topic. Runs on its own thread; {@link #close()} stops it.
+ * newest epoch on the topic. After it starts it listens for {@value #SETTLE_MILLIS} ms before
+ * its first placement, so nodes starting together are placed together rather than all shards
+ * landing on whichever heartbeat came first. Runs on its own thread; {@link #close()} stops it.
  */
 public final class ShardManager extends ServiceLoop {
 
@@ -46,6 +48,8 @@ public final class ShardManager extends ServiceLoop {
   private KafkaConsumer<String, byte[]> heartbeats;
   private KafkaProducer<String, byte[]> producer;
   private long lastEvaluation;
+  private long startedAt;
+  static final long SETTLE_MILLIS = 2_000;
 
   public ShardManager(String bootstrap, String managerId, int shards, int replicas, long failureTimeoutMs) {
     super("shard-manager");
@@ -59,6 +63,7 @@ public final class ShardManager extends ServiceLoop {
 
   @Override
   protected void onStart() {
+    startedAt = System.currentTimeMillis();
     watcher.start();
     producer = new KafkaProducer<>(KafkaSettings.producer(bootstrap));
     heartbeats = new KafkaConsumer<>(KafkaSettings.consumer(bootstrap, null));
@@ -83,7 +88,7 @@ public final class ShardManager extends ServiceLoop {
     } catch (WakeupException e) {
       return;
     }
-    if (now - lastEvaluation >= 1000) {
+    if (now - startedAt >= SETTLE_MILLIS && now - lastEvaluation >= 1000) {
       lastEvaluation = now;
       evaluate(now);
     }

@@ -1,0 +1,285 @@
+package dev.shoal.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.shoal.api.json.Topics;
+import dev.shoal.api.server.GrpcService;
+import dev.shoal.api.v1.EmbedRequest;
+import dev.shoal.api.v1.EmbedResponse;
+import dev.shoal.api.v1.HostedShard;
+import dev.shoal.api.v1.Hit;
+import dev.shoal.api.v1.NodeHeartbeat;
+import dev.shoal.api.v1.RankProfile;
+import dev.shoal.api.v1.RankerGrpc;
+import dev.shoal.api.v1.ScoreRequest;
+import dev.shoal.api.v1.ScoreResponse;
+import dev.shoal.api.v1.SearchRequest;
+import dev.shoal.api.v1.SearchResponse;
+import dev.shoal.api.v1.SearchServiceGrpc;
+import dev.shoal.api.v1.ShardState;
+import dev.shoal.cli.internal.DocumentProducer;
+import dev.shoal.cli.internal.EmbeddedKafka;
+import dev.shoal.cluster.ClusterTopics;
+import dev.shoal.cluster.KafkaSettings;
+import dev.shoal.cluster.ShardManager;
+import dev.shoal.eval.BeirDataset;
+import dev.shoal.indexer.enrich.Enricher;
+import dev.shoal.query.QueryService;
+import dev.shoal.ranker.ModelSpec;
+import dev.shoal.ranker.cpu.OnnxEncoder;
+import dev.shoal.ranker.server.RankerServer;
+import dev.shoal.ranker.server.RankerService;
+import io.grpc.BindableService;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Deadlines on real parts: four index nodes as separate processes (one shard each); when one
+ * stops answering (SIGSTOP), searches still answer within their deadline, flagged partial with
+ * 3 of 4 shards. A ranker that cannot be reached, or that stops answering Score (a fault
+ * injected on purpose), gives answers within the deadline flagged degraded, in first-phase order.
+ */
+class DegradedAndPartialIT {
+
+  @TempDir
+  static Path dir;
+  static EmbeddedKafka kafka;
+  static OnnxEncoder encoder;
+  static RankerServer ranker;
+  static GrpcService stuckScoreRanker;
+  static Enricher enricher;
+  static ShardManager manager;
+  static final List<Process> nodes = new ArrayList<>();
+  static final List<AutoCloseable> services = new ArrayList<>();
+  static List<String> queries;
+
+  @BeforeAll
+  static void start() throws Exception {
+    kafka = new EmbeddedKafka(dir.resolve("kafka")).start();
+    ClusterTopics.ensure(kafka.bootstrap(), 4, (short) 1);
+    encoder = new OnnxEncoder(ModelSpec.ALL_MINILM_L6_V2.withMaxTokens(64), 2, 16);
+    ranker = new RankerServer("127.0.0.1", 0, encoder);
+    ranker.start();
+    RankerService real = new RankerService(encoder);
+    // fault injected on purpose: Embed works, Score never answers
+    stuckScoreRanker = new GrpcService("127.0.0.1", 0) {
+      @Override
+      protected List<BindableService> services() {
+        return List.of(new RankerGrpc.RankerImplBase() {
+          @Override
+          public void embed(EmbedRequest request, StreamObserver<EmbedResponse> response) {
+            real.embed(request, response);
+          }
+
+          @Override
+          public void score(ScoreRequest request, StreamObserver<ScoreResponse> response) {
+            // never answers
+          }
+        });
+      }
+    }.start();
+    enricher = new Enricher(kafka.bootstrap(), "partial-it", encoder, 64);
+    enricher.start();
+    for (int i = 0; i < 4; i++) {
+      nodes.add(startNode("n" + i));
+    }
+    awaitHeartbeats(4);
+    manager = new ShardManager(kafka.bootstrap(), "m1", 4, 1, 120_000);
+    manager.start();
+    String root = System.getProperty("shoal.repo.root", "..");
+    BeirDataset scifact = new BeirDataset(Path.of(root, "testdata", "scifact"));
+    List<BeirDataset.Doc> docs = scifact.docs().subList(0, 300);
+    try (DocumentProducer p = new DocumentProducer(kafka.bootstrap())) {
+      docs.forEach(p::send);
+      p.flush();
+    }
+    queries = docs.stream().limit(12).map(BeirDataset.Doc::title).toList();
+    awaitFourLiveNodes(docs.size());
+  }
+
+  private static Process startNode(String id) throws Exception {
+    String java = ProcessHandle.current().info().command().orElseThrow();
+    Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
+        "--sun-misc-unsafe-memory-access=allow", "-Djava.io.tmpdir=" + dir, "-Dshoal.log.dir=" + dir, "-Xmx512m",
+        "-cp", System.getProperty("java.class.path"), Shoal.class.getName(), "node", "--kafka", kafka.bootstrap(),
+        "--node-id", id, "--data-dir", dir.resolve(id).toString()).redirectErrorStream(true).start();
+    BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+    Thread drain = new Thread(() -> {
+      try {
+        while (r.readLine() != null) {
+          // keep the pipe empty
+        }
+      } catch (Exception ignored) {
+        // process ended
+      }
+    });
+    drain.setDaemon(true);
+    drain.start();
+    return p;
+  }
+
+  /** Waits until this many nodes have sent a heartbeat, so the manager places over all of them. */
+  private static void awaitHeartbeats(int n) {
+    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaSettings.consumer(kafka.bootstrap(), null))) {
+      TopicPartition tp = new TopicPartition(Topics.HEARTBEATS, 0);
+      c.assign(List.of(tp));
+      java.util.Set<String> seen = new java.util.HashSet<>();
+      long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+      while (seen.size() < n && System.nanoTime() < deadline) {
+        c.poll(Duration.ofMillis(500)).forEach(r -> seen.add(r.key()));
+      }
+      assertEquals(n, seen.size(), "nodes heartbeating: " + seen);
+    }
+  }
+
+  private static void awaitFourLiveNodes(int docs) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
+    Map<String, NodeHeartbeat> last = new HashMap<>();
+    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaSettings.consumer(kafka.bootstrap(), null))) {
+      TopicPartition tp = new TopicPartition(Topics.HEARTBEATS, 0);
+      c.assign(List.of(tp));
+      c.seekToEnd(List.of(tp));
+      while (System.nanoTime() < deadline) {
+        for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(500))) {
+          NodeHeartbeat hb = NodeHeartbeat.parseFrom(r.value());
+          last.put(hb.getNodeId(), hb);
+        }
+        long total = 0;
+        boolean ok = last.size() == 4;
+        for (NodeHeartbeat hb : last.values()) {
+          ok &= hb.getShardsCount() == 1;
+          for (HostedShard s : hb.getShardsList()) {
+            ok &= s.getState() == ShardState.LIVE && s.getLag() == 0;
+            total += s.getDocCount();
+          }
+        }
+        if (ok && total == docs) {
+          Thread.sleep(1_500); // one more refresh and routing update everywhere
+          return;
+        }
+      }
+    }
+    throw new AssertionError("four nodes never served one shard each: " + last.values());
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    for (Process p : nodes) {
+      new ProcessBuilder("kill", "-CONT", Long.toString(p.pid())).start().waitFor();
+      p.destroyForcibly();
+    }
+    for (AutoCloseable s : services) {
+      s.close();
+    }
+    for (AutoCloseable c : new AutoCloseable[] {manager, enricher, stuckScoreRanker, ranker, encoder, kafka}) {
+      if (c != null) {
+        c.close();
+      }
+    }
+  }
+
+  private static QueryService queryService(String rankerTarget) {
+    QueryService q = new QueryService(kafka.bootstrap(), rankerTarget, "127.0.0.1", 0, 0).start();
+    services.add(q);
+    return q;
+  }
+
+  private static SearchResponse search(QueryService q, String text, RankProfile profile, int timeoutMs) {
+    ManagedChannel ch = ManagedChannelBuilder.forAddress("127.0.0.1", q.grpcPort()).usePlaintext().build();
+    try {
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (!q.routed() && System.nanoTime() < until) {
+        Thread.sleep(50);
+      }
+      return SearchServiceGrpc.newBlockingStub(ch).withDeadlineAfter(timeoutMs + 5_000, TimeUnit.MILLISECONDS)
+          .search(SearchRequest.newBuilder().setQuery(text).setProfile(profile).setTimeoutMs(timeoutMs).setTopK(10)
+              .build());
+    } catch (InterruptedException e) {
+      throw new IllegalStateException(e);
+    } finally {
+      ch.shutdownNow();
+    }
+  }
+
+  private static List<String> ids(SearchResponse r) {
+    return r.getHitsList().stream().map(Hit::getId).toList();
+  }
+
+  @Test
+  void aRankerThatCannotBeReachedOrStopsAnsweringDegradesToFirstPhaseOrder() throws Exception {
+    int freePort;
+    try (ServerSocket s = new ServerSocket(0)) {
+      freePort = s.getLocalPort();
+    }
+    QueryService healthy = queryService(ranker.address());
+    QueryService unreachable = queryService("127.0.0.1:" + freePort);
+    QueryService stuck = queryService(stuckScoreRanker.address());
+    for (String q : queries) {
+      SearchResponse normal = search(healthy, q, RankProfile.NEURAL, 3_000);
+      assertFalse(normal.getDegraded(), normal.getDegradedReason());
+
+      long t0 = System.nanoTime();
+      SearchResponse noRanker = search(unreachable, q, RankProfile.NEURAL, 1_000);
+      assertTrue((System.nanoTime() - t0) / 1e6 < 1_500, "answered within the deadline");
+      assertTrue(noRanker.getDegraded());
+      assertFalse(noRanker.getPartial());
+      assertEquals(ids(search(healthy, q, RankProfile.BM25, 3_000)), ids(noRanker),
+          "without a query embedding the first phase is BM25");
+
+      t0 = System.nanoTime();
+      SearchResponse slow = search(stuck, q, RankProfile.NEURAL, 1_000);
+      assertTrue((System.nanoTime() - t0) / 1e6 < 1_500, "answered within the deadline");
+      assertTrue(slow.getDegraded());
+      assertTrue(slow.getDegradedReason().contains("DEADLINE_EXCEEDED"), slow.getDegradedReason());
+      assertEquals(ids(search(healthy, q, RankProfile.HYBRID, 3_000)), ids(slow),
+          "when only re-scoring fails the order is the hybrid first phase");
+    }
+  }
+
+  @Test
+  void aNodeThatStopsAnsweringGivesPartialAnswersWithinTheDeadline() throws Exception {
+    QueryService q = queryService(ranker.address());
+    SearchResponse before = search(q, queries.getFirst(), RankProfile.BM25, 2_000);
+    assertFalse(before.getPartial());
+    assertEquals(4, before.getShardsAnswered());
+    Process victim = nodes.get(2);
+    new ProcessBuilder("kill", "-STOP", Long.toString(victim.pid())).start().waitFor();
+    try {
+      for (String text : queries) {
+        for (RankProfile profile : List.of(RankProfile.BM25, RankProfile.NEURAL)) {
+          long t0 = System.nanoTime();
+          SearchResponse r = search(q, text, profile, 800);
+          double ms = (System.nanoTime() - t0) / 1e6;
+          assertTrue(ms < 1_300, profile + " answered in " + ms + " ms");
+          assertTrue(r.getPartial(), "partial");
+          assertEquals(3, r.getShardsAnswered());
+          assertEquals(4, r.getShardsTotal());
+          assertTrue(r.getHitsCount() > 0, "the other shards still answer");
+        }
+      }
+    } finally {
+      new ProcessBuilder("kill", "-CONT", Long.toString(victim.pid())).start().waitFor();
+    }
+  }
+}
