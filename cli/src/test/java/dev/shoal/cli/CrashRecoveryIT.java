@@ -23,8 +23,6 @@ import dev.shoal.ranker.ModelSpec;
 import dev.shoal.ranker.cpu.OnnxEncoder;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -56,33 +54,10 @@ class CrashRecoveryIT {
   Path dir;
 
   private Process startNode(String bootstrap, String[] address) throws Exception {
-    String java = ProcessHandle.current().info().command().orElseThrow();
-    Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
-        "--sun-misc-unsafe-memory-access=allow", "-Djava.io.tmpdir=" + dir, "-Dshoal.log.dir=" + dir, "-Xmx1g",
-        "-cp", System.getProperty("java.class.path"), Shoal.class.getName(), "node", "--kafka", bootstrap,
-        "--node-id", "n1", "--data-dir", dir.resolve("n1").toString(), "--commit-docs", "400", "--commit-ms", "1500")
-        .redirectErrorStream(true).start();
-    BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-    String line;
-    while ((line = r.readLine()) != null) {
-      if (line.contains("serving ShardSearch on ")) {
-        address[0] = line.substring(line.lastIndexOf(' ') + 1).trim();
-        break;
-      }
-    }
-    Thread drain = new Thread(() -> {
-      try {
-        while (r.readLine() != null) {
-          // keep the pipe empty
-        }
-      } catch (Exception ignored) {
-        // process ended
-      }
-    });
-    drain.setDaemon(true);
-    drain.start();
-    assertTrue(address[0] != null, "node started");
-    return p;
+    NodeProcess.Started n = NodeProcess.start(bootstrap, "n1", dir.resolve("n1"), dir, "--commit-docs", "400",
+        "--commit-ms", "1500");
+    address[0] = n.address();
+    return n.process();
   }
 
   private static int shardOf(String id) {

@@ -35,10 +35,7 @@ import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.stub.StreamObserver;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -119,24 +116,7 @@ class DegradedAndPartialIT {
   }
 
   private static Process startNode(String id) throws Exception {
-    String java = ProcessHandle.current().info().command().orElseThrow();
-    Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
-        "--sun-misc-unsafe-memory-access=allow", "-Djava.io.tmpdir=" + dir, "-Dshoal.log.dir=" + dir, "-Xmx512m",
-        "-cp", System.getProperty("java.class.path"), Shoal.class.getName(), "node", "--kafka", kafka.bootstrap(),
-        "--node-id", id, "--data-dir", dir.resolve(id).toString()).redirectErrorStream(true).start();
-    BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-    Thread drain = new Thread(() -> {
-      try {
-        while (r.readLine() != null) {
-          // keep the pipe empty
-        }
-      } catch (Exception ignored) {
-        // process ended
-      }
-    });
-    drain.setDaemon(true);
-    drain.start();
-    return p;
+    return NodeProcess.start(kafka.bootstrap(), id, dir.resolve(id), dir).process();
   }
 
   /** Waits until this many nodes have sent a heartbeat, so the manager places over all of them. */

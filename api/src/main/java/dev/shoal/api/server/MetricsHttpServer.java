@@ -1,5 +1,6 @@
 package dev.shoal.api.server;
 
+import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -18,15 +19,20 @@ public final class MetricsHttpServer implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot bind the metrics port " + host + ":" + port, e);
     }
-    server.createContext("/metrics", ex -> {
+    server.createContext("/metrics", handler(metrics));
+    server.start();
+  }
+
+  /** The {@code GET /metrics} handler, for any JDK HTTP server that serves a registry. */
+  public static HttpHandler handler(Metrics metrics) {
+    return ex -> {
       byte[] body = metrics.scrape().getBytes(StandardCharsets.UTF_8);
       ex.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
       ex.sendResponseHeaders(200, body.length);
       try (OutputStream out = ex.getResponseBody()) {
         out.write(body);
       }
-    });
-    server.start();
+    };
   }
 
   public int port() {

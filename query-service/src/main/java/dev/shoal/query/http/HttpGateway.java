@@ -67,14 +67,7 @@ public final class HttpGateway implements AutoCloseable {
     server.createContext("/v1/search", this::search);
     server.createContext("/v1/docs/", this::doc);
     server.createContext("/healthz", ex -> send(ex, 200, "{\"status\":\"SERVING\"}"));
-    server.createContext("/metrics", ex -> {
-      byte[] body = metrics.scrape().getBytes(StandardCharsets.UTF_8);
-      ex.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-      ex.sendResponseHeaders(200, body.length);
-      try (OutputStream out = ex.getResponseBody()) {
-        out.write(body);
-      }
-    });
+    server.createContext("/metrics", dev.shoal.api.server.MetricsHttpServer.handler(metrics));
   }
 
   public HttpGateway start() {
