@@ -273,6 +273,44 @@ class EndToEndIT {
   }
 
   @Test
+  void repeatedSearchesComeFromTheCacheUntilAShardChanges() throws Exception {
+    String q = "Quokka marsupial tail regeneration cache probe";
+    SearchResponse first = run(q, RankProfile.BM25);
+    assertTrue(first.getTimingsList().stream().noneMatch(t -> t.getStage().equals("cache")));
+    SearchResponse second = run("  quokka MARSUPIAL tail regeneration   cache probe", RankProfile.BM25);
+    assertTrue(second.getTimingsList().stream().anyMatch(t -> t.getStage().equals("cache")), "served from the cache");
+    assertEquals(first.getHitsList(), second.getHitsList());
+
+    CompletableFuture<IndexResponse> done = new CompletableFuture<>();
+    StreamObserver<IndexRequest> in = IngestServiceGrpc.newStub(channel).index(new StreamObserver<>() {
+      @Override
+      public void onNext(IndexResponse r) {
+        done.complete(r);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        done.completeExceptionally(t);
+      }
+
+      @Override
+      public void onCompleted() {
+      }
+    });
+    in.onNext(IndexRequest.newBuilder().setDocument(Document.newBuilder().setId("quokka-1")
+        .setTitle("Quokka marsupial tail regeneration").setText("A cache probe about quokka tails.")).build());
+    in.onCompleted();
+    assertEquals(1, done.get(30, TimeUnit.SECONDS).getAcknowledged());
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    SearchResponse after;
+    do {
+      Thread.sleep(250);
+      after = run(q, RankProfile.BM25);
+    } while (after.getHitsList().stream().noneMatch(h -> h.getId().equals("quokka-1")) && System.nanoTime() < until);
+    assertEquals("quokka-1", after.getHits(0).getId(), "the shard's new generation invalidated the cached answer");
+  }
+
+  @Test
   void metricsAreServedInPrometheusFormat() throws Exception {
     run("vitamin D and bone density", RankProfile.NEURAL);
     HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(

@@ -3,7 +3,9 @@ package dev.shoal.query;
 import dev.shoal.api.server.GrpcService;
 import dev.shoal.api.v1.RankerGrpc;
 import dev.shoal.cluster.AssignmentWatcher;
+import dev.shoal.cluster.HeartbeatWatcher;
 import dev.shoal.query.http.HttpGateway;
+import dev.shoal.query.internal.ResultCache;
 import dev.shoal.query.internal.ShardRouter;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
@@ -16,7 +18,11 @@ import java.util.List;
  */
 public final class QueryService implements AutoCloseable {
 
+  /** Answers kept by the result cache. */
+  public static final int RESULT_CACHE_SIZE = 10_000;
+
   private final AssignmentWatcher watcher;
+  private final HeartbeatWatcher heartbeats;
   private final ShardRouter router = new ShardRouter();
   private final ManagedChannel rankerChannel;
   private final GrpcService grpc;
@@ -36,11 +42,12 @@ public final class QueryService implements AutoCloseable {
   public QueryService(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
                       dev.shoal.api.server.Metrics metrics, List<BindableService> extra) {
     this.watcher = new AssignmentWatcher(bootstrap);
+    this.heartbeats = new HeartbeatWatcher(bootstrap);
     this.rankerChannel = ManagedChannelBuilder.forTarget(rankerTarget).usePlaintext()
         .maxInboundMessageSize(64 << 20).build();
     SearchLimits limits = SearchLimits.defaults();
     Searcher searcher = new Searcher(router, RankerGrpc.newBlockingStub(rankerChannel), limits, Fusion.Settings.defaults(),
-        1_000, metrics);
+        1_000, metrics, new ResultCache(RESULT_CACHE_SIZE), heartbeats::generation);
     SearchGrpcService service = new SearchGrpcService(searcher);
     this.grpc = new GrpcService(host, grpcPort) {
       @Override
@@ -61,6 +68,7 @@ public final class QueryService implements AutoCloseable {
   public QueryService start() {
     watcher.onAssignment(router::update);
     watcher.start();
+    heartbeats.start();
     grpc.start();
     http.start();
     return this;
@@ -84,6 +92,7 @@ public final class QueryService implements AutoCloseable {
     http.close();
     grpc.close();
     watcher.close();
+    heartbeats.close();
     router.close();
     rankerChannel.shutdownNow();
   }

@@ -25,13 +25,18 @@ import dev.shoal.api.v1.ShardSearchResponse;
 import dev.shoal.api.v1.StageTiming;
 import dev.shoal.api.v1.Vector;
 import dev.shoal.query.internal.Merger;
+import dev.shoal.cluster.HeartbeatWatcher;
 import dev.shoal.query.internal.RequestValidator;
+import dev.shoal.query.internal.ResultCache;
 import dev.shoal.query.internal.ShardRouter;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.ToLongFunction;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -59,15 +64,32 @@ public final class Searcher {
   private final long rankerBudgetMs;
 
   private final Metrics metrics;
+  private final ResultCache cache;
+  private final ToLongFunction<String> generations;
 
   public Searcher(ShardRouter router, RankerGrpc.RankerBlockingStub ranker, SearchLimits limits,
                   Fusion.Settings fusion, long rankerBudgetMs) {
-    this(router, ranker, limits, fusion, rankerBudgetMs, new Metrics());
+    this(router, ranker, limits, fusion, rankerBudgetMs, new Metrics(), null, replica -> Long.MIN_VALUE);
   }
 
+  /**
+   * @param cache       complete answers by normalised request, or null for none
+   * @param generations the latest searcher generation each replica ("address/shard") reported
+   */
   public Searcher(ShardRouter router, RankerGrpc.RankerBlockingStub ranker, SearchLimits limits,
-                  Fusion.Settings fusion, long rankerBudgetMs, Metrics metrics) {
+                  Fusion.Settings fusion, long rankerBudgetMs, Metrics metrics, ResultCache cache,
+                  ToLongFunction<String> generations) {
     this.metrics = metrics;
+    this.cache = cache;
+    this.generations = generations;
+    if (cache != null) {
+      metrics.gauge("shoal_search_cache_hit_ratio", "Share of searches answered from the result cache.", () -> {
+        long h = cache.hits();
+        long m = cache.misses();
+        return h + m == 0 ? 0 : (double) h / (h + m);
+      });
+      metrics.gauge("shoal_search_cache_entries", "Answers held by the result cache.", cache::size);
+    }
     this.router = router;
     this.ranker = ranker;
     this.validator = new RequestValidator(limits);
@@ -82,6 +104,15 @@ public final class Searcher {
   public SearchResponse search(SearchRequest raw, long deadlineNanos) throws StatusException {
     long start = System.nanoTime();
     SearchRequest r = validator.validate(raw);
+    SearchRequest cacheKey = cache == null ? null : ResultCache.key(r);
+    if (cacheKey != null) {
+      SearchResponse hit = cache.get(cacheKey, generations);
+      if (hit != null) {
+        long now = System.nanoTime();
+        return hit.toBuilder().clearTimings().addTimings(timing("cache", start, now))
+            .addTimings(timing("total", start, now)).build();
+      }
+    }
     long timeoutMs = r.getTimeoutMs() > 0 ? r.getTimeoutMs() : DEFAULT_TIMEOUT_MS;
     long deadline = Math.min(deadlineNanos, start + TimeUnit.MILLISECONDS.toNanos(timeoutMs));
     SearchResponse.Builder out = SearchResponse.newBuilder();
@@ -112,7 +143,8 @@ public final class Searcher {
       throw Status.UNAVAILABLE.withDescription("no routing table yet: the cluster is starting").asException();
     }
     long t1 = System.nanoTime();
-    List<ShardSearchResponse> answers = scatter(r, queryVector, legK, shardCount, deadline);
+    Map<String, Long> answeredGenerations = new HashMap<>();
+    List<ShardSearchResponse> answers = scatter(r, queryVector, legK, shardCount, deadline, answeredGenerations);
     long t2 = System.nanoTime();
     out.addTimings(timing("retrieve", t1, t2));
     out.setShardsTotal(shardCount).setShardsAnswered(answers.size()).setPartial(answers.size() < shardCount);
@@ -164,6 +196,9 @@ public final class Searcher {
     out.addTimings(timing("total", start, System.nanoTime()));
     SearchResponse response = out.build();
     record(response, profile);
+    if (cacheKey != null) {
+      cache.put(cacheKey, response, answeredGenerations);
+    }
     return response;
   }
 
@@ -246,8 +281,8 @@ public final class Searcher {
     return Math.min(left, TimeUnit.MILLISECONDS.toNanos(rankerBudgetMs));
   }
 
-  private List<ShardSearchResponse> scatter(SearchRequest r, float[] vector, int k, int shards, long deadline)
-      throws StatusException {
+  private List<ShardSearchResponse> scatter(SearchRequest r, float[] vector, int k, int shards, long deadline,
+                                            Map<String, Long> generationsSeen) throws StatusException {
     ShardSearchRequest.Builder base = ShardSearchRequest.newBuilder()
         .setSyntax(r.getSyntax()).addAllFilters(r.getFiltersList()).addAllFields(r.getFieldsList())
         .setWithSnippets(true).setWithVectors(r.getProfile() == RankProfile.NEURAL);
@@ -270,6 +305,7 @@ public final class Searcher {
       ShardSearchResponse resp = c.await(router, deadline);
       if (resp != null) {
         answers.add(resp);
+        generationsSeen.put(HeartbeatWatcher.replica(c.address, resp.getShard()), resp.getSearcherGeneration());
       }
     }
     return answers;
