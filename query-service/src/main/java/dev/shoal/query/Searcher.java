@@ -1,6 +1,9 @@
 package dev.shoal.query;
 
+import com.google.common.util.concurrent.FutureCallback;
+import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.MoreExecutors;
 import dev.shoal.api.server.Metrics;
 import dev.shoal.api.v1.Candidate;
 import dev.shoal.api.v1.EmbedKind;
@@ -38,7 +41,10 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.function.ToLongFunction;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.common.utils.Utils;
@@ -302,24 +308,39 @@ public final class Searcher {
     calls.forEach(c -> c.send(router, deadline));
     List<ShardSearchResponse> answers = new ArrayList<>();
     for (ShardCall c : calls) {
-      ShardSearchResponse resp = c.await(router, deadline);
-      if (resp != null) {
-        answers.add(resp);
-        generationsSeen.put(HeartbeatWatcher.replica(c.address, resp.getShard()), resp.getSearcherGeneration());
+      ShardCall.Answer a = c.await(router, deadline);
+      if (c.hedged) {
+        metrics.counter("shoal_search_hedged_total", "Shard requests sent to a second replica because the first "
+            + "had not answered by its recent p95.").inc();
+      }
+      if (a != null) {
+        answers.add(a.response());
+        generationsSeen.put(HeartbeatWatcher.replica(a.address(), a.response().getShard()),
+            a.response().getSearcherGeneration());
       }
     }
     return answers;
   }
 
-  /** One shard's request: tries its replicas in order until one answers or the deadline passes. */
+  /**
+   * One shard's request. Goes to the best replica; if that one fails, to the next; if it has
+   * not answered by its recent p95 latency, a hedged copy goes to the next replica too, and the
+   * first answer wins. Gives up (null) at the deadline.
+   */
   private static final class ShardCall {
+    record Answer(ShardSearchResponse response, String address) {
+    }
+
     final int shard;
     final List<Replica> replicas;
     final ShardSearchRequest request;
-    int next;
-    ListenableFuture<ShardSearchResponse> future;
-    String address;
-    long sentAt;
+    final CompletableFuture<Answer> result = new CompletableFuture<>();
+    final AtomicInteger next = new AtomicInteger();
+    final AtomicInteger inFlight = new AtomicInteger();
+    final List<ListenableFuture<ShardSearchResponse>> attempts = new CopyOnWriteArrayList<>();
+    volatile long firstSentAt;
+    volatile String firstAddress;
+    volatile boolean hedged;
 
     ShardCall(int shard, List<Replica> replicas, ShardSearchRequest request) {
       this.shard = shard;
@@ -328,44 +349,75 @@ public final class Searcher {
     }
 
     void send(ShardRouter router, long deadline) {
-      if (next >= replicas.size()) {
-        future = null;
+      int i = next.getAndIncrement();
+      if (i >= replicas.size()) {
+        if (inFlight.get() == 0) {
+          result.complete(null);
+        }
         return;
       }
-      address = replicas.get(next++).getAddress();
-      sentAt = System.nanoTime();
-      long left = deadline - sentAt;
+      String address = replicas.get(i).getAddress();
+      long sentAt = System.nanoTime();
+      if (i == 0) {
+        firstSentAt = sentAt;
+        firstAddress = address;
+      }
       router.begin(address);
-      future = router.stub(address).withDeadlineAfter(Math.max(1, left), TimeUnit.NANOSECONDS).search(request);
+      inFlight.incrementAndGet();
+      ListenableFuture<ShardSearchResponse> f = router.stub(address)
+          .withDeadlineAfter(Math.max(1, deadline - sentAt), TimeUnit.NANOSECONDS).search(request);
+      attempts.add(f);
+      Futures.addCallback(f, new FutureCallback<>() {
+        @Override
+        public void onSuccess(ShardSearchResponse resp) {
+          router.end(address, (System.nanoTime() - sentAt) / 1e6);
+          inFlight.decrementAndGet();
+          result.complete(new Answer(resp, address));
+        }
+
+        @Override
+        public void onFailure(Throwable t) {
+          router.end(address, (System.nanoTime() - sentAt) / 1e6);
+          inFlight.decrementAndGet();
+          Status st = Status.fromThrowable(t);
+          if (st.getCode() == Status.Code.INVALID_ARGUMENT) {
+            result.completeExceptionally(st.asException());
+          } else if (!result.isDone() && st.getCode() != Status.Code.CANCELLED && System.nanoTime() < deadline) {
+            send(router, deadline); // the next replica, if any
+          } else if (inFlight.get() == 0) {
+            result.complete(null);
+          }
+        }
+      }, MoreExecutors.directExecutor());
     }
 
-    ShardSearchResponse await(ShardRouter router, long deadline) throws StatusException {
-      while (future != null) {
-        try {
-          long left = deadline - System.nanoTime();
-          ShardSearchResponse resp = future.get(Math.max(0, left), TimeUnit.NANOSECONDS);
-          router.end(address, (System.nanoTime() - sentAt) / 1e6);
-          return resp;
-        } catch (TimeoutException e) {
-          future.cancel(true);
-          router.end(address, (System.nanoTime() - sentAt) / 1e6);
-          return null;
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw Status.CANCELLED.withDescription("interrupted").asException();
-        } catch (ExecutionException e) {
-          router.end(address, (System.nanoTime() - sentAt) / 1e6);
-          Status st = Status.fromThrowable(e.getCause());
-          if (st.getCode() == Status.Code.INVALID_ARGUMENT) {
-            throw st.asException();
+    Answer await(ShardRouter router, long deadline) throws StatusException {
+      try {
+        long hedgeAt = firstSentAt + router.hedgeDelayNanos(firstAddress);
+        if (replicas.size() > 1 && hedgeAt < deadline) {
+          try {
+            return result.get(Math.max(0, hedgeAt - System.nanoTime()), TimeUnit.NANOSECONDS);
+          } catch (TimeoutException slow) {
+            if (next.get() < replicas.size()) {
+              hedged = true;
+              send(router, deadline);
+            }
           }
-          if (System.nanoTime() >= deadline) {
-            return null;
-          }
-          send(router, deadline); // next replica, if any
         }
+        return result.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      } catch (TimeoutException e) {
+        return null;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw Status.CANCELLED.withDescription("interrupted").asException();
+      } catch (ExecutionException e) {
+        if (e.getCause() instanceof StatusException se) {
+          throw se;
+        }
+        return null;
+      } finally {
+        attempts.forEach(f -> f.cancel(true));
       }
-      return null;
     }
   }
 

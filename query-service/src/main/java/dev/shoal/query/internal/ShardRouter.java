@@ -20,14 +20,40 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class ShardRouter implements AutoCloseable {
 
-  /** Per-replica load statistics. */
+  /** Per-replica load statistics: outstanding requests, latency EWMA, and the last 64 latencies. */
   static final class ReplicaStats {
     final AtomicInteger outstanding = new AtomicInteger();
     volatile double ewmaMillis = 1.0;
+    private final double[] recent = new double[64];
+    private int count;
 
-    void record(double millis) {
+    synchronized void record(double millis) {
       ewmaMillis = 0.8 * ewmaMillis + 0.2 * millis;
+      recent[count++ % recent.length] = millis;
     }
+
+    /** The 95th percentile of the recent latencies, or NaN with fewer than 8 samples. */
+    synchronized double p95Millis() {
+      int n = Math.min(count, recent.length);
+      if (n < 8) {
+        return Double.NaN;
+      }
+      double[] sorted = java.util.Arrays.copyOf(recent, n);
+      java.util.Arrays.sort(sorted);
+      return sorted[(int) Math.ceil(0.95 * n) - 1];
+    }
+  }
+
+  /** Before a replica has 8 samples, hedge after this long. */
+  static final double DEFAULT_HEDGE_MILLIS = 50;
+  /** Never hedge sooner: below this the copy costs more than it saves. */
+  static final double MIN_HEDGE_MILLIS = 2;
+
+  /** How long to wait for a replica before sending a hedged copy to the next one: its recent p95. */
+  public long hedgeDelayNanos(String address) {
+    double p95 = address == null ? Double.NaN : stats(address).p95Millis();
+    double ms = Double.isNaN(p95) ? DEFAULT_HEDGE_MILLIS : Math.max(MIN_HEDGE_MILLIS, p95);
+    return (long) (ms * 1_000_000);
   }
 
   private final AtomicReference<ShardAssignment> table = new AtomicReference<>();
