@@ -2,17 +2,12 @@ package dev.shoal.cluster;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.shoal.api.json.Topics;
-import dev.shoal.api.server.ServiceLoop;
 import dev.shoal.api.v1.ShardAssignment;
-import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,17 +19,14 @@ import org.slf4j.LoggerFactory;
  * <p>Listeners run on the watcher's thread and must return quickly. {@link #current()} is
  * safe from any thread.
  */
-public final class AssignmentWatcher extends ServiceLoop {
+public final class AssignmentWatcher extends TopicFollower {
 
   private static final Logger LOG = LoggerFactory.getLogger(AssignmentWatcher.class);
-  private final String bootstrap;
   private final AtomicReference<ShardAssignment> current = new AtomicReference<>();
   private final List<Consumer<ShardAssignment>> listeners = new CopyOnWriteArrayList<>();
-  private KafkaConsumer<String, byte[]> consumer;
 
   public AssignmentWatcher(String bootstrap) {
-    super("assignment-watcher");
-    this.bootstrap = bootstrap;
+    super("assignment-watcher", bootstrap, Topics.ASSIGNMENTS, true);
   }
 
   public AssignmentWatcher onAssignment(Consumer<ShardAssignment> listener) {
@@ -52,25 +44,11 @@ public final class AssignmentWatcher extends ServiceLoop {
   }
 
   @Override
-  protected void onStart() {
-    consumer = new KafkaConsumer<>(KafkaSettings.consumer(bootstrap, null));
-    TopicPartition tp = new TopicPartition(Topics.ASSIGNMENTS, 0);
-    consumer.assign(List.of(tp));
-    consumer.seekToBeginning(List.of(tp));
-  }
-
-  @Override
-  protected void runOnce() {
+  protected void handle(ConsumerRecord<String, byte[]> r) {
     try {
-      for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-        try {
-          offer(ShardAssignment.parseFrom(r.value()));
-        } catch (InvalidProtocolBufferException e) {
-          LOG.warn("ignoring unreadable assignment at offset {}: {}", r.offset(), e.getMessage());
-        }
-      }
-    } catch (WakeupException e) {
-      // closing
+      offer(ShardAssignment.parseFrom(r.value()));
+    } catch (InvalidProtocolBufferException e) {
+      LOG.warn("ignoring unreadable assignment at offset {}: {}", r.offset(), e.getMessage());
     }
   }
 
@@ -93,17 +71,4 @@ public final class AssignmentWatcher extends ServiceLoop {
     return true;
   }
 
-  @Override
-  protected void interrupt() {
-    if (consumer != null) {
-      consumer.wakeup();
-    }
-  }
-
-  @Override
-  protected void onStop() {
-    if (consumer != null) {
-      consumer.close(Duration.ofSeconds(1));
-    }
-  }
 }

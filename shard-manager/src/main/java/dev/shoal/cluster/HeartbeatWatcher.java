@@ -2,17 +2,11 @@ package dev.shoal.cluster;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.shoal.api.json.Topics;
-import dev.shoal.api.server.ServiceLoop;
 import dev.shoal.api.v1.HostedShard;
 import dev.shoal.api.v1.NodeHeartbeat;
-import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
 
 /**
  * Follows {@code shoal.cluster.heartbeats} from its end and keeps, for every replica, the
@@ -21,7 +15,7 @@ import org.apache.kafka.common.errors.WakeupException;
  * {@link #UNKNOWN}: nothing is known about what it serves. {@link #generation} is safe from any
  * thread.
  */
-public final class HeartbeatWatcher extends ServiceLoop {
+public final class HeartbeatWatcher extends TopicFollower {
 
   /** Returned for a replica that has not reported (never equal to a real generation). */
   public static final long UNKNOWN = Long.MIN_VALUE;
@@ -30,13 +24,10 @@ public final class HeartbeatWatcher extends ServiceLoop {
   private record Reported(long generation, long atMillis) {
   }
 
-  private final String bootstrap;
   private final Map<String, Reported> generations = new ConcurrentHashMap<>();
-  private KafkaConsumer<String, byte[]> consumer;
 
   public HeartbeatWatcher(String bootstrap) {
-    super("heartbeat-watcher");
-    this.bootstrap = bootstrap;
+    super("heartbeat-watcher", bootstrap, Topics.HEARTBEATS, false);
   }
 
   /** The key of a replica: "address/shard". */
@@ -50,43 +41,15 @@ public final class HeartbeatWatcher extends ServiceLoop {
   }
 
   @Override
-  protected void onStart() {
-    consumer = new KafkaConsumer<>(KafkaSettings.consumer(bootstrap, null));
-    TopicPartition tp = new TopicPartition(Topics.HEARTBEATS, 0);
-    consumer.assign(List.of(tp));
-    consumer.seekToEnd(List.of(tp));
-  }
-
-  @Override
-  protected void runOnce() {
+  protected void handle(ConsumerRecord<String, byte[]> r) {
     try {
-      for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-        try {
-          NodeHeartbeat hb = NodeHeartbeat.parseFrom(r.value());
-          for (HostedShard s : hb.getShardsList()) {
-            generations.put(replica(hb.getAddress(), s.getShard()),
-                new Reported(s.getSearcherGeneration(), System.currentTimeMillis()));
-          }
-        } catch (InvalidProtocolBufferException e) {
-          // not ours to fix; the shard manager logs unreadable heartbeats
-        }
+      NodeHeartbeat hb = NodeHeartbeat.parseFrom(r.value());
+      for (HostedShard s : hb.getShardsList()) {
+        generations.put(replica(hb.getAddress(), s.getShard()),
+            new Reported(s.getSearcherGeneration(), System.currentTimeMillis()));
       }
-    } catch (WakeupException e) {
-      // closing
-    }
-  }
-
-  @Override
-  protected void interrupt() {
-    if (consumer != null) {
-      consumer.wakeup();
-    }
-  }
-
-  @Override
-  protected void onStop() {
-    if (consumer != null) {
-      consumer.close(Duration.ofSeconds(1));
+    } catch (InvalidProtocolBufferException e) {
+      // not ours to fix; the shard manager logs unreadable heartbeats
     }
   }
 }
