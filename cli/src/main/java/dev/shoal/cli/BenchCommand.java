@@ -264,49 +264,46 @@ final class BenchCommand implements Runnable {
       long[] mask = new long[batch * seq];
       Arrays.fill(mask, 1);
       long[] shape = {batch, seq};
-      long done = 0;
-      long start = System.nanoTime();
-      long warm = start + 1_000_000_000L;
-      long measureFrom = -1;
-      while (true) {
+      return perSecond(batch, () -> {
         try (OnnxTensor a = OnnxTensor.createTensor(env, LongBuffer.wrap(ids), shape);
              OnnxTensor b = OnnxTensor.createTensor(env, LongBuffer.wrap(mask), shape);
              OnnxTensor c = OnnxTensor.createTensor(env, LongBuffer.wrap(new long[batch * seq]), shape);
              OrtSession.Result r = ort.run(Map.of("input_ids", a, "attention_mask", b, "token_type_ids", c))) {
           r.get(0);
         }
-        long now = System.nanoTime();
-        if (measureFrom < 0 && now >= warm) {
-          measureFrom = now;
-        } else if (measureFrom >= 0) {
-          done += batch;
-          if (now - measureFrom >= seconds * 1e9) {
-            return done / ((now - measureFrom) / 1e9);
-          }
-        }
-      }
+      });
     }
 
-    private double serviceEmbed(RankerGrpc.RankerBlockingStub stub, List<String> texts, int batch) {
-      long done = 0;
-      long start = System.nanoTime();
-      long warm = start + 1_000_000_000L;
-      long measureFrom = -1;
-      int at = 0;
-      while (true) {
+    private double serviceEmbed(RankerGrpc.RankerBlockingStub stub, List<String> texts, int batch) throws Exception {
+      int[] at = {0};
+      return perSecond(batch, () -> {
         EmbedRequest.Builder req = EmbedRequest.newBuilder().setKind(EmbedKind.PASSAGE);
         for (int i = 0; i < batch; i++) {
-          req.addTexts(texts.get(at++ % texts.size()));
+          req.addTexts(texts.get(at[0]++ % texts.size()));
         }
         stub.embed(req.build());
+      });
+    }
+
+    /** One call of the measured path, for {@link #perSecond}. */
+    private interface Step {
+      void run() throws Exception;
+    }
+
+    /** Items per second of {@code step} (each handles {@code items}): 1 s warm-up, then {@link #seconds}. */
+    private double perSecond(int items, Step step) throws Exception {
+      long warmUntil = System.nanoTime() + 1_000_000_000L;
+      while (System.nanoTime() < warmUntil) {
+        step.run();
+      }
+      long done = 0;
+      long from = System.nanoTime();
+      while (true) {
+        step.run();
+        done += items;
         long now = System.nanoTime();
-        if (measureFrom < 0 && now >= warm) {
-          measureFrom = now;
-        } else if (measureFrom >= 0) {
-          done += batch;
-          if (now - measureFrom >= seconds * 1e9) {
-            return done / ((now - measureFrom) / 1e9);
-          }
+        if (now - from >= seconds * 1e9) {
+          return done / ((now - from) / 1e9);
         }
       }
     }

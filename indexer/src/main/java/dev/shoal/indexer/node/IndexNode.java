@@ -184,7 +184,6 @@ public final class IndexNode implements AutoCloseable {
     protected void runOnce() throws IOException {
       reconcile();
       if (shards.isEmpty()) {
-        Thread.yield();
         try {
           Thread.sleep(100);
         } catch (InterruptedException e) {
@@ -233,10 +232,12 @@ public final class IndexNode implements AutoCloseable {
     }
 
     private void updateStates() {
+      // one broker round trip for all hosted partitions, not one per shard
+      Map<TopicPartition, Long> ends = consumer.endOffsets(consumer.assignment());
       for (ShardStore s : shards.values()) {
         TopicPartition tp = new TopicPartition(Topics.ENRICHED, s.shard());
         // position() rather than the applied offset: transaction markers occupy offsets too
-        long end = consumer.endOffsets(List.of(tp)).getOrDefault(tp, 0L);
+        long end = ends.getOrDefault(tp, 0L);
         long lag = Math.max(0, end - consumer.position(tp));
         s.setLag(lag);
         ShardState state = lag <= config.liveLag() ? ShardState.LIVE : ShardState.CATCHING_UP;
