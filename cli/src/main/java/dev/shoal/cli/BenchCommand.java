@@ -33,7 +33,8 @@ import picocli.CommandLine.Option;
 
 /** {@code shoal bench}: benchmarks that compare Shoal's path with the bare library in the same run. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (not tests).",
-    subcommands = {BenchCommand.Ranker.class, BenchCommand.Index.class})
+    subcommands = {BenchCommand.Ranker.class, BenchCommand.Index.class, SearchBenchCommand.class,
+        SearchBenchCommand.Client.class})
 final class BenchCommand implements Runnable {
 
   @Override

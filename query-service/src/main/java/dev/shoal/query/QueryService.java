@@ -41,13 +41,19 @@ public final class QueryService implements AutoCloseable {
   /** @param extra further services on the same gRPC port (e.g. IngestService), so clients need one address */
   public QueryService(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
                       dev.shoal.api.server.Metrics metrics, List<BindableService> extra) {
+    this(bootstrap, rankerTarget, host, grpcPort, httpPort, metrics, extra, RESULT_CACHE_SIZE);
+  }
+
+  /** @param resultCacheSize answers kept by the result cache; 0: no cache (benchmarks of the uncached path) */
+  public QueryService(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
+                      dev.shoal.api.server.Metrics metrics, List<BindableService> extra, int resultCacheSize) {
     this.watcher = new AssignmentWatcher(bootstrap);
     this.heartbeats = new HeartbeatWatcher(bootstrap);
     this.rankerChannel = ManagedChannelBuilder.forTarget(rankerTarget).usePlaintext()
         .maxInboundMessageSize(64 << 20).build();
     SearchLimits limits = SearchLimits.defaults();
     Searcher searcher = new Searcher(router, RankerGrpc.newBlockingStub(rankerChannel), limits, Fusion.Settings.defaults(),
-        1_000, metrics, new ResultCache(RESULT_CACHE_SIZE), heartbeats::generation);
+        1_000, metrics, resultCacheSize > 0 ? new ResultCache(resultCacheSize) : null, heartbeats::generation);
     SearchGrpcService service = new SearchGrpcService(searcher);
     this.grpc = new GrpcService(host, grpcPort) {
       @Override

@@ -15,6 +15,8 @@ import dev.shoal.api.v1.FusionInput;
 import dev.shoal.api.v1.GetRequest;
 import dev.shoal.api.v1.GetResponse;
 import dev.shoal.api.v1.Hit;
+import dev.shoal.api.v1.HydrateRequest;
+import dev.shoal.api.v1.HydrateResponse;
 import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.RankerGrpc;
 import dev.shoal.api.v1.Replica;
@@ -150,7 +152,9 @@ public final class Searcher {
     }
     long t1 = System.nanoTime();
     Map<String, Long> answeredGenerations = new HashMap<>();
-    List<ShardSearchResponse> answers = scatter(r, queryVector, legK, shardCount, deadline, answeredGenerations);
+    Map<Integer, String> answeredBy = new HashMap<>();
+    List<ShardSearchResponse> answers = scatter(r, queryVector, legK, shardCount, deadline, answeredGenerations,
+        answeredBy);
     long t2 = System.nanoTime();
     out.addTimings(timing("retrieve", t1, t2));
     out.setShardsTotal(shardCount).setShardsAnswered(answers.size()).setPartial(answers.size() < shardCount);
@@ -179,7 +183,10 @@ public final class Searcher {
     if (profile == RankProfile.NEURAL && queryVector != null && !ranked.isEmpty()) {
       List<Merger.Ranked> head = ranked.subList(0, Math.min(r.getRerankDepth(), ranked.size()));
       try {
-        double[] scores = rescore(r.getQuery(), head, deadline);
+        Map<String, ShardHit> stored = hydrate(head, answeredBy, r.getSession(), HydrateRequest.newBuilder()
+            .setWithVectors(true), deadline);
+        head = head.stream().filter(c -> stored.containsKey(c.hit().getId())).toList(); // else deleted meanwhile
+        double[] scores = rescore(r.getQuery(), queryVector, head, stored, deadline);
         ranked = merged.fuseWithModel(head, scores, f.rule(), f.bm25Weight(), f.modelWeight());
         rule = f.describe("bm25", "model");
       } catch (StatusRuntimeException e) {
@@ -189,9 +196,14 @@ public final class Searcher {
       out.addTimings(timing("rerank", t3, System.nanoTime()));
     }
 
-    for (int i = r.getOffset(); i < Math.min(ranked.size(), window); i++) {
-      Merger.Ranked c = ranked.get(i);
-      ShardHit h = c.hit();
+    long t4 = System.nanoTime();
+    List<Merger.Ranked> page = ranked.subList(Math.min(r.getOffset(), ranked.size()), Math.min(ranked.size(), window));
+    Map<String, ShardHit> stored = hydrate(page, answeredBy, r.getSession(), HydrateRequest.newBuilder()
+        .setQuery(r.getQuery()).setSyntax(r.getSyntax()).addAllFields(r.getFieldsList()).setWithTitles(true)
+        .setWithSnippets(true), deadline);
+    out.addTimings(timing("fetch", t4, System.nanoTime()));
+    for (Merger.Ranked c : page) {
+      ShardHit h = stored.getOrDefault(c.hit().getId(), c.hit());
       Hit.Builder hit = Hit.newBuilder().setId(h.getId()).setScore(c.score()).setTitle(h.getTitle())
           .setSnippet(h.getSnippet()).putAllFields(h.getFieldsMap()).setShard(c.shard());
       if (r.getExplain()) {
@@ -265,11 +277,16 @@ public final class Searcher {
     return out;
   }
 
-  private double[] rescore(String query, List<Merger.Ranked> head, long deadline) {
-    ScoreRequest.Builder req = ScoreRequest.newBuilder().setQuery(query);
+  private double[] rescore(String query, float[] queryVector, List<Merger.Ranked> head, Map<String, ShardHit> stored,
+                           long deadline) {
+    Vector.Builder qv = Vector.newBuilder();
+    for (float x : queryVector) {
+      qv.addValues(x);
+    }
+    ScoreRequest.Builder req = ScoreRequest.newBuilder().setQuery(query).setQueryVector(qv);
     for (Merger.Ranked c : head) {
       req.addCandidates(Candidate.newBuilder().setId(c.hit().getId())
-          .setVector(Vector.newBuilder().addAllValues(c.hit().getVectorList())));
+          .setVector(Vector.newBuilder().addAllValues(stored.get(c.hit().getId()).getVectorList())));
     }
     ScoreResponse resp = ranker.withDeadlineAfter(rankerTimeout(deadline), TimeUnit.NANOSECONDS).score(req.build());
     double[] scores = new double[head.size()];
@@ -287,11 +304,66 @@ public final class Searcher {
     return Math.min(left, TimeUnit.MILLISECONDS.toNanos(rankerBudgetMs));
   }
 
+  /**
+   * The second phase: the stored parts of a few hits, asked of the replica that returned them
+   * (same searcher, most likely) and, if it fails, of the shard's other replicas. Hits whose
+   * shard cannot answer by the deadline are simply missing from the result.
+   */
+  private Map<String, ShardHit> hydrate(List<Merger.Ranked> hits, Map<Integer, String> answeredBy, String session,
+                                        HydrateRequest.Builder what, long deadline) {
+    Map<Integer, List<String>> idsByShard = new java.util.TreeMap<>();
+    for (Merger.Ranked c : hits) {
+      idsByShard.computeIfAbsent(c.shard(), k -> new ArrayList<>()).add(c.hit().getId());
+    }
+    Map<Integer, ListenableFuture<HydrateResponse>> first = new HashMap<>();
+    idsByShard.forEach((shard, ids) -> {
+      HydrateRequest req = what.setShard(shard).clearIds().addAllIds(ids).build();
+      first.put(shard, hydrateCall(answeredBy.get(shard), req, deadline));
+    });
+    Map<String, ShardHit> out = new HashMap<>();
+    for (var e : first.entrySet()) {
+      int shard = e.getKey();
+      HydrateResponse resp = awaitQuietly(e.getValue(), deadline);
+      if (resp == null) {
+        HydrateRequest req = what.setShard(shard).clearIds().addAllIds(idsByShard.get(shard)).build();
+        for (Replica other : router.replicas(shard, session)) {
+          if (!other.getAddress().equals(answeredBy.get(shard))) {
+            resp = awaitQuietly(hydrateCall(other.getAddress(), req, deadline), deadline);
+            if (resp != null) {
+              break;
+            }
+          }
+        }
+      }
+      if (resp != null) {
+        resp.getHitsList().forEach(h -> out.put(h.getId(), h));
+      }
+    }
+    return out;
+  }
+
+  private ListenableFuture<HydrateResponse> hydrateCall(String address, HydrateRequest req, long deadline) {
+    return router.stub(address, req.getShard()).withDeadlineAfter(Math.max(1, deadline - System.nanoTime()),
+        TimeUnit.NANOSECONDS).hydrate(req);
+  }
+
+  private static <T> T awaitQuietly(ListenableFuture<T> f, long deadline) {
+    try {
+      return f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    } catch (ExecutionException | TimeoutException e) {
+      f.cancel(true);
+      return null;
+    }
+  }
+
   private List<ShardSearchResponse> scatter(SearchRequest r, float[] vector, int k, int shards, long deadline,
-                                            Map<String, Long> generationsSeen) throws StatusException {
+                                            Map<String, Long> generationsSeen, Map<Integer, String> answeredBy)
+      throws StatusException {
     ShardSearchRequest.Builder base = ShardSearchRequest.newBuilder()
-        .setSyntax(r.getSyntax()).addAllFilters(r.getFiltersList()).addAllFields(r.getFieldsList())
-        .setWithSnippets(true).setWithVectors(r.getProfile() == RankProfile.NEURAL);
+        .setSyntax(r.getSyntax()).addAllFilters(r.getFiltersList());
     if (r.getProfile() != RankProfile.DENSE) {
       base.setQuery(r.getQuery()).setBm25K(k);
     }
@@ -315,6 +387,7 @@ public final class Searcher {
       }
       if (a != null) {
         answers.add(a.response());
+        answeredBy.put(a.response().getShard(), a.address());
         generationsSeen.put(HeartbeatWatcher.replica(a.address(), a.response().getShard()),
             a.response().getSearcherGeneration());
       }
@@ -364,7 +437,7 @@ public final class Searcher {
       }
       router.begin(address);
       inFlight.incrementAndGet();
-      ListenableFuture<ShardSearchResponse> f = router.stub(address)
+      ListenableFuture<ShardSearchResponse> f = router.stub(address, shard)
           .withDeadlineAfter(Math.max(1, deadline - sentAt), TimeUnit.NANOSECONDS).search(request);
       attempts.add(f);
       Futures.addCallback(f, new FutureCallback<>() {
@@ -435,7 +508,7 @@ public final class Searcher {
     StatusRuntimeException last = null;
     for (Replica replica : router.replicas(shard, null)) {
       try {
-        FetchResponse f = router.stub(replica.getAddress()).withDeadlineAfter(
+        FetchResponse f = router.stub(replica.getAddress(), shard).withDeadlineAfter(
             Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)
             .fetch(FetchRequest.newBuilder().setShard(shard).setId(request.getId()).build()).get();
         if (!f.getFound()) {

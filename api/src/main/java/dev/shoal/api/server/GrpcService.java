@@ -41,11 +41,22 @@ public abstract class GrpcService implements AutoCloseable {
     return 16 << 20;
   }
 
+  /**
+   * Whether calls run on the transport's event-loop threads instead of being handed to an
+   * executor. Saves a thread hand-off per call (measurable at sub-millisecond service times);
+   * only for servers whose handlers never block (no waiting on other calls, locks or sleeps).
+   */
+  protected boolean handlersNeverBlock() {
+    return false;
+  }
+
   public synchronized GrpcService start() {
     NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(host, requestedPort))
-        .maxInboundMessageSize(maxInboundMessageBytes())
-        .addService(health.getHealthService())
-        .addService(ProtoReflectionServiceV1.newInstance());
+        .maxInboundMessageSize(maxInboundMessageBytes());
+    if (handlersNeverBlock()) {
+      b.directExecutor();
+    }
+    b.addService(health.getHealthService()).addService(ProtoReflectionServiceV1.newInstance());
     for (BindableService s : services()) {
       b.addService(s);
     }

@@ -38,9 +38,18 @@ public final class LocalCluster implements AutoCloseable {
    * @param httpPort     HTTP/JSON port (0 = any)
    * @param rankerPort   Ranker gRPC port (0 = any)
    * @param parallelism  encoder threads
+   * @param caches       result cache and query-embedding cache on (off only to measure the uncached path)
    */
   public record Options(Path dataDir, String bootstrap, int shards, ModelSpec model, String host, int grpcPort,
-                        int httpPort, int rankerPort, int parallelism) {
+                        int httpPort, int rankerPort, int parallelism, boolean caches) {
+    public Options(Path dataDir, String bootstrap, int shards, ModelSpec model, String host, int grpcPort,
+                   int httpPort, int rankerPort, int parallelism) {
+      this(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, true);
+    }
+
+    public Options withoutCaches() {
+      return new Options(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, false);
+    }
   }
 
   private final Options options;
@@ -74,7 +83,8 @@ public final class LocalCluster implements AutoCloseable {
       // backend directly, so a long passage batch never sits in front of a query in one queue
       BatchingEncoder batcher = new BatchingEncoder(encoder, 64, 2_000);
       started.push(batcher);
-      ranker = new RankerServer(options.host(), options.rankerPort(), batcher);
+      ranker = new RankerServer(options.host(), options.rankerPort(), batcher,
+          options.caches() ? dev.shoal.ranker.server.RankerService.QUERY_CACHE_SIZE : 0);
       ranker.start();
       started.push(ranker);
       enricher = new Enricher(bootstrap, "shoal-enricher-1", encoder, 64, metrics);
@@ -89,7 +99,7 @@ public final class LocalCluster implements AutoCloseable {
       IngestGrpcService ingest = new IngestGrpcService(bootstrap);
       started.push(ingest);
       query = new QueryService(bootstrap, ranker.address(), options.host(), options.grpcPort(), options.httpPort(),
-          metrics, List.of(ingest)).start();
+          metrics, List.of(ingest), options.caches() ? QueryService.RESULT_CACHE_SIZE : 0).start();
       started.push(query);
       return this;
     } catch (RuntimeException e) {

@@ -90,11 +90,16 @@ public final class IndexNode implements AutoCloseable {
   }
 
   public IndexNode start() {
-    ShardSearchService search = new ShardSearchService(config.nodeId(), shards::get, inFlight);
+    ShardSearchService search = new ShardSearchService(config.nodeId(), shards::get, inFlight, metrics);
     server = new GrpcService(config.host(), config.port()) {
       @Override
       protected List<BindableService> services() {
         return List.of(search);
+      }
+
+      @Override
+      protected boolean handlersNeverBlock() {
+        return true; // shard searches and reads: CPU and local storage only
       }
     }.start();
     server.setHealth("shoal.v1.ShardSearch", ServingStatus.NOT_SERVING);

@@ -1,8 +1,11 @@
 package dev.shoal.indexer.node;
 
+import dev.shoal.api.server.Metrics;
 import dev.shoal.api.v1.EnrichedDocument;
 import dev.shoal.api.v1.FetchRequest;
 import dev.shoal.api.v1.FetchResponse;
+import dev.shoal.api.v1.HydrateRequest;
+import dev.shoal.api.v1.HydrateResponse;
 import dev.shoal.api.v1.ShardSearchGrpc;
 import dev.shoal.api.v1.ShardSearchRequest;
 import dev.shoal.api.v1.ShardSearchResponse;
@@ -24,10 +27,18 @@ final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBase {
   private final IntFunction<ShardStore> shards;
   private final java.util.concurrent.atomic.AtomicInteger inFlight;
 
-  ShardSearchService(String nodeId, IntFunction<ShardStore> shards, java.util.concurrent.atomic.AtomicInteger inFlight) {
+  private final Metrics.Histogram searchSeconds;
+  private final Metrics.Histogram hydrateSeconds;
+
+  ShardSearchService(String nodeId, IntFunction<ShardStore> shards, java.util.concurrent.atomic.AtomicInteger inFlight,
+                     Metrics metrics) {
     this.nodeId = nodeId;
     this.shards = shards;
     this.inFlight = inFlight;
+    this.searchSeconds = metrics.histogram("shoal_shard_search_seconds", "First phase of a search on one shard, "
+        + "as the node spends it (no transport).", Metrics.LATENCY_SECONDS, "node", nodeId);
+    this.hydrateSeconds = metrics.histogram("shoal_shard_hydrate_seconds", "Second phase (titles, snippets, "
+        + "vectors) on one shard, as the node spends it.", Metrics.LATENCY_SECONDS, "node", nodeId);
   }
 
   @Override
@@ -38,8 +49,11 @@ final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBase {
       return;
     }
     inFlight.incrementAndGet();
+    long t0 = System.nanoTime();
     try {
-      response.onNext(shard.search(request));
+      ShardSearchResponse out = shard.search(request);
+      searchSeconds.observe((System.nanoTime() - t0) / 1e9);
+      response.onNext(out);
       response.onCompleted();
     } catch (ParseException e) {
       response.onError(Status.INVALID_ARGUMENT.withDescription("invalid query syntax: " + e.getMessage())
@@ -49,6 +63,28 @@ final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBase {
           .withCause(e).asRuntimeException());
     } finally {
       inFlight.decrementAndGet();
+    }
+  }
+
+  @Override
+  public void hydrate(HydrateRequest request, StreamObserver<HydrateResponse> response) {
+    ShardStore shard = shards.apply(request.getShard());
+    if (shard == null) {
+      response.onError(notHosted(request.getShard()));
+      return;
+    }
+    long t0 = System.nanoTime();
+    try {
+      HydrateResponse out = HydrateResponse.newBuilder().setShard(request.getShard())
+          .addAllHits(shard.hydrate(request.getIdsList(), request.getQuery(), request.getFieldsList(),
+              request.getWithTitles(), request.getWithSnippets(), request.getWithVectors()))
+          .build();
+      hydrateSeconds.observe((System.nanoTime() - t0) / 1e9);
+      response.onNext(out);
+      response.onCompleted();
+    } catch (IOException | RuntimeException e) {
+      response.onError(Status.INTERNAL.withDescription("shard " + request.getShard() + " on " + nodeId + ": " + e)
+          .withCause(e).asRuntimeException());
     }
   }
 

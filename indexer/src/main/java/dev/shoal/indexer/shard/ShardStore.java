@@ -14,9 +14,12 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.apache.lucene.document.DoublePoint;
@@ -291,35 +294,64 @@ public final class ShardStore implements AutoCloseable {
           total = top.totalHits.value();
         }
       }
-      Set<String> terms = req.getWithSnippets() && !req.getQuery().isEmpty()
-          ? new HashSet<>(queries.terms(req.getQuery())) : Set.of();
       ShardSearchResponse.Builder out = ShardSearchResponse.newBuilder().setShard(shard).setTotalHits(total)
           .setSearcherGeneration(((DirectoryReader) s.getIndexReader()).getVersion());
+      boolean load = req.getWithSnippets() || req.getWithVectors() || req.getFieldsCount() > 0;
+      if (!load) {
+        hits.values().forEach(out::addHits);
+        return out.build();
+      }
+      Map<String, ShardHit> loaded = new HashMap<>();
+      for (ShardHit h : hydrate(hits.keySet(), req.getQuery(), req.getFieldsList(), true, req.getWithSnippets(),
+          req.getWithVectors())) {
+        loaded.put(h.getId(), h);
+      }
       for (ShardHit.Builder h : hits.values()) {
-        EnrichedDocument e = load(h.getId());
-        if (e == null) {
-          continue; // deleted after the searcher was opened
+        ShardHit d = loaded.get(h.getId());
+        if (d != null) { // else deleted after the searcher was opened
+          out.addHits(h.mergeFrom(d));
         }
-        Document d = e.getDocument();
-        h.setTitle(d.getTitle());
-        if (req.getWithSnippets()) {
-          h.setSnippet(snippets.snippet(d.getText(), terms));
-        }
-        for (String f : req.getFieldsList()) {
-          FieldValue v = d.getFieldsMap().get(f);
-          if (v != null) {
-            h.putFields(f, v);
-          }
-        }
-        if (req.getWithVectors()) {
-          h.addAllVector(e.getEmbeddingList());
-        }
-        out.addHits(h);
       }
       return out.build();
     } finally {
       searchers.release(s);
     }
+  }
+
+  /**
+   * The stored parts of a few documents that a search returned: title, a snippet highlighting
+   * the terms of {@code query}, the requested fields, the embedding. Ids no longer stored are
+   * left out. Each document is one RocksDB read.
+   */
+  public List<ShardHit> hydrate(Collection<String> ids, String query, List<String> fields, boolean withTitles,
+                                boolean withSnippets, boolean withVectors) throws IOException {
+    Set<String> terms = withSnippets && !query.isEmpty() ? new HashSet<>(queries.terms(query)) : Set.of();
+    List<ShardHit> out = new ArrayList<>(ids.size());
+    for (String id : ids) {
+      EnrichedDocument e = load(id);
+      if (e == null) {
+        continue;
+      }
+      Document d = e.getDocument();
+      ShardHit.Builder h = ShardHit.newBuilder().setId(id);
+      if (withTitles) {
+        h.setTitle(d.getTitle());
+      }
+      if (withSnippets) {
+        h.setSnippet(snippets.snippet(d.getText(), terms));
+      }
+      for (String f : fields) {
+        FieldValue v = d.getFieldsMap().get(f);
+        if (v != null) {
+          h.putFields(f, v);
+        }
+      }
+      if (withVectors) {
+        h.addAllVector(e.getEmbeddingList());
+      }
+      out.add(h.build());
+    }
+    return out;
   }
 
   /** The stored enriched record of a document, or null. */

@@ -100,9 +100,19 @@ public final class ShardRouter implements AutoCloseable {
     return stats.computeIfAbsent(address, k -> new ReplicaStats());
   }
 
-  public ShardSearchGrpc.ShardSearchFutureStub stub(String address) {
-    return ShardSearchGrpc.newFutureStub(channels.computeIfAbsent(address,
-        a -> ManagedChannelBuilder.forTarget(a).usePlaintext().maxInboundMessageSize(64 << 20).build()));
+  /**
+   * Connections per node. A node runs shard calls on the event loop of the connection they
+   * arrive on, so calls for different shards over separate connections run in parallel.
+   */
+  static final int CONNECTIONS_PER_NODE = 4;
+
+  /** A stub for a shard's calls to a node; each shard keeps to one of the node's connections. */
+  public ShardSearchGrpc.ShardSearchFutureStub stub(String address, int shard) {
+    int lane = Math.floorMod(shard, CONNECTIONS_PER_NODE);
+    return ShardSearchGrpc.newFutureStub(channels.computeIfAbsent(address + "#" + lane,
+        // responses complete futures on the event loop: no hand-off to an executor per shard answer
+        k -> ManagedChannelBuilder.forTarget(address).usePlaintext().directExecutor()
+            .maxInboundMessageSize(64 << 20).build()));
   }
 
   public void begin(String address) {

@@ -10,11 +10,14 @@ import java.util.Map;
  */
 public final class QueryEmbeddingCache {
 
+  private final int capacity;
   private final Map<String, float[]> map;
   private long hits;
   private long misses;
 
+  /** @param capacity queries kept; 0 keeps none */
   public QueryEmbeddingCache(int capacity) {
+    this.capacity = capacity;
     this.map = new LinkedHashMap<>(Math.min(capacity, 1 << 16), 0.75f, true) {
       @Override
       protected boolean removeEldestEntry(Map.Entry<String, float[]> eldest) {
@@ -24,7 +27,7 @@ public final class QueryEmbeddingCache {
   }
 
   public synchronized float[] get(String query) {
-    float[] v = map.get(query);
+    float[] v = capacity == 0 ? null : map.get(query);
     if (v == null) {
       misses++;
     } else {
@@ -34,7 +37,9 @@ public final class QueryEmbeddingCache {
   }
 
   public synchronized void put(String query, float[] vector) {
-    map.put(query, vector);
+    if (capacity > 0) {
+      map.put(query, vector);
+    }
   }
 
   public synchronized int size() {

@@ -11,8 +11,12 @@ public final class RankerServer extends GrpcService {
   private final RankerService service;
 
   public RankerServer(String host, int port, Encoder encoder) {
+    this(host, port, encoder, RankerService.QUERY_CACHE_SIZE);
+  }
+
+  public RankerServer(String host, int port, Encoder encoder, int queryCacheSize) {
     super(host, port);
-    this.service = new RankerService(encoder);
+    this.service = new RankerService(encoder, queryCacheSize);
   }
 
   @Override

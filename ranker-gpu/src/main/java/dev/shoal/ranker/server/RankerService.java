@@ -35,10 +35,16 @@ public final class RankerService extends RankerGrpc.RankerImplBase {
   public static final int MAX_TEXTS = 1_000;
   public static final int QUERY_CACHE_SIZE = 10_000;
   private final Encoder encoder;
-  private final QueryEmbeddingCache queryCache = new QueryEmbeddingCache(QUERY_CACHE_SIZE);
+  private final QueryEmbeddingCache queryCache;
 
   public RankerService(Encoder encoder) {
+    this(encoder, QUERY_CACHE_SIZE);
+  }
+
+  /** @param queryCacheSize query embeddings kept; 0 turns the cache off (benchmarks of the uncached path) */
+  public RankerService(Encoder encoder, int queryCacheSize) {
     this.encoder = encoder;
+    this.queryCache = new QueryEmbeddingCache(queryCacheSize);
   }
 
   public QueryEmbeddingCache queryCache() {
@@ -111,6 +117,12 @@ public final class RankerService extends RankerGrpc.RankerImplBase {
           "at most " + MAX_TEXTS + " candidates per Score call, got " + request.getCandidatesCount()).asRuntimeException());
       return;
     }
+    if (request.hasQueryVector() && request.getQueryVector().getValuesCount() != encoder.dimension()) {
+      response.onError(Status.INVALID_ARGUMENT.withDescription("query_vector has " + request.getQueryVector()
+          .getValuesCount() + " values; model " + encoder.model().name() + " has " + encoder.dimension())
+          .asRuntimeException());
+      return;
+    }
     for (Candidate c : request.getCandidatesList()) {
       if (c.hasVector() && c.getVector().getValuesCount() != encoder.dimension()) {
         response.onError(Status.INVALID_ARGUMENT.withDescription("candidate '" + c.getId() + "' has a vector of "
@@ -131,7 +143,8 @@ public final class RankerService extends RankerGrpc.RankerImplBase {
       }
     }
     try {
-      query = encode(List.of(request.getQuery()), Encoder.Kind.QUERY)[0];
+      query = request.hasQueryVector() ? toArray(request.getQueryVector())
+          : encode(List.of(request.getQuery()), Encoder.Kind.QUERY)[0];
       encoded = texts.isEmpty() ? new float[0][] : encode(texts, Encoder.Kind.PASSAGE);
     } catch (BatchingEncoder.DeadlineExpiredException e) {
       response.onError(Status.DEADLINE_EXCEEDED.withDescription(e.getMessage()).asRuntimeException());
