@@ -152,10 +152,14 @@ final class SearchBenchCommand implements Callable<Integer> {
           dataset, queryCount, topK, seconds, warmup, Runtime.getRuntime().availableProcessors()));
       md.append("| profile | clients | path | QPS | p50 ms | p95 ms | p99 ms | errors | partial | p50 ratio |\n");
       md.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
-      for (int i = 0; i < cells.size(); i += 2) {
+      int perGroup = SearchLoad.Target.values().length;
+      for (int i = 0; i < cells.size(); i += perGroup) {
         SearchLoad.Cell shoal = cells.get(i);
         SearchLoad.Cell base = cells.get(i + 1);
-        md.append(shoal.row(shoal.p50() / base.p50())).append(base.row(1.0));
+        md.append(shoal.row(shoal.p50() / base.p50()));
+        for (int j = 1; j < perGroup; j++) {
+          md.append(cells.get(i + j).row(1.0));
+        }
       }
       md.append("\nWhere the time goes in the query service (median ms per stage, from the responses' timings):\n\n");
       md.append("| profile | clients | stages |\n|---|---:|---|\n");

@@ -13,6 +13,8 @@ import dev.shoal.ranker.Encoders;
 import dev.shoal.ranker.ModelSpec;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthGrpc;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -58,11 +60,14 @@ public final class SearchLoad implements AutoCloseable {
       Runtime embeds the query (the same bge-small-en-v1.5, 2 threads), BM25 top 100 + HNSW top 100, RRF, \
       exact cosine over the head of 100, RRF with BM25, top k ids. The baseline returns ids only (no titles, \
       snippets): that work is part of what the ratio measures. p50 ratio = shoal p50 / raw p50 at the same \
-      number of clients.""";
+      number of clients. **gRPC ping**: grpc.health.v1 Check against the query service over the same \
+      channel: the cost of one round trip on this machine, with no work behind it. A bm25 search makes three \
+      round trips in sequence (client → query service → shards for ids → shards for titles and snippets); \
+      neural makes five (plus Embed and Score).""";
 
   /** Which side of the comparison a cell measures. */
   public enum Target {
-    SHOAL("shoal"), BASELINE("raw Lucene");
+    SHOAL("shoal"), BASELINE("raw Lucene"), PING("gRPC ping");
 
     final String label;
 
@@ -131,6 +136,7 @@ public final class SearchLoad implements AutoCloseable {
 
   private final ManagedChannel channel;
   private final SearchServiceGrpc.SearchServiceBlockingStub stub;
+  private final HealthGrpc.HealthBlockingStub health;
   private final IndexReader reader;
   private final IndexSearcher searcher;
   private final ShardQueries queries = new ShardQueries(ShardSchema.analyzer());
@@ -141,6 +147,7 @@ public final class SearchLoad implements AutoCloseable {
   public SearchLoad(String target, List<java.nio.file.Path> shardDirs, ModelSpec model, int topK) throws IOException {
     this.channel = ManagedChannelBuilder.forTarget(target).usePlaintext().build();
     this.stub = SearchServiceGrpc.newBlockingStub(channel);
+    this.health = HealthGrpc.newBlockingStub(channel);
     List<IndexReader> shards = new ArrayList<>();
     for (java.nio.file.Path d : shardDirs) {
       shards.add(DirectoryReader.open(FSDirectory.open(d)));
@@ -155,7 +162,14 @@ public final class SearchLoad implements AutoCloseable {
   public Cell run(Target target, String profile, int clients, List<String> texts, int warmupSeconds,
                   int seconds) throws InterruptedException {
     RankProfile p = RankProfile.valueOf(profile.toUpperCase(Locale.ROOT));
-    Call call = target == Target.SHOAL ? shoal(p) : baseline(p);
+    Call call = switch (target) {
+      case SHOAL -> shoal(p);
+      case BASELINE -> baseline(p);
+      case PING -> q -> {
+        health.withDeadlineAfter(10, TimeUnit.SECONDS).check(HealthCheckRequest.getDefaultInstance());
+        return false;
+      };
+    };
     AtomicInteger next = new AtomicInteger();
     AtomicLong errors = new AtomicLong();
     AtomicLong partial = new AtomicLong();
