@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "shoal", mixinStandardHelpOptions = true, version = "shoal 0.1.0",
     description = "Distributed search with neural ranking.",
     subcommands = {DemoCommand.class, SearchCommand.class, IngestCommand.class, EvalCommand.class,
-        BenchCommand.class, NodeCommand.class, TopicsCommand.class})
+        BenchCommand.class, NodeCommand.class, ManagerCommand.class, TopicsCommand.class})
 public final class Shoal implements Runnable {
 
   @Override

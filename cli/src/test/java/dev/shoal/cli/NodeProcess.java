@@ -8,7 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Starts {@code shoal node} as a separate JVM for tests; returns once it serves ShardSearch. */
+/** Starts Shoal commands ({@code shoal node}, {@code shoal manager}) as separate JVMs for tests. */
 final class NodeProcess {
 
   /** A started node and the address it serves ShardSearch on. */
@@ -28,36 +28,48 @@ final class NodeProcess {
   }
 
   static Started start(String bootstrap, String nodeId, Path dataDir, Path tmp, String... extra) throws IOException {
+    List<String> args = new ArrayList<>(List.of("node", "--kafka", bootstrap, "--node-id", nodeId, "--data-dir",
+        dataDir.toString()));
+    args.addAll(List.of(extra));
+    Started s = startShoal(nodeId, tmp, "-Xmx512m", "serving ShardSearch on ", args);
+    return new Started(s.process(), s.address().substring(s.address().lastIndexOf(' ') + 1).trim());
+  }
+
+  /**
+   * Starts {@code shoal ARGS} in its own JVM and returns once it prints a line containing
+   * {@code readyMarker}; that line is {@link Started#address()}.
+   */
+  static Started startShoal(String name, Path tmp, String heap, String readyMarker, List<String> args)
+      throws IOException {
     String javaBin = ProcessHandle.current().info().command().orElseThrow();
     List<String> cmd = new ArrayList<>(List.of(javaBin, "--enable-native-access=ALL-UNNAMED",
         "--add-modules", "jdk.incubator.vector", "--sun-misc-unsafe-memory-access=allow", "-Djava.io.tmpdir=" + tmp,
-        "-Dshoal.log.dir=" + tmp, "-Xmx512m", "-cp", System.getProperty("java.class.path"), Shoal.class.getName(),
-        "node", "--kafka", bootstrap, "--node-id", nodeId, "--data-dir", dataDir.toString()));
-    cmd.addAll(List.of(extra));
+        "-Dshoal.log.dir=" + tmp, heap, "-cp", System.getProperty("java.class.path"), Shoal.class.getName()));
+    cmd.addAll(args);
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-    String address = null;
+    String ready = null;
     String line;
     while ((line = r.readLine()) != null) {
-      if (line.contains("serving ShardSearch on ")) {
-        address = line.substring(line.lastIndexOf(' ') + 1).trim();
+      if (line.contains(readyMarker)) {
+        ready = line;
         break;
       }
     }
-    if (address == null) {
-      throw new IllegalStateException("node " + nodeId + " exited before serving (exit " + exitOf(p) + ")");
+    if (ready == null) {
+      throw new IllegalStateException(name + " exited before it was ready (exit " + exitOf(p) + ")");
     }
     Thread drain = new Thread(() -> {
       try {
         while (r.readLine() != null) {
-          // keep the pipe empty so the node never blocks on its output
+          // keep the pipe empty so the process never blocks on its output
         }
       } catch (IOException ignored) {
         // the process ended
       }
-    }, "drain-" + nodeId);
+    }, "drain-" + name);
     drain.setDaemon(true);
     drain.start();
-    return new Started(p, address);
+    return new Started(p, ready);
   }
 }

@@ -72,6 +72,7 @@ public final class QueryService implements AutoCloseable {
   }
 
   public QueryService start() {
+    router.tiers(heartbeats::tier);
     watcher.onAssignment(router::update);
     watcher.start();
     heartbeats.start();
@@ -86,6 +87,28 @@ public final class QueryService implements AutoCloseable {
 
   public int httpPort() {
     return http.port();
+  }
+
+  /**
+   * The replicas of each shard that report LIVE now, by node id, in the routing table's order:
+   * what this service routes to first (for status and tests).
+   */
+  public java.util.Map<Integer, List<String>> liveReplicas() {
+    java.util.Map<Integer, List<String>> out = new java.util.TreeMap<>();
+    var table = router.table();
+    if (table == null) {
+      return out;
+    }
+    for (var p : table.getPlacementsList()) {
+      List<String> live = new java.util.ArrayList<>();
+      for (var r : p.getReplicasList()) {
+        if (heartbeats.tier(r.getAddress(), p.getShard()) == HeartbeatWatcher.SERVING) {
+          live.add(r.getNodeId());
+        }
+      }
+      out.put(p.getShard(), live);
+    }
+    return out;
   }
 
   /** True once a routing table has been received. */

@@ -36,6 +36,7 @@ public final class ClusterTopics {
           .configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "3600000")));
       add(missing, existing, new NewTopic(Topics.ASSIGNMENTS, 1, replication)
           .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)));
+      add(missing, existing, new NewTopic(Topics.MANAGER_ELECTION, 1, replication));
       if (!missing.isEmpty()) {
         admin.createTopics(missing).all().get();
       }

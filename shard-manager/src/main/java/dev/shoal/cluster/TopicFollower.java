@@ -19,6 +19,7 @@ public abstract class TopicFollower extends ServiceLoop {
   private final TopicPartition partition;
   private final boolean fromBeginning;
   private KafkaConsumer<String, byte[]> consumer;
+  private volatile boolean caughtUp;
 
   protected TopicFollower(String name, String bootstrap, String topic, boolean fromBeginning) {
     super(name);
@@ -47,9 +48,18 @@ public abstract class TopicFollower extends ServiceLoop {
       for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
         handle(r);
       }
+      if (!caughtUp) {
+        long end = consumer.endOffsets(List.of(partition)).get(partition);
+        caughtUp = consumer.position(partition) >= end;
+      }
     } catch (WakeupException e) {
       // closing
     }
+  }
+
+  /** Whether everything on the topic when this follower started has been handled. */
+  public boolean caughtUp() {
+    return caughtUp;
   }
 
   @Override

@@ -12,6 +12,11 @@ public final class Topics {
   public static final String HEARTBEATS = "shoal.cluster.heartbeats";
   /** ShardAssignment, compacted, key = "routing". */
   public static final String ASSIGNMENTS = "shoal.cluster.assignments";
+  /**
+   * Never written: shard managers subscribe to its one partition in one consumer group, and the
+   * member the group gives the partition to leads.
+   */
+  public static final String MANAGER_ELECTION = "shoal.cluster.manager-election";
 
   /** DLQ headers. */
   public static final String H_REASON = "shoal.dlq.reason";

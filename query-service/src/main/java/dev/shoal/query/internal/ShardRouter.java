@@ -60,8 +60,20 @@ public final class ShardRouter implements AutoCloseable {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final Map<String, ReplicaStats> stats = new ConcurrentHashMap<>();
 
+  private volatile java.util.function.ToIntBiFunction<String, Integer> tiers = (address, shard) -> 0;
+
   public void update(ShardAssignment a) {
     table.set(a);
+  }
+
+  /**
+   * How good a replica (address, shard) is to route to, lower is better (e.g. LIVE, building,
+   * silent). A shard is routed only to its best tier: a replica that is still building gets no
+   * queries while another is LIVE, and a silent node none while another one reports. Default:
+   * every assigned replica is equal.
+   */
+  public void tiers(java.util.function.ToIntBiFunction<String, Integer> tiers) {
+    this.tiers = tiers;
   }
 
   public ShardAssignment table() {
@@ -81,7 +93,18 @@ public final class ShardRouter implements AutoCloseable {
     }
     for (ShardPlacement p : a.getPlacementsList()) {
       if (p.getShard() == shard) {
-        List<Replica> rs = new ArrayList<>(p.getReplicasList());
+        List<Replica> rs = new ArrayList<>();
+        int best = Integer.MAX_VALUE;
+        for (Replica r : p.getReplicasList()) {
+          int t = tiers.applyAsInt(r.getAddress(), shard);
+          if (t < best) {
+            best = t;
+            rs.clear();
+          }
+          if (t == best) {
+            rs.add(r);
+          }
+        }
         if (preferenceKey != null && !preferenceKey.isEmpty() && !rs.isEmpty()) {
           int start = Math.floorMod((preferenceKey + "/" + shard).hashCode(), rs.size());
           List<Replica> rotated = new ArrayList<>(rs.subList(start, rs.size()));

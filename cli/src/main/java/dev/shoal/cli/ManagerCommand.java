@@ -1,0 +1,49 @@
+package dev.shoal.cli;
+
+import dev.shoal.cluster.ClusterTopics;
+import dev.shoal.cluster.ShardManager;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code shoal manager}: one shard manager as its own process. Run two or more for high
+ * availability: they elect a leader through Kafka; the others stand by. SIGTERM/Ctrl-C leaves
+ * the election at once, so a standby takes over without waiting for the session timeout.
+ */
+@Command(name = "manager", mixinStandardHelpOptions = true, description = "Run a shard manager.")
+final class ManagerCommand implements Callable<Integer> {
+
+  @Option(names = "--kafka", required = true, description = "Kafka bootstrap servers")
+  String bootstrap;
+
+  @Option(names = "--manager-id", required = true, description = "a name for logs and assignments")
+  String managerId;
+
+  @Option(names = "--shards", defaultValue = "4", description = "shards = partitions (default: ${DEFAULT-VALUE})")
+  int shards;
+
+  @Option(names = "--replicas", defaultValue = "2", description = "replicas per shard (default: ${DEFAULT-VALUE})")
+  int replicas;
+
+  @Option(names = "--failure-timeout-ms", defaultValue = "5000",
+      description = "a node silent this long loses its shards (default: ${DEFAULT-VALUE})")
+  long failureTimeoutMs;
+
+  @Override
+  public Integer call() throws Exception {
+    ClusterTopics.ensure(bootstrap, shards, (short) 1);
+    ShardManager manager = new ShardManager(bootstrap, managerId, shards, replicas, failureTimeoutMs);
+    manager.start();
+    CountDownLatch stop = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      manager.close();
+      stop.countDown();
+    }, "manager-shutdown"));
+    System.out.println("shard manager " + managerId + " started (" + shards + " shards, " + replicas + " replicas)");
+    System.out.flush();
+    stop.await();
+    return 0;
+  }
+}
