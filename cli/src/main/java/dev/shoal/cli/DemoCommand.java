@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -32,24 +33,8 @@ final class DemoCommand implements Callable<Integer> {
       defaultValue = "4")
   int shards;
 
-  @Option(names = "--model", description = "bge-small-en-v1.5, all-MiniLM-L6-v2, or a directory with model.onnx "
-      + "and tokenizer.json (default: ${DEFAULT-VALUE})", defaultValue = "bge-small-en-v1.5")
-  String model;
-
-  @Option(names = "--pooling", defaultValue = "cls", description = "for a model directory: cls or mean "
-      + "(default: ${DEFAULT-VALUE}; the built-in models know their own)")
-  String pooling;
-
-  @Option(names = "--query-prefix", defaultValue = "", description = "for a model directory: text put before "
-      + "every query (e.g. an instruction from the model card)")
-  String queryPrefix;
-
-  @Option(names = "--dimension", defaultValue = "384", description = "for a model directory: embedding size")
-  int dimension;
-
-  @Option(names = "--max-passage-tokens", description = "passage truncation in tokens; 256 keeps SciFact under "
-      + "10 minutes on 2 cores (default: ${DEFAULT-VALUE})", defaultValue = "256")
-  int maxTokens;
+  @Mixin
+  ModelOptions modelOptions;
 
   @Option(names = "--grpc-port", defaultValue = "50051", description = "SearchService gRPC port (default: ${DEFAULT-VALUE})")
   int grpcPort;
@@ -74,10 +59,9 @@ final class DemoCommand implements Callable<Integer> {
     long started = System.nanoTime();
     BeirDataset data = new BeirDataset(dataset);
     Files.createDirectories(dataDir);
-    ModelSpec spec = ModelSpec.resolve(model, dimension, ModelSpec.Pooling.valueOf(pooling.toUpperCase(
-        java.util.Locale.ROOT)), queryPrefix, "", 512).withMaxTokens(maxTokens);
+    ModelSpec spec = modelOptions.spec();
     System.out.printf("shoal demo: dataset %s, model %s (passages truncated to %d tokens), data in %s%n",
-        data.dir(), spec.name(), maxTokens, dataDir.toAbsolutePath());
+        data.dir(), spec.name(), modelOptions.maxTokens, dataDir.toAbsolutePath());
     LocalCluster cluster = new LocalCluster(new LocalCluster.Options(dataDir, null, shards, spec, host, grpcPort,
         httpPort, rankerPort, threads));
     CountDownLatch stop = new CountDownLatch(1);

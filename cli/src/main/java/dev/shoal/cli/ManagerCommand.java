@@ -3,7 +3,8 @@ package dev.shoal.cli;
 import dev.shoal.cluster.ClusterTopics;
 import dev.shoal.cluster.ShardManager;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
+import dev.shoal.cli.internal.UntilStopped;
+import java.util.List;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -36,14 +37,7 @@ final class ManagerCommand implements Callable<Integer> {
     ClusterTopics.ensure(bootstrap, shards, (short) 1);
     ShardManager manager = new ShardManager(bootstrap, managerId, shards, replicas, failureTimeoutMs);
     manager.start();
-    CountDownLatch stop = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      manager.close();
-      stop.countDown();
-    }, "manager-shutdown"));
-    System.out.println("shard manager " + managerId + " started (" + shards + " shards, " + replicas + " replicas)");
-    System.out.flush();
-    stop.await();
-    return 0;
+    return UntilStopped.serve("shard manager " + managerId + " started (" + shards + " shards, " + replicas
+        + " replicas)", List.of(manager));
   }
 }

@@ -6,7 +6,8 @@ import dev.shoal.indexer.node.IndexNode;
 import dev.shoal.indexer.node.IndexNodeConfig;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
+import dev.shoal.cli.internal.UntilStopped;
+import java.util.List;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -49,16 +50,8 @@ final class NodeCommand implements Callable<Integer> {
     Metrics metrics = new Metrics();
     IndexNode node = new IndexNode(config, metrics).start();
     MetricsHttpServer metricsServer = new MetricsHttpServer(host, metricsPort, metrics);
-    CountDownLatch stop = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      node.close();
-      metricsServer.close();
-      stop.countDown();
-    }, "node-shutdown"));
     System.out.println("node " + nodeId + " metrics on http://" + host + ":" + metricsServer.port() + "/metrics");
-    System.out.println("node " + nodeId + " serving ShardSearch on " + node.address());
-    System.out.flush();
-    stop.await();
-    return 0;
+    return UntilStopped.serve("node " + nodeId + " serving ShardSearch on " + node.address(),
+        List.of(metricsServer, node));
   }
 }

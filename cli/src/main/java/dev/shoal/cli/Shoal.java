@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 @Command(name = "shoal", mixinStandardHelpOptions = true, version = "shoal 0.1.0",
     description = "Distributed search with neural ranking.",
     subcommands = {DemoCommand.class, SearchCommand.class, IngestCommand.class, EvalCommand.class,
-        BenchCommand.class, NodeCommand.class, ManagerCommand.class, TopicsCommand.class})
+        BenchCommand.class, NodeCommand.class, ManagerCommand.class, TopicsCommand.class,
+        ClusterCommand.class, KafkaCommand.class, RankerCommand.class, EnricherCommand.class, QueryCommand.class})
 public final class Shoal implements Runnable {
 
   @Override

@@ -1,0 +1,251 @@
+package dev.shoal.cli;
+
+import dev.shoal.api.json.Topics;
+import dev.shoal.api.v1.HostedShard;
+import dev.shoal.api.v1.NodeHeartbeat;
+import dev.shoal.api.v1.Replica;
+import dev.shoal.api.v1.ShardAssignment;
+import dev.shoal.api.v1.ShardPlacement;
+import dev.shoal.cli.internal.ClusterProcesses;
+import dev.shoal.cluster.ClusterTopics;
+import dev.shoal.cluster.KafkaSettings;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
+import org.apache.kafka.common.TopicPartition;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code shoal cluster up|status|down}: a local cluster of separate JVM processes. */
+@Command(name = "cluster", mixinStandardHelpOptions = true,
+    description = "Start, inspect and stop a local multi-process cluster.",
+    subcommands = {ClusterCommand.Up.class, ClusterCommand.Status.class, ClusterCommand.Down.class})
+final class ClusterCommand implements Runnable {
+
+  @Override
+  public void run() {
+    new picocli.CommandLine(this).usage(System.out);
+  }
+
+  static final class DirOption {
+    @Option(names = "--data-dir", defaultValue = ".shoal-data/cluster",
+        description = "where the cluster keeps its state and logs (default: ${DEFAULT-VALUE})")
+    Path dir;
+  }
+
+  /**
+   * Starts, each in its own JVM: a broker (unless {@code --kafka}), the ranker, an enricher, two
+   * shard managers, the index nodes and the query services; returns once every one is ready.
+   */
+  @Command(name = "up", mixinStandardHelpOptions = true, description = "Start a local cluster.")
+  static final class Up implements Callable<Integer> {
+    @Mixin
+    DirOption dir;
+
+    @Mixin
+    ModelOptions model;
+
+    @Option(names = "--nodes", defaultValue = "3", description = "index nodes (default: ${DEFAULT-VALUE})")
+    int nodes;
+
+    @Option(names = "--query-services", defaultValue = "2", description = "query services (default: ${DEFAULT-VALUE})")
+    int queryServices;
+
+    @Option(names = "--managers", defaultValue = "2", description = "shard managers: one leads (default: ${DEFAULT-VALUE})")
+    int managers;
+
+    @Option(names = "--kafka", description = "an existing Kafka; without it a local broker is started")
+    String kafka;
+
+    @Option(names = "--shards", defaultValue = "4", description = "shards (default: ${DEFAULT-VALUE})")
+    int shards;
+
+    @Option(names = "--replicas", defaultValue = "2", description = "replicas per shard (default: ${DEFAULT-VALUE})")
+    int replicas;
+
+    @Override
+    public Integer call() throws Exception {
+      var existing = ClusterProcesses.load(dir.dir);
+      if (existing.isPresent() && existing.get().services().stream().anyMatch(ClusterProcesses.Service::alive)) {
+        System.err.println("a cluster is already running from " + dir.dir + ": bin/shoal cluster down first");
+        return 1;
+      }
+      ClusterProcesses c = new ClusterProcesses(dir.dir);
+      try {
+        String bootstrap = kafka;
+        if (bootstrap == null) {
+          bootstrap = c.start("kafka", "-Xmx768m", "kafka bootstrap ", List.of("kafka", "--data-dir",
+              dir.dir.resolve("kafka").toString(), "--shards", Integer.toString(shards)), 120).address();
+        } else {
+          ClusterTopics.ensure(bootstrap, shards, (short) 1);
+        }
+        c.bootstrap(bootstrap);
+        List<String> modelArgs = List.of("--model", model.model, "--pooling", model.pooling, "--query-prefix",
+            model.queryPrefix, "--dimension", Integer.toString(model.dimension), "--max-passage-tokens",
+            Integer.toString(model.maxTokens));
+        List<String> rankerArgs = new ArrayList<>(List.of("ranker"));
+        rankerArgs.addAll(modelArgs);
+        String ranker = c.start("ranker", "-Xmx1g", " serving on ", rankerArgs, 180).address();
+        List<String> enricherArgs = new ArrayList<>(List.of("enricher", "--kafka", bootstrap));
+        enricherArgs.addAll(modelArgs);
+        c.start("enricher", "-Xmx1g", "enricher ", enricherArgs, 180);
+        for (int i = 1; i <= managers; i++) {
+          c.start("manager-" + i, "-Xmx256m", "shard manager ", List.of("manager", "--kafka", bootstrap,
+              "--manager-id", "manager-" + i, "--shards", Integer.toString(shards), "--replicas",
+              Integer.toString(replicas)), 120);
+        }
+        for (int i = 1; i <= nodes; i++) {
+          c.start("node-" + i, "-Xmx1g", "serving ShardSearch on ", List.of("node", "--kafka", bootstrap, "--node-id",
+              "node-" + i, "--data-dir", dir.dir.resolve("node-" + i).toString()), 120);
+        }
+        for (int i = 1; i <= queryServices; i++) {
+          c.start("query-" + i, "-Xmx768m", "query service gRPC ", List.of("query", "--kafka", bootstrap,
+              "--ranker", ranker), 120);
+        }
+      } catch (RuntimeException e) {
+        System.err.println("cluster up failed: " + e.getMessage());
+        c.stopAll(30, System.err);
+        return 1;
+      }
+      System.out.println("cluster up (state and logs in " + dir.dir + "):");
+      for (ClusterProcesses.Service s : c.services()) {
+        System.out.printf("  %-10s pid %-8d %s%n", s.name(), s.pid(), s.ready());
+      }
+      System.out.printf("index documents:  bin/shoal ingest testdata/scifact --kafka %s%n", c.bootstrap());
+      System.out.println("see it:           bin/shoal cluster status");
+      System.out.println("stop it:          bin/shoal cluster down");
+      return 0;
+    }
+  }
+
+  /** Processes, the routing table, and per node the shards with their state, lag and documents. */
+  @Command(name = "status", mixinStandardHelpOptions = true, description = "Show the local cluster.")
+  static final class Status implements Callable<Integer> {
+    @Mixin
+    DirOption dir;
+
+    @Override
+    public Integer call() throws Exception {
+      var loaded = ClusterProcesses.load(dir.dir);
+      if (loaded.isEmpty()) {
+        System.err.println("no cluster recorded in " + dir.dir + " (bin/shoal cluster up starts one)");
+        return 1;
+      }
+      ClusterProcesses c = loaded.get();
+      System.out.println("processes:");
+      for (ClusterProcesses.Service s : c.services()) {
+        System.out.printf("  %-10s pid %-8d %-8s %s%n", s.name(), s.pid(), s.alive() ? "running" : "EXITED",
+            s.ready());
+      }
+      if (c.bootstrap() == null) {
+        return 1;
+      }
+      Map<String, NodeHeartbeat> beats = recentHeartbeats(c.bootstrap(), 4_000);
+      ShardAssignment a = latestAssignment(c.bootstrap());
+      if (a == null) {
+        System.out.println("no routing table yet");
+        return 0;
+      }
+      System.out.printf("routing table: epoch %d (term %d, step %d) from %s%n", a.getEpoch(), a.getEpoch() >>> 32,
+          a.getEpoch() & 0xffffffffL, a.getManagerId());
+      System.out.println("shards:");
+      for (ShardPlacement p : a.getPlacementsList()) {
+        StringBuilder line = new StringBuilder(String.format("  shard %-3d", p.getShard()));
+        for (Replica r : p.getReplicasList()) {
+          line.append("  ").append(r.getNodeId()).append(':').append(describe(beats.get(r.getNodeId()), p.getShard()));
+        }
+        System.out.println(line);
+      }
+      System.out.println("nodes (heartbeats of the last 4 s):");
+      for (NodeHeartbeat hb : beats.values()) {
+        StringBuilder line = new StringBuilder(String.format("  %-8s %-21s epoch %-12d load %-4.0f", hb.getNodeId(),
+            hb.getAddress(), hb.getAssignmentEpoch(), hb.getLoad()));
+        for (HostedShard h : hb.getShardsList()) {
+          line.append(String.format("  shard %d %s lag %d docs %d", h.getShard(), h.getState(), h.getLag(),
+              h.getDocCount()));
+        }
+        System.out.println(line);
+      }
+      return 0;
+    }
+
+    private static String describe(NodeHeartbeat hb, int shard) {
+      if (hb == null) {
+        return "SILENT";
+      }
+      for (HostedShard h : hb.getShardsList()) {
+        if (h.getShard() == shard) {
+          return h.getState() + "(lag " + h.getLag() + ", " + h.getDocCount() + " docs)";
+        }
+      }
+      return "OPENING";
+    }
+
+    private static Map<String, NodeHeartbeat> recentHeartbeats(String bootstrap, long windowMs) throws Exception {
+      Map<String, NodeHeartbeat> out = new TreeMap<>();
+      try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(KafkaSettings.consumer(bootstrap, null))) {
+        TopicPartition tp = new TopicPartition(Topics.HEARTBEATS, 0);
+        consumer.assign(List.of(tp));
+        OffsetAndTimestamp from = consumer.offsetsForTimes(Map.of(tp, System.currentTimeMillis() - windowMs)).get(tp);
+        if (from == null) {
+          return out;
+        }
+        consumer.seek(tp, from.offset());
+        long end = consumer.endOffsets(List.of(tp)).get(tp);
+        while (consumer.position(tp) < end) {
+          for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+            NodeHeartbeat hb = NodeHeartbeat.parseFrom(r.value());
+            out.put(hb.getNodeId(), hb);
+          }
+        }
+      }
+      return out;
+    }
+
+    private static ShardAssignment latestAssignment(String bootstrap) throws Exception {
+      try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(KafkaSettings.consumer(bootstrap, null))) {
+        TopicPartition tp = new TopicPartition(Topics.ASSIGNMENTS, 0);
+        consumer.assign(List.of(tp));
+        consumer.seekToBeginning(List.of(tp));
+        long end = consumer.endOffsets(List.of(tp)).get(tp);
+        ShardAssignment latest = null;
+        while (consumer.position(tp) < end) {
+          for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+            ShardAssignment a = ShardAssignment.parseFrom(r.value());
+            if (latest == null || a.getEpoch() > latest.getEpoch()) {
+              latest = a;
+            }
+          }
+        }
+        return latest;
+      }
+    }
+  }
+
+  /** Stops every process of the cluster, the query services first and the broker last. */
+  @Command(name = "down", mixinStandardHelpOptions = true, description = "Stop the local cluster.")
+  static final class Down implements Callable<Integer> {
+    @Mixin
+    DirOption dir;
+
+    @Override
+    public Integer call() throws Exception {
+      var loaded = ClusterProcesses.load(dir.dir);
+      if (loaded.isEmpty()) {
+        System.out.println("no cluster recorded in " + dir.dir);
+        return 0;
+      }
+      loaded.get().stopAll(30, System.out);
+      System.out.println("cluster down");
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,48 @@
+package dev.shoal.cli;
+
+import dev.shoal.api.server.Metrics;
+import dev.shoal.api.server.MetricsHttpServer;
+import dev.shoal.cli.internal.UntilStopped;
+import dev.shoal.indexer.enrich.Enricher;
+import dev.shoal.ranker.Encoder;
+import dev.shoal.ranker.Encoders;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code shoal enricher}: validates and embeds shoal.docs into shoal.docs.enriched, as its own
+ * process with its own encoder (passage batches never queue in front of queries). Several may
+ * run with distinct {@code --id}s; Kafka splits the partitions between them.
+ */
+@Command(name = "enricher", mixinStandardHelpOptions = true, description = "Run an enricher.")
+final class EnricherCommand implements Callable<Integer> {
+
+  @Mixin
+  ModelOptions model;
+
+  @Option(names = "--kafka", required = true, description = "Kafka bootstrap servers")
+  String bootstrap;
+
+  @Option(names = "--id", defaultValue = "shoal-enricher-1", description = "transactional id; unique per enricher")
+  String id;
+
+  @Option(names = "--threads", defaultValue = "2", description = "encoder threads (default: ${DEFAULT-VALUE})")
+  int threads;
+
+  @Option(names = "--metrics-port", defaultValue = "0", description = "port of GET /metrics (0 = any free port)")
+  int metricsPort;
+
+  @Override
+  public Integer call() throws Exception {
+    Metrics metrics = new Metrics();
+    Encoder encoder = Encoders.create(model.spec(), "auto", threads, 16);
+    Enricher enricher = new Enricher(bootstrap, id, encoder, 64, metrics);
+    enricher.start();
+    MetricsHttpServer metricsServer = new MetricsHttpServer("127.0.0.1", metricsPort, metrics);
+    return UntilStopped.serve("enricher " + id + " running (" + encoder.backend() + "), metrics on http://127.0.0.1:"
+        + metricsServer.port() + "/metrics", List.of(encoder, enricher, metricsServer));
+  }
+}

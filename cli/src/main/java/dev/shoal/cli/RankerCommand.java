@@ -1,0 +1,42 @@
+package dev.shoal.cli;
+
+import dev.shoal.cli.internal.UntilStopped;
+import dev.shoal.ranker.BatchingEncoder;
+import dev.shoal.ranker.Encoder;
+import dev.shoal.ranker.Encoders;
+import dev.shoal.ranker.server.RankerServer;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code shoal ranker}: the Ranker gRPC service (Embed, Score) over one encoder, as its own process. */
+@Command(name = "ranker", mixinStandardHelpOptions = true, description = "Run the ranker service.")
+final class RankerCommand implements Callable<Integer> {
+
+  @Mixin
+  ModelOptions model;
+
+  @Option(names = "--host", defaultValue = "127.0.0.1")
+  String host;
+
+  @Option(names = "--port", defaultValue = "0", description = "Ranker gRPC port (0 = any free port)")
+  int port;
+
+  @Option(names = "--backend", defaultValue = "auto", description = "auto, cpu (default: ${DEFAULT-VALUE})")
+  String backend;
+
+  @Option(names = "--threads", defaultValue = "2", description = "encoder threads (default: ${DEFAULT-VALUE})")
+  int threads;
+
+  @Override
+  public Integer call() throws Exception {
+    Encoder encoder = Encoders.create(model.spec(), backend, threads, 16);
+    BatchingEncoder batcher = new BatchingEncoder(encoder, 64, 2_000);
+    RankerServer server = new RankerServer(host, port, batcher);
+    server.start();
+    return UntilStopped.serve("ranker " + model.spec().name() + " on " + encoder.backend() + " serving on "
+        + server.address(), List.of(encoder, batcher, server));
+  }
+}
