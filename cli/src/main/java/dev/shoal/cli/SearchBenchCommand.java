@@ -52,6 +52,10 @@ final class SearchBenchCommand implements Callable<Integer> {
   @Option(names = {"-k", "--top-k"}, defaultValue = "10")
   int topK;
 
+  @Option(names = "--server-warmup", defaultValue = "20", description = "before the cells, seconds of load per "
+      + "profile and path, so every JIT is warm (default: ${DEFAULT-VALUE})")
+  int serverWarmup;
+
   @Option(names = {"-o", "--output"}, defaultValue = "bench-search.md", description = "results file (Markdown; "
       + "raw numbers beside it as .tsv)")
   Path output;
@@ -77,6 +81,7 @@ final class SearchBenchCommand implements Callable<Integer> {
           "-cp", System.getProperty("java.class.path"), Shoal.class.getName(), "bench", "search-client",
           "--target", "127.0.0.1:" + cluster.grpcPort(), "--dataset", dataset.toString(),
           "--seconds", Integer.toString(seconds), "--warmup", Integer.toString(warmup), "-k", Integer.toString(topK),
+          "--server-warmup", Integer.toString(serverWarmup),
           "--clients", join(clients), "--profiles", String.join(",", profiles), "-o", output.toString()));
       for (String d : shardDirs) {
         cmd.add("--shard-dir");
@@ -125,11 +130,21 @@ final class SearchBenchCommand implements Callable<Integer> {
     @Option(names = "-o", required = true)
     Path output;
 
+    @Option(names = "--server-warmup", required = true)
+    int serverWarmup;
+
     @Override
     public Integer call() throws Exception {
       List<String> queries = new BeirDataset(dataset).queries().stream().map(BeirDataset.Query::text).toList();
       List<SearchLoad.Cell> cells = new ArrayList<>();
       try (SearchLoad load = new SearchLoad(target, shardDirs, ModelSpec.BGE_SMALL_EN_V15, topK)) {
+        // the server's JIT warms up on every path before any cell is measured
+        for (String profile : profiles) {
+          for (SearchLoad.Target path : SearchLoad.Target.values()) {
+            load.run(path, profile, 4, queries, 0, serverWarmup);
+          }
+        }
+        System.out.println("warmed up: " + serverWarmup + " s per profile and path at 4 clients");
         for (String profile : profiles) {
           for (int n : clients) {
             for (SearchLoad.Target path : SearchLoad.Target.values()) {
@@ -147,9 +162,10 @@ final class SearchBenchCommand implements Callable<Integer> {
     private void write(List<SearchLoad.Cell> cells, int queryCount) throws IOException {
       StringBuilder md = new StringBuilder();
       md.append("# Search load benchmark\n\n");
-      md.append(String.format("SciFact (%s), %d queries cycled, top %d, %d s per cell after %d s warm-up, closed "
-          + "loop (each client sends its next query when the last one answers); %d CPUs; client in its own JVM.%n%n",
-          dataset, queryCount, topK, seconds, warmup, Runtime.getRuntime().availableProcessors()));
+      md.append(String.format("SciFact (%s), %d queries cycled, top %d, %d s per cell after %d s warm-up (and %d s "
+          + "per profile and path at 4 clients before the first cell), closed loop (each client sends its next query "
+          + "when the last one answers); %d CPUs; client in its own JVM.%n%n", dataset, queryCount, topK, seconds,
+          warmup, serverWarmup, Runtime.getRuntime().availableProcessors()));
       md.append("| profile | clients | path | QPS | p50 ms | p95 ms | p99 ms | errors | partial | p50 ratio |\n");
       md.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
       int perGroup = SearchLoad.Target.values().length;

@@ -4,6 +4,9 @@ import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
@@ -27,6 +30,8 @@ public abstract class GrpcService implements AutoCloseable {
   private final int requestedPort;
   private final HealthStatusManager health = new HealthStatusManager();
   private Server server;
+  private EventLoopGroup bossGroup;
+  private EventLoopGroup workerGroup;
 
   protected GrpcService(String host, int port) {
     this.host = host;
@@ -54,7 +59,13 @@ public abstract class GrpcService implements AutoCloseable {
     NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(host, requestedPort))
         .maxInboundMessageSize(maxInboundMessageBytes());
     if (handlersNeverBlock()) {
-      b.directExecutor();
+      // own event loops: calls run on them, so they must not be shared with other servers' and
+      // clients' I/O in the same process (a demo or test runs every service in one JVM)
+      int threads = Runtime.getRuntime().availableProcessors();
+      bossGroup = new NioEventLoopGroup(1);
+      workerGroup = new NioEventLoopGroup(threads);
+      b.directExecutor().bossEventLoopGroup(bossGroup).workerEventLoopGroup(workerGroup)
+          .channelType(NioServerSocketChannel.class);
     }
     b.addService(health.getHealthService()).addService(ProtoReflectionServiceV1.newInstance());
     for (BindableService s : services()) {
@@ -99,6 +110,11 @@ public abstract class GrpcService implements AutoCloseable {
     } catch (InterruptedException e) {
       server.shutdownNow();
       Thread.currentThread().interrupt();
+    }
+    for (EventLoopGroup g : new EventLoopGroup[] {workerGroup, bossGroup}) {
+      if (g != null) {
+        g.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      }
     }
   }
 }
