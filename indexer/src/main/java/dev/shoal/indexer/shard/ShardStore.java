@@ -296,26 +296,41 @@ public final class ShardStore implements AutoCloseable {
       }
       ShardSearchResponse.Builder out = ShardSearchResponse.newBuilder().setShard(shard).setTotalHits(total)
           .setSearcherGeneration(((DirectoryReader) s.getIndexReader()).getVersion());
-      boolean load = req.getWithSnippets() || req.getWithVectors() || req.getFieldsCount() > 0;
-      if (!load) {
+      boolean loadAll = req.getWithSnippets() || req.getWithVectors()
+          || (req.getFieldsCount() > 0 && req.getHydrateTop() == 0);
+      List<String> toLoad = loadAll ? List.copyOf(hits.keySet()) : best(hits, req.getHydrateTop());
+      if (toLoad.isEmpty()) {
         hits.values().forEach(out::addHits);
         return out.build();
       }
       Map<String, ShardHit> loaded = new HashMap<>();
-      for (ShardHit h : hydrate(hits.keySet(), req.getQuery(), req.getFieldsList(), true, req.getWithSnippets(),
-          req.getWithVectors())) {
+      for (ShardHit h : hydrate(toLoad, req.getQuery(), req.getFieldsList(), true,
+          req.getWithSnippets() || !loadAll, req.getWithVectors())) {
         loaded.put(h.getId(), h);
       }
       for (ShardHit.Builder h : hits.values()) {
         ShardHit d = loaded.get(h.getId());
-        if (d != null) { // else deleted after the searcher was opened
-          out.addHits(h.mergeFrom(d));
-        }
+        if (d != null) {
+          out.addHits(h.mergeFrom(d).setHydrated(true));
+        } else if (!toLoad.contains(h.getId())) {
+          out.addHits(h);
+        } // else deleted after the searcher was opened
       }
       return out.build();
     } finally {
       searchers.release(s);
     }
+  }
+
+  /** The ids of the n best hits: by BM25 rank, or by kNN rank when there is no BM25 list. */
+  private static List<String> best(Map<String, ShardHit.Builder> hits, int n) {
+    if (n <= 0) {
+      return List.of();
+    }
+    boolean lexical = hits.values().stream().anyMatch(h -> h.getBm25Rank() > 0);
+    return hits.values().stream().filter(h -> (lexical ? h.getBm25Rank() : h.getDenseRank()) > 0)
+        .sorted(java.util.Comparator.comparingInt(h -> lexical ? h.getBm25Rank() : h.getDenseRank()))
+        .limit(n).map(ShardHit.Builder::getId).toList();
   }
 
   /**
