@@ -61,9 +61,10 @@ public final class SearchLoad implements AutoCloseable {
       exact cosine over the head of 100, RRF with BM25, top k ids. The baseline returns ids only (no titles, \
       snippets): that work is part of what the ratio measures. p50 ratio = shoal p50 / raw p50 at the same \
       number of clients. **gRPC ping**: grpc.health.v1 Check against the query service over the same \
-      channel: the cost of one round trip on this machine, with no work behind it. A bm25 search makes three \
-      round trips in sequence (client → query service → shards for ids → shards for titles and snippets); \
-      neural makes five (plus Embed and Score).""";
+      channel: the cost of one round trip on this machine, with no work behind it. A bm25 search makes two \
+      round trips in sequence (client → query service → shards, which send ids, scores and, for their best few \
+      hits, titles and snippets; a third to a shard holding more of the page than that); neural makes five \
+      (Embed, shards for ids, shards for the head's vectors, Score, shards for the page).""";
 
   /** Which side of the comparison a cell measures. */
   public enum Target {
