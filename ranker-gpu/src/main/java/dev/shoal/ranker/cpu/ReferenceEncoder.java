@@ -153,7 +153,7 @@ public final class ReferenceEncoder implements Encoder {
    * multiply-add in fp32 (as GPU code compiles it), the bias added after the sum. Four rows share
    * each pass over W; the order of every sum is the same as one row at a time.
    */
-  static float[] gemmBias(float[] x, int rows, int in, float[] weight, float[] bias, int out) {
+  public static float[] gemmBias(float[] x, int rows, int in, float[] weight, float[] bias, int out) {
     float[] y = new float[rows * out];
     float[][] acc = new float[4][out];
     int bound = LANES.loopBound(out);
@@ -187,7 +187,7 @@ public final class ReferenceEncoder implements Encoder {
   }
 
   /** Scaled dot-product attention per head over one unpadded sequence. */
-  static float[] attention(float[] q, float[] k, float[] v, int t, int heads, int d) {
+  public static float[] attention(float[] q, float[] k, float[] v, int t, int heads, int d) {
     int h = heads * d;
     float scale = (float) Math.sqrt(d);
     float[] out = new float[t * h];
@@ -220,7 +220,7 @@ public final class ReferenceEncoder implements Encoder {
     return out;
   }
 
-  static void layerNorm(float[] x, int rows, int h, float[] gamma, float[] beta, float eps) {
+  public static void layerNorm(float[] x, int rows, int h, float[] gamma, float[] beta, float eps) {
     for (int r = 0; r < rows; r++) {
       int o = r * h;
       float mean = 0f;
@@ -242,14 +242,14 @@ public final class ReferenceEncoder implements Encoder {
   }
 
   /** Exact GELU as the graph computes it: x · 0.5 · (1 + erf(x / √2)). */
-  static void gelu(float[] x) {
+  public static void gelu(float[] x) {
     for (int i = 0; i < x.length; i++) {
       float u = x[i];
       x[i] = u * 0.5f * (1f + (float) erf(u / 1.4142135f));
     }
   }
 
-  static void addInPlace(float[] y, float[] residual) {
+  public static void addInPlace(float[] y, float[] residual) {
     for (int i = 0; i < y.length; i++) {
       y[i] += residual[i];
     }
