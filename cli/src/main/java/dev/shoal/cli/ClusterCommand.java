@@ -191,41 +191,49 @@ final class ClusterCommand implements Runnable {
 
     private static Map<String, NodeHeartbeat> recentHeartbeats(String bootstrap, long windowMs) throws Exception {
       Map<String, NodeHeartbeat> out = new TreeMap<>();
-      try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(KafkaSettings.consumer(bootstrap, null))) {
-        TopicPartition tp = new TopicPartition(Topics.HEARTBEATS, 0);
-        consumer.assign(List.of(tp));
+      readToEnd(bootstrap, Topics.HEARTBEATS, (consumer, tp) -> {
         OffsetAndTimestamp from = consumer.offsetsForTimes(Map.of(tp, System.currentTimeMillis() - windowMs)).get(tp);
-        if (from == null) {
-          return out;
-        }
-        consumer.seek(tp, from.offset());
-        long end = consumer.endOffsets(List.of(tp)).get(tp);
-        while (consumer.position(tp) < end) {
-          for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-            NodeHeartbeat hb = NodeHeartbeat.parseFrom(r.value());
-            out.put(hb.getNodeId(), hb);
-          }
-        }
-      }
+        return from == null ? -1 : from.offset();
+      }, bytes -> {
+        NodeHeartbeat hb = NodeHeartbeat.parseFrom(bytes);
+        out.put(hb.getNodeId(), hb);
+      });
       return out;
     }
 
     private static ShardAssignment latestAssignment(String bootstrap) throws Exception {
+      ShardAssignment[] latest = {null};
+      readToEnd(bootstrap, Topics.ASSIGNMENTS, (consumer, tp) -> 0L, bytes -> {
+        ShardAssignment a = ShardAssignment.parseFrom(bytes);
+        if (latest[0] == null || a.getEpoch() > latest[0].getEpoch()) {
+          latest[0] = a;
+        }
+      });
+      return latest[0];
+    }
+
+    private interface RecordHandler {
+      void accept(byte[] value) throws Exception;
+    }
+
+    /** Reads partition 0 of a topic from {@code start} (an offset, or -1 for nothing) to its current end. */
+    private static void readToEnd(String bootstrap, String topic,
+                                  java.util.function.BiFunction<KafkaConsumer<String, byte[]>, TopicPartition, Long> start,
+                                  RecordHandler handler) throws Exception {
       try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(KafkaSettings.consumer(bootstrap, null))) {
-        TopicPartition tp = new TopicPartition(Topics.ASSIGNMENTS, 0);
+        TopicPartition tp = new TopicPartition(topic, 0);
         consumer.assign(List.of(tp));
-        consumer.seekToBeginning(List.of(tp));
+        long from = start.apply(consumer, tp);
+        if (from < 0) {
+          return;
+        }
+        consumer.seek(tp, from);
         long end = consumer.endOffsets(List.of(tp)).get(tp);
-        ShardAssignment latest = null;
         while (consumer.position(tp) < end) {
           for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-            ShardAssignment a = ShardAssignment.parseFrom(r.value());
-            if (latest == null || a.getEpoch() > latest.getEpoch()) {
-              latest = a;
-            }
+            handler.accept(r.value());
           }
         }
-        return latest;
       }
     }
   }
