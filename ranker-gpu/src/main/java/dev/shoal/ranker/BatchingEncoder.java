@@ -20,13 +20,6 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class BatchingEncoder implements Encoder {
 
-  /** Thrown (as the cause) to a call whose deadline passed before it was computed. */
-  public static final class DeadlineExpiredException extends RuntimeException {
-    DeadlineExpiredException() {
-      super("deadline passed while waiting for a batch; the model did not run for it");
-    }
-  }
-
   private record Pending(List<String> texts, Kind kind, long deadlineNanos, CompletableFuture<float[][]> result) {
   }
 
@@ -73,11 +66,8 @@ public final class BatchingEncoder implements Encoder {
     return embed(texts, kind, Long.MAX_VALUE);
   }
 
-  /**
-   * @param deadlineNanos absolute {@link System#nanoTime()} after which the texts are not worth
-   *                      computing; {@code Long.MAX_VALUE} for none
-   * @throws DeadlineExpiredException when the deadline passed before the model ran
-   */
+  /** Waits in the queue; dropped, with {@link DeadlineExpiredException}, if the deadline passes first. */
+  @Override
   public float[][] embed(List<String> texts, Kind kind, long deadlineNanos) {
     if (closed) {
       throw new IllegalStateException("encoder closed");

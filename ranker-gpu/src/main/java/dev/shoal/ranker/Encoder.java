@@ -28,6 +28,28 @@ public interface Encoder extends AutoCloseable {
   /** One embedding per text, in order, each of length {@link #dimension()}, L2 norm 1. */
   float[][] embed(List<String> texts, Kind kind);
 
+  /** Thrown to a call whose deadline passed before the model ran for it. */
+  final class DeadlineExpiredException extends RuntimeException {
+    public DeadlineExpiredException() {
+      super("deadline passed before the model ran; it did not run for this call");
+    }
+  }
+
+  /**
+   * As {@link #embed(List, Kind)}, for a caller that stops caring at an absolute
+   * {@link System#nanoTime()} deadline ({@code Long.MAX_VALUE}: none). An implementation that
+   * queues work drops the call if the deadline passes while it waits; this default only refuses
+   * a call that arrives too late.
+   *
+   * @throws DeadlineExpiredException when the deadline passed before the model ran
+   */
+  default float[][] embed(List<String> texts, Kind kind, long deadlineNanos) {
+    if (deadlineNanos != Long.MAX_VALUE && System.nanoTime() >= deadlineNanos) {
+      throw new DeadlineExpiredException();
+    }
+    return embed(texts, kind);
+  }
+
   /** Which backend runs, for the one start-up log line and for /metrics. */
   String backend();
 

@@ -46,7 +46,7 @@ class BatchingEncoderTest {
   void anExpiredCallIsDroppedBeforeTheModelRuns() {
     try (CountingEncoder counted = new CountingEncoder(new OnnxEncoder(ModelSpec.ALL_MINILM_L6_V2, 1, 16));
          BatchingEncoder batcher = new BatchingEncoder(counted, 64, 2_000)) {
-      assertThrows(BatchingEncoder.DeadlineExpiredException.class,
+      assertThrows(Encoder.DeadlineExpiredException.class,
           () -> batcher.embed(List.of("too late"), Encoder.Kind.QUERY, System.nanoTime() - 1));
       assertEquals(0, counted.calls.get());
       assertEquals(1, batcher.expired());

@@ -9,7 +9,6 @@ import dev.shoal.api.v1.RankerGrpc;
 import dev.shoal.api.v1.ScoreRequest;
 import dev.shoal.api.v1.ScoreResponse;
 import dev.shoal.api.v1.Vector;
-import dev.shoal.ranker.BatchingEncoder;
 import dev.shoal.ranker.Encoder;
 import dev.shoal.ranker.internal.Pooler;
 import dev.shoal.ranker.internal.QueryEmbeddingCache;
@@ -56,7 +55,7 @@ public final class RankerService extends RankerGrpc.RankerImplBase {
     return d == null ? Long.MAX_VALUE : System.nanoTime() + d.timeRemaining(TimeUnit.NANOSECONDS);
   }
 
-  /** Embeds through the batcher when there is one, honouring the call's deadline; queries via the cache. */
+  /** Embeds within the call's deadline (a batching encoder drops it if it expires in the queue); queries via the cache. */
   private float[][] encode(List<String> texts, Encoder.Kind kind) {
     float[][] out = new float[texts.size()][];
     List<String> missing = new ArrayList<>();
@@ -71,8 +70,7 @@ public final class RankerService extends RankerGrpc.RankerImplBase {
       }
     }
     if (!missing.isEmpty()) {
-      float[][] fresh = encoder instanceof BatchingEncoder b ? b.embed(missing, kind, deadlineNanos())
-          : encoder.embed(missing, kind);
+      float[][] fresh = encoder.embed(missing, kind, deadlineNanos());
       for (int j = 0; j < fresh.length; j++) {
         out[where.get(j)] = fresh[j];
         if (kind == Encoder.Kind.QUERY) {
@@ -97,7 +95,7 @@ public final class RankerService extends RankerGrpc.RankerImplBase {
     float[][] vectors;
     try {
       vectors = encode(request.getTextsList(), kind);
-    } catch (BatchingEncoder.DeadlineExpiredException e) {
+    } catch (Encoder.DeadlineExpiredException e) {
       response.onError(Status.DEADLINE_EXCEEDED.withDescription(e.getMessage()).asRuntimeException());
       return;
     }
@@ -146,7 +144,7 @@ public final class RankerService extends RankerGrpc.RankerImplBase {
       query = request.hasQueryVector() ? toArray(request.getQueryVector())
           : encode(List.of(request.getQuery()), Encoder.Kind.QUERY)[0];
       encoded = texts.isEmpty() ? new float[0][] : encode(texts, Encoder.Kind.PASSAGE);
-    } catch (BatchingEncoder.DeadlineExpiredException e) {
+    } catch (Encoder.DeadlineExpiredException e) {
       response.onError(Status.DEADLINE_EXCEEDED.withDescription(e.getMessage()).asRuntimeException());
       return;
     }
