@@ -132,6 +132,22 @@ final class ClusterView implements AutoCloseable {
     return a.getPlacementsCount() == shards && docs == docsPerReplicaSet;
   }
 
+  /** Waits until the latest heartbeat of every node heard from in the last 2.5 s satisfies the condition. */
+  boolean awaitNodes(java.util.function.Predicate<Map<String, NodeHeartbeat>> condition, long timeoutMillis)
+      throws InterruptedException {
+    return await(() -> condition.test(freshNodes(2_500)), timeoutMillis);
+  }
+
+  /** Every shard the node hosts is LIVE with no lag. */
+  static boolean allLive(NodeHeartbeat hb) {
+    return hb.getShardsList().stream().allMatch(s -> s.getState() == ShardState.LIVE && s.getLag() == 0);
+  }
+
+  /** Documents over every shard the node hosts. */
+  static long docs(NodeHeartbeat hb) {
+    return hb.getShardsList().stream().mapToLong(HostedShard::getDocCount).sum();
+  }
+
   static boolean await(BooleanSupplier condition, long timeoutMillis) throws InterruptedException {
     long until = System.currentTimeMillis() + timeoutMillis;
     while (System.currentTimeMillis() < until) {

@@ -3,7 +3,6 @@ package dev.shoal.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.shoal.api.json.Topics;
 import dev.shoal.api.v1.Document;
 import dev.shoal.api.v1.FetchRequest;
 import dev.shoal.api.v1.FetchResponse;
@@ -16,7 +15,6 @@ import dev.shoal.api.v1.ShardState;
 import dev.shoal.cli.internal.DocumentProducer;
 import dev.shoal.cli.internal.EmbeddedKafka;
 import dev.shoal.cluster.ClusterTopics;
-import dev.shoal.cluster.KafkaSettings;
 import dev.shoal.cluster.ShardManager;
 import dev.shoal.indexer.enrich.Enricher;
 import dev.shoal.ranker.ModelSpec;
@@ -25,7 +23,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -33,9 +30,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.utils.Utils;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -144,28 +138,20 @@ class CrashRecoveryIT {
     }
     Map<Integer, Long> want = new HashMap<>();
     expected.keySet().forEach(id -> want.merge(shardOf(id), 1L, Long::sum));
-    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaSettings.consumer(bootstrap, null))) {
-      TopicPartition tp = new TopicPartition(Topics.HEARTBEATS, 0);
-      c.assign(List.of(tp));
-      c.seekToEnd(List.of(tp));
-      Map<Integer, Long> seen = Map.of();
-      while (System.nanoTime() < deadline) {
-        for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(500))) {
-          NodeHeartbeat hb = NodeHeartbeat.parseFrom(r.value());
-          Map<Integer, Long> counts = new HashMap<>();
-          boolean allLive = hb.getShardsCount() == SHARDS;
-          for (HostedShard s : hb.getShardsList()) {
-            counts.put(s.getShard(), s.getDocCount());
-            allLive &= s.getState() == ShardState.LIVE && s.getLag() == 0;
-          }
-          seen = counts;
-          if (allLive && counts.equals(want)) {
-            return;
-          }
-        }
-      }
-      throw new AssertionError("shards never reached the expected counts " + want + "; last seen " + seen);
+    try (ClusterView view = new ClusterView(bootstrap)) {
+      assertTrue(view.awaitNodes(nodes -> nodes.values().stream().anyMatch(hb -> hb.getShardsCount() == SHARDS
+          && ClusterView.allLive(hb) && counts(hb).equals(want)), TimeUnit.NANOSECONDS.toMillis(
+          Math.max(0, deadline - System.nanoTime()))), "shards never reached the expected counts " + want
+          + "; last seen " + view.freshNodes(2_500).values().stream().map(CrashRecoveryIT::counts).toList());
     }
+  }
+
+  private static Map<Integer, Long> counts(NodeHeartbeat hb) {
+    Map<Integer, Long> counts = new HashMap<>();
+    for (HostedShard s : hb.getShardsList()) {
+      counts.put(s.getShard(), s.getDocCount());
+    }
+    return counts;
   }
 
   private static void verify(String address, Map<String, Integer> expected, int created) throws Exception {

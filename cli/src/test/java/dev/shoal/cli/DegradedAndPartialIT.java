@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.shoal.api.json.Topics;
 import dev.shoal.api.server.GrpcService;
 import dev.shoal.api.v1.EmbedRequest;
 import dev.shoal.api.v1.EmbedResponse;
@@ -22,7 +21,6 @@ import dev.shoal.api.v1.ShardState;
 import dev.shoal.cli.internal.DocumentProducer;
 import dev.shoal.cli.internal.EmbeddedKafka;
 import dev.shoal.cluster.ClusterTopics;
-import dev.shoal.cluster.KafkaSettings;
 import dev.shoal.cluster.ShardManager;
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.indexer.enrich.Enricher;
@@ -37,15 +35,9 @@ import io.grpc.ManagedChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.net.ServerSocket;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -70,11 +62,13 @@ class DegradedAndPartialIT {
   static final List<Process> nodes = new ArrayList<>();
   static final List<AutoCloseable> services = new ArrayList<>();
   static List<String> queries;
+  static ClusterView view;
 
   @BeforeAll
   static void start() throws Exception {
     kafka = new EmbeddedKafka(dir.resolve("kafka")).start();
     ClusterTopics.ensure(kafka.bootstrap(), 4, (short) 1);
+    view = new ClusterView(kafka.bootstrap());
     encoder = new OnnxEncoder(ModelSpec.ALL_MINILM_L6_V2.withMaxTokens(64), 2, 16);
     ranker = new RankerServer("127.0.0.1", 0, encoder);
     ranker.start();
@@ -120,47 +114,17 @@ class DegradedAndPartialIT {
   }
 
   /** Waits until this many nodes have sent a heartbeat, so the manager places over all of them. */
-  private static void awaitHeartbeats(int n) {
-    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaSettings.consumer(kafka.bootstrap(), null))) {
-      TopicPartition tp = new TopicPartition(Topics.HEARTBEATS, 0);
-      c.assign(List.of(tp));
-      java.util.Set<String> seen = new java.util.HashSet<>();
-      long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
-      while (seen.size() < n && System.nanoTime() < deadline) {
-        c.poll(Duration.ofMillis(500)).forEach(r -> seen.add(r.key()));
-      }
-      assertEquals(n, seen.size(), "nodes heartbeating: " + seen);
-    }
+  private static void awaitHeartbeats(int n) throws InterruptedException {
+    assertTrue(view.awaitNodes(nodes -> nodes.size() == n, 120_000), "nodes heartbeating: " + view.freshNodes(2_500)
+        .keySet());
   }
 
   private static void awaitFourLiveNodes(int docs) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
-    Map<String, NodeHeartbeat> last = new HashMap<>();
-    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaSettings.consumer(kafka.bootstrap(), null))) {
-      TopicPartition tp = new TopicPartition(Topics.HEARTBEATS, 0);
-      c.assign(List.of(tp));
-      c.seekToEnd(List.of(tp));
-      while (System.nanoTime() < deadline) {
-        for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(500))) {
-          NodeHeartbeat hb = NodeHeartbeat.parseFrom(r.value());
-          last.put(hb.getNodeId(), hb);
-        }
-        long total = 0;
-        boolean ok = last.size() == 4;
-        for (NodeHeartbeat hb : last.values()) {
-          ok &= hb.getShardsCount() == 1;
-          for (HostedShard s : hb.getShardsList()) {
-            ok &= s.getState() == ShardState.LIVE && s.getLag() == 0;
-            total += s.getDocCount();
-          }
-        }
-        if (ok && total == docs) {
-          Thread.sleep(1_500); // one more refresh and routing update everywhere
-          return;
-        }
-      }
-    }
-    throw new AssertionError("four nodes never served one shard each: " + last.values());
+    assertTrue(view.awaitNodes(nodes -> nodes.size() == 4 && nodes.values().stream().allMatch(hb ->
+        hb.getShardsCount() == 1 && ClusterView.allLive(hb))
+        && nodes.values().stream().mapToLong(ClusterView::docs).sum() == docs, 240_000),
+        "four nodes serve one shard each: " + view.freshNodes(2_500).values());
+    Thread.sleep(1_500); // one more refresh and routing update everywhere
   }
 
   @AfterAll
@@ -172,7 +136,7 @@ class DegradedAndPartialIT {
     for (AutoCloseable s : services) {
       s.close();
     }
-    for (AutoCloseable c : new AutoCloseable[] {manager, enricher, stuckScoreRanker, ranker, encoder, kafka}) {
+    for (AutoCloseable c : new AutoCloseable[] {view, manager, enricher, stuckScoreRanker, ranker, encoder, kafka}) {
       if (c != null) {
         c.close();
       }

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.shoal.api.json.Topics;
 import dev.shoal.api.v1.HostedShard;
 import dev.shoal.api.v1.NodeHeartbeat;
 import dev.shoal.api.v1.RankProfile;
@@ -15,7 +14,6 @@ import dev.shoal.api.v1.ShardState;
 import dev.shoal.cli.internal.DocumentProducer;
 import dev.shoal.cli.internal.EmbeddedKafka;
 import dev.shoal.cluster.ClusterTopics;
-import dev.shoal.cluster.KafkaSettings;
 import dev.shoal.cluster.ShardManager;
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.indexer.enrich.Enricher;
@@ -30,14 +28,8 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -113,33 +105,11 @@ class HedgingIT {
   }
 
   private static void awaitBothNodesHoldEverything(String bootstrap, int docs) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
-    Map<String, NodeHeartbeat> last = new HashMap<>();
-    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaSettings.consumer(bootstrap, null))) {
-      TopicPartition tp = new TopicPartition(Topics.HEARTBEATS, 0);
-      c.assign(List.of(tp));
-      c.seekToEnd(List.of(tp));
-      while (System.nanoTime() < deadline) {
-        for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(500))) {
-          NodeHeartbeat hb = NodeHeartbeat.parseFrom(r.value());
-          last.put(hb.getNodeId(), hb);
-        }
-        boolean ok = last.size() == 2;
-        for (NodeHeartbeat hb : last.values()) {
-          long total = 0;
-          ok &= hb.getShardsCount() == 4;
-          for (HostedShard s : hb.getShardsList()) {
-            ok &= s.getState() == ShardState.LIVE && s.getLag() == 0;
-            total += s.getDocCount();
-          }
-          ok &= total == docs;
-        }
-        if (ok) {
-          Thread.sleep(1_500);
-          return;
-        }
-      }
+    try (ClusterView view = new ClusterView(bootstrap)) {
+      assertTrue(view.awaitNodes(nodes -> nodes.size() == 2 && nodes.values().stream().allMatch(hb ->
+          hb.getShardsCount() == 4 && ClusterView.allLive(hb) && ClusterView.docs(hb) == docs), 240_000),
+          "both nodes hold every shard: " + view.freshNodes(2_500).values());
+      Thread.sleep(1_500); // one more refresh and routing update everywhere
     }
-    throw new AssertionError("both nodes never held every shard: " + last.values());
   }
 }
