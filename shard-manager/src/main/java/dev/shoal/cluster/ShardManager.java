@@ -155,9 +155,11 @@ public final class ShardManager extends ServiceLoop {
     }
     Map<String, String> zones = new HashMap<>();
     Map<String, Set<Integer>> liveShards = new HashMap<>();
+    Map<String, Double> load = new HashMap<>();
     for (String n : live) {
       NodeHeartbeat hb = lastBeat.get(n);
       zones.put(n, hb.getLabelsMap().getOrDefault(ZONE_LABEL, ""));
+      load.put(n, hb.getLoad());
       Set<Integer> ls = new HashSet<>();
       for (HostedShard h : hb.getShardsList()) {
         if (h.getState() == ShardState.LIVE) {
@@ -173,7 +175,8 @@ public final class ShardManager extends ServiceLoop {
         placed.put(p.getShard(), p.getReplicasList().stream().map(Replica::getNodeId).toList());
       }
     }
-    Map<Integer, List<String>> next = Placement.place(shards, replicas, live, zones, liveShards, placed);
+    Map<Integer, List<String>> next = Placement.place(shards, replicas,
+        new Placement.Nodes(live, zones, liveShards, load), placed);
     long termFloor = (long) election.generation() << 32;
     ShardAssignment.Builder a = ShardAssignment.newBuilder()
         .setEpoch(Math.max(current == null ? 1 : current.getEpoch() + 1, termFloor))

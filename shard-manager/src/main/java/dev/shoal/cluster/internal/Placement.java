@@ -20,7 +20,8 @@ import java.util.TreeMap;
  *       LIVE replica on the most loaded node, but only while the shard keeps {@code replicas}
  *       LIVE replicas; a replica still building is never dropped.
  *   <li>Fill each shard up to {@code min(replicas, live nodes)} on the nodes with the fewest
- *       replicas, preferring a zone the shard is not in yet; never two replicas on one node.
+ *       replicas (then the least reported load), preferring a zone the shard is not in yet;
+ *       never two replicas on one node.
  *   <li>Rebalance, one move per step and only when no move is in flight: when the most loaded
  *       node holds at least two replicas more than the least loaded, add a replica of one of
  *       its fully LIVE shards on the least loaded node. Rule 2 drops the old one once the new
@@ -34,12 +35,32 @@ public final class Placement {
   }
 
   /**
-   * @param zones     each live node's zone (or rack); nodes without one are in zone ""
-   * @param liveShard node → the shards it reports LIVE
+   * What the heartbeats say about the live nodes.
+   *
+   * @param nodes      the live nodes
+   * @param zones      each node's zone (or rack); a node without one is in zone ""
+   * @param liveShards node → the shards it reports LIVE
+   * @param load       node → its reported load (in-flight shard requests); breaks ties between
+   *                   nodes holding as many replicas
    */
-  public static Map<Integer, List<String>> place(int shards, int replicas, Set<String> liveNodes,
-                                                 Map<String, String> zones, Map<String, Set<Integer>> liveShard,
+  public record Nodes(Set<String> nodes, Map<String, String> zones, Map<String, Set<Integer>> liveShards,
+                      Map<String, Double> load) {
+    /** Nodes with no zones, no LIVE shards reported and no load. */
+    public static Nodes of(Set<String> nodes) {
+      return new Nodes(nodes, Map.of(), Map.of(), Map.of());
+    }
+
+    public Nodes withLive(Map<String, Set<Integer>> liveShards) {
+      return new Nodes(nodes, zones, liveShards, load);
+    }
+  }
+
+  public static Map<Integer, List<String>> place(int shards, int replicas, Nodes cluster,
                                                  Map<Integer, List<String>> current) {
+    Set<String> liveNodes = cluster.nodes();
+    Map<String, String> zones = cluster.zones();
+    Map<String, Set<Integer>> liveShard = cluster.liveShards();
+    Map<String, Double> reported = cluster.load();
     Map<String, Integer> load = new TreeMap<>();
     liveNodes.forEach(n -> load.put(n, 0));
     Map<Integer, List<String>> next = new TreeMap<>();
@@ -74,14 +95,14 @@ public final class Placement {
     for (int s = 0; s < shards; s++) {
       List<String> holders = new ArrayList<>(next.get(s));
       while (holders.size() < target) {
-        String pick = pickNode(load, zones, holders);
+        String pick = pickNode(load, reported, zones, holders);
         holders.add(pick);
         load.merge(pick, 1, Integer::sum);
       }
       next.put(s, holders);
     }
     if (!moving) {
-      rebalanceStep(shards, replicas, zones, liveShard, load, next);
+      rebalanceStep(shards, replicas, zones, liveShard, load, reported, next);
     }
     Map<Integer, List<String>> out = new TreeMap<>();
     next.forEach((s, nodes) -> out.put(s, List.copyOf(nodes)));
@@ -90,10 +111,11 @@ public final class Placement {
 
   private static void rebalanceStep(int shards, int replicas, Map<String, String> zones,
                                     Map<String, Set<Integer>> liveShard, Map<String, Integer> load,
-                                    Map<Integer, List<String>> next) {
+                                    Map<String, Double> reported, Map<Integer, List<String>> next) {
     String most = load.entrySet().stream().max(Map.Entry.<String, Integer>comparingByValue()
         .thenComparing(Map.Entry.comparingByKey(Comparator.reverseOrder()))).map(Map.Entry::getKey).orElse(null);
     String least = load.entrySet().stream().min(Map.Entry.<String, Integer>comparingByValue()
+        .thenComparingDouble(e -> reported.getOrDefault(e.getKey(), 0.0))
         .thenComparing(Map.Entry.comparingByKey())).map(Map.Entry::getKey).orElse(null);
     if (most == null || load.get(most) - load.get(least) < 2) {
       return;
@@ -124,7 +146,8 @@ public final class Placement {
     return !z.isEmpty() && others.contains(z) && !zones.getOrDefault(from, "").equals(z);
   }
 
-  private static String pickNode(Map<String, Integer> load, Map<String, String> zones, List<String> holders) {
+  private static String pickNode(Map<String, Integer> load, Map<String, Double> reported, Map<String, String> zones,
+                                 List<String> holders) {
     Set<String> usedZones = new LinkedHashSet<>();
     holders.forEach(n -> usedZones.add(zones.getOrDefault(n, "")));
     return load.entrySet().stream().filter(e -> !holders.contains(e.getKey()))
@@ -133,6 +156,7 @@ public final class Placement {
               return !z.isEmpty() && usedZones.contains(z) ? 1 : 0;
             })
             .thenComparingInt(Map.Entry::getValue)
+            .thenComparingDouble(e -> reported.getOrDefault(e.getKey(), 0.0))
             .thenComparing(Map.Entry::getKey))
         .orElseThrow().getKey();
   }

@@ -17,7 +17,7 @@ class PlacementTest {
   private static Map<Integer, List<String>> place(int shards, int r, Set<String> nodes,
                                                   Map<Integer, List<String>> current,
                                                   Map<String, Set<Integer>> live) {
-    return Placement.place(shards, r, nodes, Map.of(), live, current);
+    return Placement.place(shards, r, Placement.Nodes.of(nodes).withLive(live), current);
   }
 
   /** Every replica of the placement reports LIVE. */
@@ -62,11 +62,19 @@ class PlacementTest {
   @Test
   void spreadsReplicasAcrossZones() {
     Map<String, String> zones = Map.of("a1", "a", "a2", "a", "b1", "b", "b2", "b");
-    Map<Integer, List<String>> p = Placement.place(8, 2, zones.keySet(), zones, Map.of(), Map.of());
+    Map<Integer, List<String>> p = Placement.place(8, 2, new Placement.Nodes(zones.keySet(), zones, Map.of(), Map.of()),
+        Map.of());
     for (List<String> nodes : p.values()) {
       assertEquals(Set.of("a", "b"), Set.of(zones.get(nodes.get(0)), zones.get(nodes.get(1))),
           "one replica per zone: " + nodes);
     }
+  }
+
+  @Test
+  void amongNodesHoldingAsManyReplicasTheLeastLoadedGetsTheNewOne() {
+    Map<Integer, List<String>> p = Placement.place(1, 1, new Placement.Nodes(Set.of("a", "b", "c"), Map.of(),
+        Map.of(), Map.of("a", 9.0, "b", 0.5, "c", 4.0)), Map.of());
+    assertEquals(List.of("b"), p.get(0));
   }
 
   /**
