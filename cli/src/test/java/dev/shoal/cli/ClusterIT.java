@@ -43,7 +43,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The coordination layer on a cluster of separate JVMs: two shard managers and three index
  * nodes as their own processes, a real broker, the enricher, ranker and query service in the
- * test JVM. In order: the leading manager is killed and the standby takes over; an index node
+ * test JVM. In order: the leading manager is killed and the standby takes over; the new leader
+ * is paused until it loses the lead, then resumed, and epochs still only grow; an index node
  * is SIGKILLed under steady query load and the replication factor comes back; a fourth node
  * joins and shards move to it without any shard dropping below two LIVE replicas.
  */
@@ -184,8 +185,47 @@ class ClusterIT {
     startManager("m3"); // a new standby, so the rest runs with two managers again
   }
 
+  /**
+   * A leader that is paused (SIGSTOP) loses the lead when its group session expires; when it
+   * resumes, whatever it does cannot go back in time: epochs on the topic only grow, and no node
+   * applies an older one.
+   */
   @Test
   @Order(2)
+  void aPausedLeaderThatResumesIsFenced() throws Exception {
+    String leader = view.latest().getManagerId();
+    String other = managers.keySet().stream().filter(m -> !m.equals(leader)).findFirst().orElseThrow();
+    Process paused = managers.get(leader);
+    new ProcessBuilder("kill", "-STOP", Long.toString(paused.pid())).start().waitFor();
+    long stoppedAt = System.currentTimeMillis();
+    assertTrue(ClusterView.await(() -> view.assignments().stream().anyMatch(p -> p.receivedAtMillis() > stoppedAt
+        && p.assignment().getManagerId().equals(other)), 15_000), other + " takes over from the paused " + leader);
+    long resumedAt = System.currentTimeMillis();
+    new ProcessBuilder("kill", "-CONT", Long.toString(paused.pid())).start().waitFor();
+    Thread.sleep(6_000); // the resumed manager polls, finds its partition lost, and steps down
+    long previous = Long.MIN_VALUE;
+    for (ClusterView.Published p : view.assignments()) {
+      assertTrue(p.assignment().getEpoch() > previous, "epochs on the topic only grow: " + p.assignment().getEpoch()
+          + " after " + previous + " (from " + p.assignment().getManagerId() + ")");
+      previous = p.assignment().getEpoch();
+    }
+    Map<String, Long> highest = new HashMap<>();
+    for (ClusterView.Beat b : view.beats()) {
+      if (b.receivedAtMillis() < resumedAt) {
+        highest.merge(b.heartbeat().getNodeId(), b.heartbeat().getAssignmentEpoch(), Math::max);
+        continue;
+      }
+      long seen = highest.getOrDefault(b.heartbeat().getNodeId(), Long.MIN_VALUE);
+      assertTrue(b.heartbeat().getAssignmentEpoch() >= seen, b.heartbeat().getNodeId() + " went back from epoch "
+          + seen + " to " + b.heartbeat().getAssignmentEpoch());
+      highest.merge(b.heartbeat().getNodeId(), b.heartbeat().getAssignmentEpoch(), Math::max);
+    }
+    System.out.printf("paused leader: %s took over from %s; after %s resumed, epochs still only grew%n", other,
+        leader, leader);
+  }
+
+  @Test
+  @Order(3)
   void aKilledNodeUnderLoadCostsNoFailedQueryAndItsReplicasComeBack() throws Exception {
     Map<String, List<String>> before = results();
     AtomicInteger complete = new AtomicInteger();
@@ -243,7 +283,7 @@ class ClusterIT {
   }
 
   @Test
-  @Order(3)
+  @Order(4)
   void aJoiningNodeTakesShardsAndNoShardDropsBelowTwoLiveReplicas() throws Exception {
     List<String> violations = new ArrayList<>();
     AtomicInteger samples = new AtomicInteger();
