@@ -5,6 +5,7 @@ import static jcuda.driver.JCudaDriver.cuMemFreeHost;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 import dev.shoal.ranker.Encoder;
@@ -84,6 +85,7 @@ public final class CudaEncoder implements Encoder {
     this.dw = new DeviceWeights(k.halfCopy(w.wordEmbeddings(), setup), k.halfCopy(w.positionEmbeddings(), setup),
         k.halfCopy(type0, setup), k.halfCopy(w.embeddingNormGamma(), setup), k.halfCopy(w.embeddingNormBeta(), setup),
         List.copyOf(layers));
+    cuStreamDestroy(setup);
     for (int i = 0; i < STREAMS; i++) {
       lanes.add(new Lane());
     }
@@ -121,15 +123,7 @@ public final class CudaEncoder implements Encoder {
     }
     java.util.Arrays.sort(order, java.util.Comparator.comparingInt(i -> ids[i].length));
     float[][] out = new float[ids.length][];
-    Lane lane;
-    try {
-      lane = lanes.take();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while waiting for a CUDA stream", e);
-    }
-    try {
-      k.makeCurrent();
+    return onLane(lane -> {
       for (int from = 0; from < order.length; from += maxBatch) {
         int to = Math.min(order.length, from + maxBatch);
         int[][] batch = new int[to - from][];
@@ -141,10 +135,25 @@ public final class CudaEncoder implements Encoder {
           out[order[i]] = vectors[i - from];
         }
       }
+      return out;
+    });
+  }
+
+  /** Runs work on a free stream (waiting for one), with this encoder's context current. */
+  private <T> T onLane(java.util.function.Function<Lane, T> work) {
+    Lane lane;
+    try {
+      lane = lanes.take();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while waiting for a CUDA stream", e);
+    }
+    try {
+      k.makeCurrent();
+      return work.apply(lane);
     } finally {
       lanes.add(lane);
     }
-    return out;
   }
 
   /** Cosine of a query embedding against candidate embeddings (all L2-normalised), on the GPU. */
@@ -154,23 +163,22 @@ public final class CudaEncoder implements Encoder {
     for (int i = 0; i < candidates.length; i++) {
       System.arraycopy(candidates[i], 0, flat, i * h, h);
     }
-    k.makeCurrent();
-    CUdeviceptr q = CudaKernels.alloc((long) h * Sizeof.FLOAT);
-    CUdeviceptr c = CudaKernels.alloc((long) flat.length * Sizeof.FLOAT);
-    CUdeviceptr s = CudaKernels.alloc((long) candidates.length * Sizeof.FLOAT);
-    try {
-      CudaKernels.upload(q, query);
-      CudaKernels.upload(c, flat);
-      CUstream stream = new CUstream();
-      cuStreamCreate(stream, 0);
-      k.cosine(q, c, candidates.length, h, s, stream);
-      cuStreamSynchronize(stream);
-      return CudaKernels.download(s, candidates.length);
-    } finally {
-      CudaKernels.free(q);
-      CudaKernels.free(c);
-      CudaKernels.free(s);
-    }
+    return onLane(lane -> {
+      CUdeviceptr q = CudaKernels.alloc((long) h * Sizeof.FLOAT);
+      CUdeviceptr c = CudaKernels.alloc((long) flat.length * Sizeof.FLOAT);
+      CUdeviceptr s = CudaKernels.alloc((long) candidates.length * Sizeof.FLOAT);
+      try {
+        CudaKernels.upload(q, query);
+        CudaKernels.upload(c, flat);
+        k.cosine(q, c, candidates.length, h, s, lane.stream);
+        cuStreamSynchronize(lane.stream);
+        return CudaKernels.download(s, candidates.length);
+      } finally {
+        CudaKernels.free(q);
+        CudaKernels.free(c);
+        CudaKernels.free(s);
+      }
+    });
   }
 
   /** One stream with its buffers. Used by one call at a time. */
