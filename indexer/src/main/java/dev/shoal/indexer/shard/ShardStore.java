@@ -298,7 +298,7 @@ public final class ShardStore implements AutoCloseable {
           .setSearcherGeneration(((DirectoryReader) s.getIndexReader()).getVersion());
       boolean loadAll = req.getWithSnippets() || req.getWithVectors()
           || (req.getFieldsCount() > 0 && req.getHydrateTop() == 0);
-      List<String> toLoad = loadAll ? List.copyOf(hits.keySet()) : best(hits, req.getHydrateTop());
+      Set<String> toLoad = loadAll ? hits.keySet() : best(hits, req.getHydrateTop());
       if (toLoad.isEmpty()) {
         hits.values().forEach(out::addHits);
         return out.build();
@@ -322,15 +322,16 @@ public final class ShardStore implements AutoCloseable {
     }
   }
 
-  /** The ids of the n best hits: by BM25 rank, or by kNN rank when there is no BM25 list. */
-  private static List<String> best(Map<String, ShardHit.Builder> hits, int n) {
+  /** The ids of the n best hits, best first: by BM25 rank, or by kNN rank when there is no BM25 list. */
+  private static Set<String> best(Map<String, ShardHit.Builder> hits, int n) {
     if (n <= 0) {
-      return List.of();
+      return Set.of();
     }
     boolean lexical = hits.values().stream().anyMatch(h -> h.getBm25Rank() > 0);
     return hits.values().stream().filter(h -> (lexical ? h.getBm25Rank() : h.getDenseRank()) > 0)
         .sorted(java.util.Comparator.comparingInt(h -> lexical ? h.getBm25Rank() : h.getDenseRank()))
-        .limit(n).map(ShardHit.Builder::getId).toList();
+        .limit(n).map(ShardHit.Builder::getId).collect(java.util.stream.Collectors.toCollection(
+            java.util.LinkedHashSet::new));
   }
 
   /**
