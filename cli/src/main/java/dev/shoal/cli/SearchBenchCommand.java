@@ -3,6 +3,7 @@ package dev.shoal.cli;
 import dev.shoal.cli.internal.DemoLoader;
 import dev.shoal.cli.internal.LocalCluster;
 import dev.shoal.cli.internal.SearchLoad;
+import dev.shoal.cli.internal.ShoalJvm;
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.indexer.shard.ShardStore;
 import dev.shoal.ranker.ModelSpec;
@@ -74,15 +75,12 @@ final class SearchBenchCommand implements Callable<Integer> {
       }
       System.out.printf("%d documents in %d shards; query service on 127.0.0.1:%d%n", docs, shardDirs.size(),
           cluster.grpcPort());
-      List<String> cmd = new ArrayList<>(List.of(
-          Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
-          "--sun-misc-unsafe-memory-access=allow", "-Xmx2g", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
-          "-cp", System.getProperty("java.class.path"), Shoal.class.getName(), "bench", "search-client",
+      List<String> cmd = ShoalJvm.shoal("-Xmx2g", Path.of(System.getProperty("java.io.tmpdir")), null, new ArrayList<>(
+          List.of("bench", "search-client",
           "--target", "127.0.0.1:" + cluster.grpcPort(), "--dataset", dataset.toString(),
           "--seconds", Integer.toString(seconds), "--warmup", Integer.toString(warmup), "-k", Integer.toString(topK),
           "--server-warmup", Integer.toString(serverWarmup),
-          "--clients", join(clients), "--profiles", String.join(",", profiles), "-o", output.toString()));
+          "--clients", join(clients), "--profiles", String.join(",", profiles), "-o", output.toString())));
       for (String d : shardDirs) {
         cmd.add("--shard-dir");
         cmd.add(d);

@@ -1,5 +1,6 @@
 package dev.shoal.cli;
 
+import dev.shoal.cli.internal.ShoalJvm;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -41,12 +42,7 @@ final class NodeProcess {
    */
   static Started startShoal(String name, Path tmp, String heap, String readyMarker, List<String> args)
       throws IOException {
-    String javaBin = ProcessHandle.current().info().command().orElseThrow();
-    List<String> cmd = new ArrayList<>(List.of(javaBin, "--enable-native-access=ALL-UNNAMED",
-        "--add-modules", "jdk.incubator.vector", "--sun-misc-unsafe-memory-access=allow", "-Djava.io.tmpdir=" + tmp,
-        "-Dshoal.log.dir=" + tmp, heap, "-cp", System.getProperty("java.class.path"), Shoal.class.getName()));
-    cmd.addAll(args);
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    Process p = new ProcessBuilder(ShoalJvm.shoal(heap, tmp, tmp, args)).redirectErrorStream(true).start();
     BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
     String ready = null;
     String line;

@@ -3,6 +3,7 @@ package dev.shoal.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.shoal.cli.internal.ShoalJvm;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,13 +24,11 @@ class OfflineIT {
 
   @Test
   void modelLoadsAndSearchRunsWithoutANetwork() throws Exception {
-    String java = ProcessHandle.current().info().command().orElseThrow();
     String root = System.getProperty("shoal.repo.root", "..");
-    List<String> cmd = new ArrayList<>(List.of("unshare", "-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\"",
-        java, "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
-        "--sun-misc-unsafe-memory-access=allow", "-Dai.djl.offline=true", "-Djava.io.tmpdir=" + dir, "-Xmx2g",
-        "-cp", System.getProperty("java.class.path"), OfflineCheck.class.getName(),
-        dir.resolve("state").toString(), Path.of(root, "testdata", "scifact").toString()));
+    List<String> cmd = new ArrayList<>(List.of("unshare", "-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""));
+    cmd.addAll(ShoalJvm.command("-Xmx2g", dir, null));
+    cmd.addAll(List.of(OfflineCheck.class.getName(), dir.resolve("state").toString(),
+        Path.of(root, "testdata", "scifact").toString()));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     byte[] out = p.getInputStream().readAllBytes();
     assertTrue(p.waitFor(5, TimeUnit.MINUTES), "finished in time");

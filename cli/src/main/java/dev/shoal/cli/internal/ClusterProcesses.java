@@ -90,12 +90,7 @@ public final class ClusterProcesses {
     if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
       cmd.add("/usr/bin/setsid");
     }
-    cmd.addAll(List.of(ProcessHandle.current().info().command().orElseThrow(), "--enable-native-access=ALL-UNNAMED",
-        "--add-modules", "jdk.incubator.vector", "--sun-misc-unsafe-memory-access=allow", heap,
-        "-Dai.djl.offline=true", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
-        "-Dshoal.log.dir=" + logs.resolve(name), "-cp", System.getProperty("java.class.path"),
-        "dev.shoal.cli.Shoal"));
-    cmd.addAll(args);
+    cmd.addAll(ShoalJvm.shoal(heap, Path.of(System.getProperty("java.io.tmpdir")), logs.resolve(name), args));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile())
         .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
     long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
