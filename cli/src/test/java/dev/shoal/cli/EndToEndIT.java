@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.shoal.cluster.KafkaSettings;
 import dev.shoal.api.json.Topics;
 import dev.shoal.api.v1.Document;
 import dev.shoal.api.v1.GetRequest;
@@ -43,13 +44,11 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -224,11 +223,9 @@ class EndToEndIT {
     assertEquals(id, JSON.readTree(doc.body()).get("document").get("id").asText());
   }
 
-  @Test
-  void ingestServiceAcknowledgesWhatKafkaAcceptedAndRejectsWhatBreaksTheFormat() throws Exception {
-    var stub = IngestServiceGrpc.newStub(channel);
-    CompletableFuture<IndexResponse> result = new CompletableFuture<>();
-    StreamObserver<IndexRequest> upload = stub.withDeadlineAfter(30, TimeUnit.SECONDS).index(new StreamObserver<>() {
+  /** A client stream to IngestService.Index (30 s deadline); its one answer completes {@code result}. */
+  private static StreamObserver<IndexRequest> upload(CompletableFuture<IndexResponse> result) {
+    return IngestServiceGrpc.newStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS).index(new StreamObserver<>() {
       @Override
       public void onNext(IndexResponse r) {
         result.complete(r);
@@ -243,6 +240,12 @@ class EndToEndIT {
       public void onCompleted() {
       }
     });
+  }
+
+  @Test
+  void ingestServiceAcknowledgesWhatKafkaAcceptedAndRejectsWhatBreaksTheFormat() throws Exception {
+    CompletableFuture<IndexResponse> result = new CompletableFuture<>();
+    StreamObserver<IndexRequest> upload = upload(result);
     upload.onNext(IndexRequest.newBuilder().setDocument(Document.newBuilder().setId("grpc-1")
         .setTitle("Uploaded over gRPC").setText("Zebrafish regenerate heart tissue after injury.")).build());
     upload.onNext(IndexRequest.newBuilder().setDocument(Document.newBuilder().setId("")
@@ -282,21 +285,7 @@ class EndToEndIT {
     assertEquals(first.getHitsList(), second.getHitsList());
 
     CompletableFuture<IndexResponse> done = new CompletableFuture<>();
-    StreamObserver<IndexRequest> in = IngestServiceGrpc.newStub(channel).index(new StreamObserver<>() {
-      @Override
-      public void onNext(IndexResponse r) {
-        done.complete(r);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        done.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {
-      }
-    });
+    StreamObserver<IndexRequest> in = upload(done);
     in.onNext(IndexRequest.newBuilder().setDocument(Document.newBuilder().setId("quokka-1")
         .setTitle("Quokka marsupial tail regeneration").setText("A cache probe about quokka tails.")).build());
     in.onCompleted();
@@ -333,15 +322,9 @@ class EndToEndIT {
 
   @Test
   void malformedRecordGoesToTheDeadLetterTopicWithItsReason() {
-    Properties p = new Properties();
-    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrap());
-    p.put(ConsumerConfig.GROUP_ID_CONFIG, "e2e-dlq-reader");
-    p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-    p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-    p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-    p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-    List<ConsumerRecord<String, String>> dlq = new ArrayList<>();
-    try (KafkaConsumer<String, String> c = new KafkaConsumer<>(p)) {
+    List<ConsumerRecord<String, byte[]>> dlq = new ArrayList<>();
+    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaSettings.consumer(kafka.bootstrap(),
+        "e2e-dlq-reader"))) {
       c.subscribe(List.of(Topics.DLQ));
       long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       while (dlq.isEmpty() && System.nanoTime() < until) {
@@ -349,9 +332,10 @@ class EndToEndIT {
       }
     }
     assertEquals(1, dlq.size());
-    ConsumerRecord<String, String> r = dlq.getFirst();
+    ConsumerRecord<String, byte[]> r = dlq.getFirst();
     assertEquals("broken-1", r.key());
-    assertEquals("{\"id\": \"broken-1\", \"title\": 42", r.value(), "original bytes kept");
+    assertEquals("{\"id\": \"broken-1\", \"title\": 42", new String(r.value(), StandardCharsets.UTF_8),
+        "original bytes kept");
     String reason = new String(r.headers().lastHeader(Topics.H_REASON).value(), StandardCharsets.UTF_8);
     assertTrue(reason.startsWith("not JSON"), reason);
     assertEquals(Topics.DOCS, new String(r.headers().lastHeader(Topics.H_SOURCE_TOPIC).value(), StandardCharsets.UTF_8));
