@@ -88,9 +88,7 @@ final class ClusterCommand implements Runnable {
           ClusterTopics.ensure(bootstrap, shards, (short) 1);
         }
         c.bootstrap(bootstrap);
-        List<String> modelArgs = List.of("--model", model.model, "--pooling", model.pooling, "--query-prefix",
-            model.queryPrefix, "--dimension", Integer.toString(model.dimension), "--max-passage-tokens",
-            Integer.toString(model.maxTokens));
+        List<String> modelArgs = model.asArguments();
         List<String> rankerArgs = new ArrayList<>(List.of("ranker"));
         rankerArgs.addAll(modelArgs);
         String ranker = c.start("ranker", "-Xmx1g", " serving on ", rankerArgs, 180).address();

@@ -26,6 +26,12 @@ final class ModelOptions {
       + "10 minutes on 2 cores (default: ${DEFAULT-VALUE})", defaultValue = "256")
   int maxTokens;
 
+  /** These options as command-line arguments, for a child process that runs the same model. */
+  java.util.List<String> asArguments() {
+    return java.util.List.of("--model", model, "--pooling", pooling, "--query-prefix", queryPrefix, "--dimension",
+        Integer.toString(dimension), "--max-passage-tokens", Integer.toString(maxTokens));
+  }
+
   ModelSpec spec() {
     return ModelSpec.resolve(model, dimension, ModelSpec.Pooling.valueOf(pooling.toUpperCase(Locale.ROOT)),
         queryPrefix, "", 512).withMaxTokens(maxTokens);
