@@ -13,8 +13,6 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.lucene.analysis.Analyzer;
-import org.apache.lucene.analysis.TokenStream;
-import org.apache.lucene.analysis.tokenattributes.CharTermAttribute;
 import org.junit.jupiter.api.Test;
 
 class SnippetsTest {
@@ -81,18 +79,8 @@ class SnippetsTest {
     assertTrue(highlighted > 100, "the queries must highlight something: " + highlighted);
   }
 
+  /** The index analyzer's terms for a word, as queries are analysed. */
   private List<String> analyse(String word) {
-    List<String> out = new ArrayList<>();
-    try (TokenStream ts = analyzer.tokenStream(ShardSchema.CONTENTS, word)) {
-      CharTermAttribute t = ts.addAttribute(CharTermAttribute.class);
-      ts.reset();
-      while (ts.incrementToken()) {
-        out.add(t.toString());
-      }
-      ts.end();
-    } catch (IOException e) {
-      throw new RuntimeException(e);
-    }
-    return out;
+    return queries.terms(word);
   }
 }
