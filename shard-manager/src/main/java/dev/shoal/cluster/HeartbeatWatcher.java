@@ -14,7 +14,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  * searcher generation it last reported: what a result cache needs to know that a shard's
  * visible documents changed. A replica silent for more than {@value #FRESH_MILLIS} ms reports
  * {@link #UNKNOWN}: nothing is known about what it serves. It also knows which replicas are
- * LIVE ({@link #live}), which is what query services route by. Safe from any thread.
+ * LIVE ({@link #tier}), which is what query services route by. Safe from any thread.
  */
 public final class HeartbeatWatcher extends TopicFollower {
 
