@@ -23,11 +23,11 @@ FLAGS=(--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector --s
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.txt"
 
 "$J" "${FLAGS[@]}" -jar "$DIR"/bundle/tools/junit-platform-console-standalone-*.jar execute \
-  --class-path "$CP" --select-class dev.shoal.ranker.cuda.CudaEncoderGpuTest --include-tag gpu --details=tree \
+  --class-path "$CP" --select-class dev.shoal.encoder.cuda.CudaEncoderGpuTest --include-tag gpu --details=tree \
   2>&1 | tee "$OUT/gpu-tests.log"
 tests=${PIPESTATUS[0]}
 
-"$J" "${FLAGS[@]}" -cp "$CP" dev.shoal.ranker.cuda.CudaBenchmark "$OUT/cuda-bench.tsv" 2 2>&1 | tail -40
+"$J" "${FLAGS[@]}" -cp "$CP" dev.shoal.bench.CudaBenchmark "$OUT/cuda-bench.tsv" 2 2>&1 | tail -40
 python3 ranker-gpu/gpu/bench_torch.py "$DIR/bundle/models/bge-small-en-v1.5.onnx" "$OUT/torch-bench.tsv" 2
 python3 ranker-gpu/gpu/merge_bench.py "$OUT/cuda-bench.tsv" "$OUT/torch-bench.tsv" "$OUT/gpu.txt" > "$OUT/gpu-bench.md"
 cat "$OUT/gpu-bench.md"

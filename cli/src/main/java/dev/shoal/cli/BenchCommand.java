@@ -3,20 +3,20 @@ package dev.shoal.cli;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
-import dev.shoal.api.v1.Candidate;
-import dev.shoal.api.v1.EmbedKind;
-import dev.shoal.api.v1.EmbedRequest;
-import dev.shoal.api.v1.RankerGrpc;
-import dev.shoal.api.v1.ScoreRequest;
-import dev.shoal.api.v1.Vector;
+import dev.shoal.internal.v1.Candidate;
+import dev.shoal.internal.v1.EmbedKind;
+import dev.shoal.internal.v1.EmbedRequest;
+import dev.shoal.internal.v1.RankerGrpc;
+import dev.shoal.internal.v1.ScoreRequest;
+import dev.shoal.internal.v1.Vector;
 import dev.shoal.eval.BeirDataset;
-import dev.shoal.ranker.BatchingEncoder;
-import dev.shoal.ranker.Encoder;
-import dev.shoal.ranker.ModelSpec;
-import dev.shoal.ranker.cpu.OnnxEncoder;
-import dev.shoal.ranker.internal.ModelFiles;
-import dev.shoal.ranker.internal.OrtRuntime;
-import dev.shoal.ranker.server.RankerServer;
+import dev.shoal.encoder.BatchingEncoder;
+import dev.shoal.encoder.Encoder;
+import dev.shoal.encoder.ModelSpec;
+import dev.shoal.encoder.onnx.OnnxEncoder;
+import dev.shoal.encoder.model.ModelFiles;
+import dev.shoal.encoder.onnx.OrtRuntime;
+import dev.shoal.ranker.RankerServer;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.nio.LongBuffer;
@@ -69,16 +69,16 @@ final class BenchCommand implements Runnable {
       StringBuilder md = new StringBuilder("# Indexing benchmark\n\n| path | documents | seconds | docs/s |\n"
           + "|---|---:|---:|---:|\n");
       // 1. without embeddings: replay the demo's enriched topic into a new node
-      List<dev.shoal.api.v1.EnrichedDocument> records = new ArrayList<>();
-      try (dev.shoal.cli.internal.EmbeddedKafka kafka = new dev.shoal.cli.internal.EmbeddedKafka(
+      List<dev.shoal.internal.v1.EnrichedDocument> records = new ArrayList<>();
+      try (dev.shoal.testkit.EmbeddedKafka kafka = new dev.shoal.testkit.EmbeddedKafka(
           dataDir.resolve("kafka")).start()) {
         String bootstrap = kafka.bootstrap();
         long t0 = System.nanoTime();
         long replayed;
-        try (dev.shoal.cluster.ShardManager manager = new dev.shoal.cluster.ShardManager(bootstrap, "bench", 4, 1,
+        try (dev.shoal.manager.ShardManager manager = new dev.shoal.manager.ShardManager(bootstrap, "bench", 4, 1,
             60_000);
-             dev.shoal.indexer.node.IndexNode node = new dev.shoal.indexer.node.IndexNode(
-                 dev.shoal.indexer.node.IndexNodeConfig.defaults("bench-" + System.nanoTime(), tmp.resolve("replay"),
+             dev.shoal.indexnode.IndexNode node = new dev.shoal.indexnode.IndexNode(
+                 dev.shoal.indexnode.IndexNodeConfig.defaults("bench-" + System.nanoTime(), tmp.resolve("replay"),
                      bootstrap))) {
           // a fresh assignment epoch for a node the demo never saw; the old epochs name node-1
           manager.start();
@@ -86,7 +86,7 @@ final class BenchCommand implements Runnable {
           while (true) {
             long n = 0;
             boolean done = node.shards().size() == 4;
-            for (dev.shoal.indexer.shard.ShardStore s : node.shards().values()) {
+            for (dev.shoal.indexnode.shard.ShardStore s : node.shards().values()) {
               n += s.docCount();
               done &= s.lag() == 0 && s.visibleOffset() == s.appliedOffset();
             }
@@ -96,17 +96,17 @@ final class BenchCommand implements Runnable {
             }
             Thread.sleep(50);
           }
-          for (dev.shoal.indexer.shard.ShardStore s : node.shards().values()) {
+          for (dev.shoal.indexnode.shard.ShardStore s : node.shards().values()) {
             // keep the documents for the in-memory baseline below
             try (var c = new org.apache.kafka.clients.consumer.KafkaConsumer<String, byte[]>(
                 dev.shoal.cluster.KafkaSettings.consumer(bootstrap, null))) {
-              var tp = new org.apache.kafka.common.TopicPartition(dev.shoal.api.json.Topics.ENRICHED, s.shard());
+              var tp = new org.apache.kafka.common.TopicPartition(dev.shoal.cluster.Topics.ENRICHED, s.shard());
               c.assign(List.of(tp));
               c.seekToBeginning(List.of(tp));
               long end = c.endOffsets(List.of(tp)).get(tp);
               while (c.position(tp) < end) {
                 for (var r : c.poll(java.time.Duration.ofMillis(500))) {
-                  records.add(dev.shoal.api.v1.EnrichedDocument.parseFrom(r.value()));
+                  records.add(dev.shoal.internal.v1.EnrichedDocument.parseFrom(r.value()));
                 }
               }
             }
@@ -116,9 +116,9 @@ final class BenchCommand implements Runnable {
         row(md, "new index node replaying shoal.docs.enriched (no embedding), 4 shards", replayed, secs);
       }
       // 2. the shard store alone, fed from memory: Lucene + RocksDB, one shard, no Kafka
-      try (dev.shoal.indexer.shard.ShardStore store = new dev.shoal.indexer.shard.ShardStore(0, tmp.resolve("alone"))) {
+      try (dev.shoal.indexnode.shard.ShardStore store = new dev.shoal.indexnode.shard.ShardStore(0, tmp.resolve("alone"))) {
         long t0 = System.nanoTime();
-        List<Map.Entry<Long, dev.shoal.api.v1.EnrichedDocument>> batch = new ArrayList<>();
+        List<Map.Entry<Long, dev.shoal.internal.v1.EnrichedDocument>> batch = new ArrayList<>();
         long offset = 0;
         for (var e : records) {
           batch.add(Map.entry(offset++, e));
@@ -136,13 +136,13 @@ final class BenchCommand implements Runnable {
       // 3. with embeddings: a fresh cluster, documents through shoal.docs and the enricher
       BeirDataset data = new BeirDataset(dataset);
       List<BeirDataset.Doc> docs = data.docs().subList(0, embedDocs);
-      try (dev.shoal.cli.internal.LocalCluster cluster = new dev.shoal.cli.internal.LocalCluster(
-          new dev.shoal.cli.internal.LocalCluster.Options(tmp.resolve("fresh"), null, 4,
+      try (dev.shoal.testkit.LocalCluster cluster = new dev.shoal.testkit.LocalCluster(
+          new dev.shoal.testkit.LocalCluster.Options(tmp.resolve("fresh"), null, 4,
               ModelSpec.BGE_SMALL_EN_V15.withMaxTokens(256), "127.0.0.1", 0, 0, 0, 2)).start()) {
         long t0 = System.nanoTime();
-        try (dev.shoal.cli.internal.DocumentProducer p = new dev.shoal.cli.internal.DocumentProducer(
+        try (dev.shoal.ingest.DocumentProducer p = new dev.shoal.ingest.DocumentProducer(
             cluster.bootstrap())) {
-          docs.forEach(p::send);
+          docs.forEach(d -> p.send(d.document()));
           p.flush();
         }
         while (!(cluster.searchableDocs() == docs.size() && cluster.caughtUp())) {

@@ -1,11 +1,11 @@
 package dev.shoal.cli;
 
-import dev.shoal.api.json.Topics;
-import dev.shoal.api.v1.HostedShard;
-import dev.shoal.api.v1.NodeHeartbeat;
-import dev.shoal.api.v1.Replica;
-import dev.shoal.api.v1.ShardAssignment;
-import dev.shoal.api.v1.ShardPlacement;
+import dev.shoal.cluster.Topics;
+import dev.shoal.internal.v1.HostedShard;
+import dev.shoal.internal.v1.NodeHeartbeat;
+import dev.shoal.internal.v1.Replica;
+import dev.shoal.internal.v1.ShardAssignment;
+import dev.shoal.internal.v1.ShardPlacement;
 import dev.shoal.cli.internal.ClusterProcesses;
 import dev.shoal.cluster.ClusterTopics;
 import dev.shoal.cluster.KafkaSettings;

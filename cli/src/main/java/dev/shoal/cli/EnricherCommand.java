@@ -1,11 +1,11 @@
 package dev.shoal.cli;
 
-import dev.shoal.api.server.Metrics;
-import dev.shoal.api.server.MetricsHttpServer;
+import dev.shoal.server.Metrics;
+import dev.shoal.server.MetricsHttpServer;
 import dev.shoal.cli.internal.UntilStopped;
-import dev.shoal.indexer.enrich.Enricher;
-import dev.shoal.ranker.Encoder;
-import dev.shoal.ranker.Encoders;
+import dev.shoal.enricher.Enricher;
+import dev.shoal.encoder.Encoder;
+import dev.shoal.encoder.Encoders;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

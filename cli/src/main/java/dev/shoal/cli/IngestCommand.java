@@ -1,7 +1,7 @@
 package dev.shoal.cli;
 
-import dev.shoal.cli.internal.DocumentProducer;
-import dev.shoal.cli.internal.ProgressBar;
+import dev.shoal.ingest.DocumentProducer;
+import dev.shoal.testkit.ProgressBar;
 import dev.shoal.eval.BeirDataset;
 import java.io.BufferedReader;
 import java.nio.file.Files;
@@ -33,7 +33,7 @@ final class IngestCommand implements Callable<Integer> {
         ProgressBar bar = new ProgressBar(System.out, "ingesting", data.docCount());
         long[] n = {0};
         data.forEachDoc(d -> {
-          producer.send(d);
+          producer.send(d.document());
           bar.update(++n[0]);
         });
       } else {

@@ -1,6 +1,6 @@
 package dev.shoal.cli;
 
-import dev.shoal.cli.internal.EmbeddedKafka;
+import dev.shoal.testkit.EmbeddedKafka;
 import dev.shoal.cli.internal.UntilStopped;
 import dev.shoal.cluster.ClusterTopics;
 import java.nio.file.Path;

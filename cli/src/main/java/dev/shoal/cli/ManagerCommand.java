@@ -1,7 +1,7 @@
 package dev.shoal.cli;
 
 import dev.shoal.cluster.ClusterTopics;
-import dev.shoal.cluster.ShardManager;
+import dev.shoal.manager.ShardManager;
 import java.util.concurrent.Callable;
 import dev.shoal.cli.internal.UntilStopped;
 import java.util.List;

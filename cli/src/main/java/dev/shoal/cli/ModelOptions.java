@@ -1,6 +1,6 @@
 package dev.shoal.cli;
 
-import dev.shoal.ranker.ModelSpec;
+import dev.shoal.encoder.ModelSpec;
 import java.util.Locale;
 import picocli.CommandLine.Option;
 

@@ -1,9 +1,9 @@
 package dev.shoal.cli;
 
-import dev.shoal.api.server.Metrics;
-import dev.shoal.api.server.MetricsHttpServer;
-import dev.shoal.indexer.node.IndexNode;
-import dev.shoal.indexer.node.IndexNodeConfig;
+import dev.shoal.server.Metrics;
+import dev.shoal.server.MetricsHttpServer;
+import dev.shoal.indexnode.IndexNode;
+import dev.shoal.indexnode.IndexNodeConfig;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import dev.shoal.cli.internal.UntilStopped;

@@ -1,7 +1,7 @@
 package dev.shoal.cli;
 
 import dev.shoal.cli.internal.UntilStopped;
-import dev.shoal.indexer.ingest.IngestGrpcService;
+import dev.shoal.ingest.IngestGrpcService;
 import dev.shoal.query.QueryService;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -34,7 +34,7 @@ final class QueryCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     IngestGrpcService ingest = new IngestGrpcService(bootstrap);
     QueryService query = new QueryService(bootstrap, ranker, host, grpcPort, httpPort,
-        new dev.shoal.api.server.Metrics(), List.of(ingest)).start();
+        new dev.shoal.server.Metrics(), List.of(ingest)).start();
     return UntilStopped.serve("query service gRPC " + host + ":" + query.grpcPort() + " HTTP http://" + host + ":"
         + query.httpPort(), List.of(ingest, query));
   }

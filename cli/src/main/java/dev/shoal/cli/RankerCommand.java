@@ -1,10 +1,10 @@
 package dev.shoal.cli;
 
 import dev.shoal.cli.internal.UntilStopped;
-import dev.shoal.ranker.BatchingEncoder;
-import dev.shoal.ranker.Encoder;
-import dev.shoal.ranker.Encoders;
-import dev.shoal.ranker.server.RankerServer;
+import dev.shoal.encoder.BatchingEncoder;
+import dev.shoal.encoder.Encoder;
+import dev.shoal.encoder.Encoders;
+import dev.shoal.ranker.RankerServer;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

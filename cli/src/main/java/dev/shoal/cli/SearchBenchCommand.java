@@ -1,12 +1,12 @@
 package dev.shoal.cli;
 
-import dev.shoal.cli.internal.DemoLoader;
-import dev.shoal.cli.internal.LocalCluster;
-import dev.shoal.cli.internal.SearchLoad;
-import dev.shoal.cli.internal.ShoalJvm;
+import dev.shoal.testkit.DemoLoader;
+import dev.shoal.testkit.LocalCluster;
+import dev.shoal.bench.SearchLoad;
+import dev.shoal.testkit.ShoalJvm;
 import dev.shoal.eval.BeirDataset;
-import dev.shoal.indexer.shard.ShardStore;
-import dev.shoal.ranker.ModelSpec;
+import dev.shoal.indexnode.shard.ShardStore;
+import dev.shoal.encoder.ModelSpec;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;

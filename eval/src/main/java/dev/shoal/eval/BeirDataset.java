@@ -1,5 +1,6 @@
 package dev.shoal.eval;
 
+import dev.shoal.api.v1.Document;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
@@ -23,6 +24,10 @@ public final class BeirDataset {
 
   /** One corpus document. */
   public record Doc(String id, String title, String text) {
+    /** The document as Shoal indexes it. */
+    public Document document() {
+      return Document.newBuilder().setId(id).setTitle(title).setText(text).build();
+    }
   }
 
   /** One query. */

@@ -1,7 +1,7 @@
 package dev.shoal.query;
 
-import dev.shoal.api.server.GrpcService;
-import dev.shoal.api.v1.RankerGrpc;
+import dev.shoal.server.GrpcService;
+import dev.shoal.internal.v1.RankerGrpc;
 import dev.shoal.cluster.AssignmentWatcher;
 import dev.shoal.cluster.HeartbeatWatcher;
 import dev.shoal.query.http.HttpGateway;
@@ -29,24 +29,24 @@ public final class QueryService implements AutoCloseable {
   private final HttpGateway http;
 
   public QueryService(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort) {
-    this(bootstrap, rankerTarget, host, grpcPort, httpPort, new dev.shoal.api.server.Metrics());
+    this(bootstrap, rankerTarget, host, grpcPort, httpPort, new dev.shoal.server.Metrics());
   }
 
   /** @param metrics the process's registry, served at the HTTP port's /metrics */
   public QueryService(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
-                      dev.shoal.api.server.Metrics metrics) {
+                      dev.shoal.server.Metrics metrics) {
     this(bootstrap, rankerTarget, host, grpcPort, httpPort, metrics, List.of());
   }
 
   /** @param extra further services on the same gRPC port (e.g. IngestService), so clients need one address */
   public QueryService(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
-                      dev.shoal.api.server.Metrics metrics, List<BindableService> extra) {
+                      dev.shoal.server.Metrics metrics, List<BindableService> extra) {
     this(bootstrap, rankerTarget, host, grpcPort, httpPort, metrics, extra, RESULT_CACHE_SIZE);
   }
 
   /** @param resultCacheSize answers kept by the result cache; 0: no cache (benchmarks of the uncached path) */
   public QueryService(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
-                      dev.shoal.api.server.Metrics metrics, List<BindableService> extra, int resultCacheSize) {
+                      dev.shoal.server.Metrics metrics, List<BindableService> extra, int resultCacheSize) {
     this.watcher = new AssignmentWatcher(bootstrap);
     this.heartbeats = new HeartbeatWatcher(bootstrap);
     this.rankerChannel = ManagedChannelBuilder.forTarget(rankerTarget).usePlaintext()

@@ -4,40 +4,40 @@ import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
-import dev.shoal.api.server.Metrics;
-import dev.shoal.api.v1.Candidate;
-import dev.shoal.api.v1.EmbedKind;
-import dev.shoal.api.v1.EmbedRequest;
+import dev.shoal.server.Metrics;
+import dev.shoal.internal.v1.Candidate;
+import dev.shoal.internal.v1.EmbedKind;
+import dev.shoal.internal.v1.EmbedRequest;
 import dev.shoal.api.v1.Explanation;
-import dev.shoal.api.v1.FetchRequest;
-import dev.shoal.api.v1.FetchResponse;
+import dev.shoal.internal.v1.FetchRequest;
+import dev.shoal.internal.v1.FetchResponse;
 import dev.shoal.api.v1.FusionInput;
 import dev.shoal.api.v1.GetRequest;
 import dev.shoal.api.v1.GetResponse;
 import dev.shoal.api.v1.Hit;
-import dev.shoal.api.v1.HydrateRequest;
-import dev.shoal.api.v1.HydrateResponse;
+import dev.shoal.internal.v1.HydrateRequest;
+import dev.shoal.internal.v1.HydrateResponse;
 import dev.shoal.api.v1.RankProfile;
-import dev.shoal.api.v1.RankerGrpc;
-import dev.shoal.api.v1.Replica;
-import dev.shoal.api.v1.ScoreRequest;
-import dev.shoal.api.v1.ScoreResponse;
+import dev.shoal.internal.v1.RankerGrpc;
+import dev.shoal.internal.v1.Replica;
+import dev.shoal.internal.v1.ScoreRequest;
+import dev.shoal.internal.v1.ScoreResponse;
 import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
-import dev.shoal.api.v1.ShardHit;
-import dev.shoal.api.v1.ShardSearchRequest;
-import dev.shoal.api.v1.ShardSearchResponse;
+import dev.shoal.internal.v1.ShardHit;
+import dev.shoal.internal.v1.ShardSearchRequest;
+import dev.shoal.internal.v1.ShardSearchResponse;
 import dev.shoal.api.v1.StageTiming;
-import dev.shoal.api.v1.Vector;
+import dev.shoal.internal.v1.Vector;
 import dev.shoal.query.internal.Merger;
 import dev.shoal.cluster.HeartbeatWatcher;
+import dev.shoal.cluster.Shards;
 import dev.shoal.query.internal.RequestValidator;
 import dev.shoal.query.internal.ResultCache;
 import dev.shoal.query.internal.ShardRouter;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Map;
@@ -49,7 +49,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import org.apache.kafka.common.utils.Utils;
 
 /**
  * The read path behind both the gRPC and the HTTP front: validate, embed the query, scatter to
@@ -535,7 +534,7 @@ public final class Searcher {
     if (shards == 0) {
       throw Status.UNAVAILABLE.withDescription("no routing table yet: the cluster is starting").asException();
     }
-    int shard = Utils.toPositive(Utils.murmur2(request.getId().getBytes(StandardCharsets.UTF_8))) % shards;
+    int shard = Shards.of(request.getId(), shards);
     long deadline = Math.min(deadlineNanos, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEFAULT_TIMEOUT_MS));
     StatusRuntimeException last = null;
     for (Replica replica : router.replicas(shard, null)) {

@@ -1,5 +1,7 @@
 package dev.shoal.cli.internal;
 
+import dev.shoal.testkit.ShoalJvm;
+
 import java.io.IOException;
 import java.io.Reader;
 import java.io.Writer;

@@ -50,7 +50,7 @@ public final class HttpGateway implements AutoCloseable {
   private final int maxBodyBytes;
 
   public HttpGateway(String host, int port, Searcher searcher, int maxBodyBytes, int threads,
-                     dev.shoal.api.server.Metrics metrics) {
+                     dev.shoal.server.Metrics metrics) {
     this.searcher = searcher;
     this.maxBodyBytes = maxBodyBytes;
     try {
@@ -67,7 +67,7 @@ public final class HttpGateway implements AutoCloseable {
     server.createContext("/v1/search", this::search);
     server.createContext("/v1/docs/", this::doc);
     server.createContext("/healthz", ex -> send(ex, 200, "{\"status\":\"SERVING\"}"));
-    server.createContext("/metrics", dev.shoal.api.server.MetricsHttpServer.handler(metrics));
+    server.createContext("/metrics", dev.shoal.server.MetricsHttpServer.handler(metrics));
   }
 
   public HttpGateway start() {

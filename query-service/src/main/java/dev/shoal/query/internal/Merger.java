@@ -1,7 +1,7 @@
 package dev.shoal.query.internal;
 
-import dev.shoal.api.v1.ShardHit;
-import dev.shoal.api.v1.ShardSearchResponse;
+import dev.shoal.internal.v1.ShardHit;
+import dev.shoal.internal.v1.ShardSearchResponse;
 import dev.shoal.query.Fusion;
 import java.util.ArrayList;
 import java.util.Comparator;

@@ -1,9 +1,9 @@
 package dev.shoal.query.internal;
 
-import dev.shoal.api.v1.Replica;
-import dev.shoal.api.v1.ShardAssignment;
-import dev.shoal.api.v1.ShardPlacement;
-import dev.shoal.api.v1.ShardSearchGrpc;
+import dev.shoal.internal.v1.Replica;
+import dev.shoal.internal.v1.ShardAssignment;
+import dev.shoal.internal.v1.ShardPlacement;
+import dev.shoal.internal.v1.ShardSearchGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.util.ArrayList;

@@ -2,8 +2,8 @@ package dev.shoal.query.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.shoal.api.v1.ShardHit;
-import dev.shoal.api.v1.ShardSearchResponse;
+import dev.shoal.internal.v1.ShardHit;
+import dev.shoal.internal.v1.ShardSearchResponse;
 import dev.shoal.query.Fusion;
 import java.util.List;
 import org.junit.jupiter.api.Test;

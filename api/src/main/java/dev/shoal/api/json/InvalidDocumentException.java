@@ -1,8 +1,0 @@
-package dev.shoal.api.json;
-
-/** A record on {@code shoal.docs} that breaks the document format; the message is the reason. */
-public final class InvalidDocumentException extends Exception {
-  public InvalidDocumentException(String reason) {
-    super(reason);
-  }
-}

@@ -1,0 +1,342 @@
+package dev.shoal.bench;
+
+import dev.shoal.api.v1.QuerySyntax;
+import dev.shoal.api.v1.RankProfile;
+import dev.shoal.api.v1.SearchRequest;
+import dev.shoal.api.v1.SearchResponse;
+import dev.shoal.api.v1.SearchServiceGrpc;
+import dev.shoal.indexnode.shard.ShardQueries;
+import dev.shoal.indexnode.shard.ShardSchema;
+import dev.shoal.query.Fusion;
+import dev.shoal.encoder.Encoder;
+import dev.shoal.encoder.Encoders;
+import dev.shoal.encoder.ModelSpec;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthGrpc;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.lucene.index.DirectoryReader;
+import org.apache.lucene.index.FloatVectorValues;
+import org.apache.lucene.index.IndexReader;
+import org.apache.lucene.index.KnnVectorValues;
+import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.index.MultiReader;
+import org.apache.lucene.index.ReaderUtil;
+import org.apache.lucene.index.StoredFields;
+import org.apache.lucene.search.IndexSearcher;
+import org.apache.lucene.search.KnnFloatVectorQuery;
+import org.apache.lucene.search.ScoreDoc;
+import org.apache.lucene.search.TopDocs;
+import org.apache.lucene.store.FSDirectory;
+
+/**
+ * Closed-loop search load against a Shoal query service, and the same queries against the
+ * baseline: the shards' Lucene indexes opened directly in this process (one
+ * {@link IndexSearcher} over a {@link MultiReader} of all shards). For {@code neural} the
+ * baseline also embeds the query with ONNX Runtime in this process and fuses like the service
+ * (RRF of BM25 and kNN, then of BM25 and the exact cosine over the head), so the ratio is the
+ * cost of the distributed system, not of the model. Not thread-safe; one cell at a time.
+ */
+public final class SearchLoad implements AutoCloseable {
+
+  public static final String DESCRIPTION = """
+      Paths. **shoal**: the client calls SearchService.Search over gRPC (one channel, a 10 s deadline); \
+      the query service embeds the query through the ranker (neural), scatters to the 4 shards of the index \
+      node over gRPC, fuses, re-scores the head of 100 with the ranker (neural), and fetches titles and \
+      snippets for the page. Result cache and query-embedding cache off, so every query takes the whole path. \
+      **raw Lucene**: one IndexSearcher over the same 4 shard indexes (their last commit), opened in the \
+      client's JVM; bm25: the same BM25 query (Shoal's analyzer and similarity), top k ids; neural: ONNX \
+      Runtime embeds the query (the same bge-small-en-v1.5, 2 threads), BM25 top 100 + HNSW top 100, RRF, \
+      exact cosine over the head of 100, RRF with BM25, top k ids. The baseline returns ids only (no titles, \
+      snippets): that work is part of what the ratio measures. p50 ratio = shoal p50 / raw p50 at the same \
+      number of clients. **gRPC ping**: grpc.health.v1 Check against the query service over the same \
+      channel: the cost of one round trip on this machine, with no work behind it. A bm25 search makes two \
+      round trips in sequence (client → query service → shards, which send ids, scores and, for their best few \
+      hits, titles and snippets; a third to a shard holding more of the page than that); neural makes five \
+      (Embed, shards for ids, shards for the head's vectors, Score, shards for the page).""";
+
+  /** Which side of the comparison a cell measures. */
+  public enum Target {
+    SHOAL("shoal"), BASELINE("raw Lucene"), PING("gRPC ping");
+
+    final String label;
+
+    Target(String label) {
+      this.label = label;
+    }
+  }
+
+  /** One measured cell: latencies in ms, sorted. */
+  public record Cell(String profile, int clients, Target target, double seconds, double[] millis, long errors,
+                     long partial, Map<String, Double> stageMedians) {
+    public double qps() {
+      return millis.length / seconds;
+    }
+
+    public double p50() {
+      return percentile(0.50);
+    }
+
+    public double p95() {
+      return percentile(0.95);
+    }
+
+    public double p99() {
+      return percentile(0.99);
+    }
+
+    private double percentile(double p) {
+      return millis.length == 0 ? Double.NaN : millis[Math.max(0, (int) Math.ceil(p * millis.length) - 1)];
+    }
+
+    public String line() {
+      return String.format(Locale.ROOT, "%-7s %3d clients  %-10s %8.1f q/s  p50 %7.2f  p95 %7.2f  p99 %7.2f ms"
+          + "  errors %d  partial %d  %s", profile, clients, target.label, qps(), p50(), p95(), p99(), errors, partial,
+          stages());
+    }
+
+    /** The server's own per-stage timings (medians, ms), as the responses report them. */
+    public String stages() {
+      StringBuilder sb = new StringBuilder();
+      stageMedians.forEach((k, v) -> sb.append(sb.isEmpty() ? "" : " ").append(k).append(' ')
+          .append(String.format(Locale.ROOT, "%.2f", v)));
+      return sb.toString();
+    }
+
+    public String row(double ratio) {
+      return String.format(Locale.ROOT, "| %s | %d | %s | %.1f | %.2f | %.2f | %.2f | %d | %d | %s |%n", profile,
+          clients, target.label, qps(), p50(), p95(), p99(), errors, partial,
+          target == Target.SHOAL ? String.format(Locale.ROOT, "%.2f", ratio) : "");
+    }
+
+    public String tsv() {
+      return String.format(Locale.ROOT, "%s\t%d\t%s\t%d\t%.1f\t%.2f\t%.3f\t%.3f\t%.3f\t%d\t%d", profile, clients,
+          target.label, millis.length, seconds, qps(), p50(), p95(), p99(), errors, partial);
+    }
+  }
+
+  private interface Call {
+    /** Runs one query; returns whether the answer was partial. */
+    boolean run(String query) throws Exception;
+  }
+
+  private static final int HEAD = 100;
+
+  private final Map<String, List<Double>> stageMillis = new HashMap<>();
+
+  private final ManagedChannel channel;
+  private final SearchServiceGrpc.SearchServiceBlockingStub stub;
+  private final HealthGrpc.HealthBlockingStub health;
+  private final IndexReader reader;
+  private final IndexSearcher searcher;
+  private final ShardQueries queries = new ShardQueries(ShardSchema.analyzer());
+  private final ModelSpec model;
+  private final int topK;
+  private Encoder encoder;
+
+  public SearchLoad(String target, List<java.nio.file.Path> shardDirs, ModelSpec model, int topK) throws IOException {
+    this.channel = ManagedChannelBuilder.forTarget(target).usePlaintext().build();
+    this.stub = SearchServiceGrpc.newBlockingStub(channel);
+    this.health = HealthGrpc.newBlockingStub(channel);
+    List<IndexReader> shards = new ArrayList<>();
+    for (java.nio.file.Path d : shardDirs) {
+      shards.add(DirectoryReader.open(FSDirectory.open(d)));
+    }
+    this.reader = new MultiReader(shards.toArray(IndexReader[]::new), true);
+    this.searcher = new IndexSearcher(reader);
+    searcher.setSimilarity(ShardSchema.similarity());
+    this.model = model;
+    this.topK = topK;
+  }
+
+  public Cell run(Target target, String profile, int clients, List<String> texts, int warmupSeconds,
+                  int seconds) throws InterruptedException {
+    RankProfile p = RankProfile.valueOf(profile.toUpperCase(Locale.ROOT));
+    Call call = switch (target) {
+      case SHOAL -> shoal(p);
+      case BASELINE -> baseline(p);
+      case PING -> q -> {
+        health.withDeadlineAfter(10, TimeUnit.SECONDS).check(HealthCheckRequest.getDefaultInstance());
+        return false;
+      };
+    };
+    AtomicInteger next = new AtomicInteger();
+    AtomicLong errors = new AtomicLong();
+    AtomicLong partial = new AtomicLong();
+    long start = System.nanoTime();
+    long measureFrom = start + TimeUnit.SECONDS.toNanos(warmupSeconds);
+    long end = measureFrom + TimeUnit.SECONDS.toNanos(seconds);
+    List<double[]> perClient = new ArrayList<>();
+    List<Thread> threads = new ArrayList<>();
+    for (int c = 0; c < clients; c++) {
+      double[][] slot = {new double[1024]};
+      int[] count = {0};
+      Thread t = Thread.ofPlatform().name("load-" + c).start(() -> {
+        while (true) {
+          long t0 = System.nanoTime();
+          if (t0 >= end) {
+            break;
+          }
+          String q = texts.get(Math.floorMod(next.getAndIncrement(), texts.size()));
+          boolean measured = t0 >= measureFrom;
+          try {
+            if (call.run(q) && measured) {
+              partial.incrementAndGet();
+            }
+          } catch (Exception e) {
+            if (measured) {
+              errors.incrementAndGet();
+            }
+            continue;
+          }
+          if (measured) {
+            if (count[0] == slot[0].length) {
+              slot[0] = Arrays.copyOf(slot[0], count[0] * 2);
+            }
+            slot[0][count[0]++] = (System.nanoTime() - t0) / 1e6;
+          }
+        }
+        synchronized (perClient) {
+          perClient.add(Arrays.copyOf(slot[0], count[0]));
+        }
+      });
+      threads.add(t);
+    }
+    for (Thread t : threads) {
+      t.join();
+    }
+    double[] all = perClient.stream().flatMapToDouble(Arrays::stream).sorted().toArray();
+    Map<String, Double> medians = new java.util.TreeMap<>();
+    synchronized (stageMillis) {
+      stageMillis.forEach((k, v) -> {
+        double[] x = v.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        medians.put(k, x[x.length / 2]);
+      });
+      stageMillis.clear();
+    }
+    return new Cell(profile, clients, target, seconds, all, errors.get(), partial.get(), medians);
+  }
+
+  private Call shoal(RankProfile profile) {
+    return q -> {
+      SearchResponse r = stub.withDeadlineAfter(10, TimeUnit.SECONDS).search(SearchRequest.newBuilder()
+          .setQuery(q).setTopK(topK).setProfile(profile).build());
+      if (r.getHitsCount() == 0) {
+        throw new IllegalStateException("no hits for '" + q + "'");
+      }
+      synchronized (stageMillis) {
+        r.getTimingsList().forEach(t -> stageMillis.computeIfAbsent(t.getStage(), k -> new ArrayList<>())
+            .add(t.getMillis()));
+      }
+      return r.getPartial();
+    };
+  }
+
+  private Call baseline(RankProfile profile) {
+    return switch (profile) {
+      case BM25 -> q -> {
+        ids(searcher.search(queries.lexical(q, QuerySyntax.PLAIN), topK).scoreDocs);
+        return false;
+      };
+      case NEURAL -> q -> {
+        neural(q);
+        return false;
+      };
+      default -> throw new IllegalArgumentException("the benchmark's baselines cover bm25 and neural");
+    };
+  }
+
+  private List<String> ids(ScoreDoc[] docs) throws IOException {
+    StoredFields stored = searcher.storedFields();
+    List<String> out = new ArrayList<>(docs.length);
+    for (ScoreDoc d : docs) {
+      out.add(stored.document(d.doc).get(ShardSchema.ID));
+    }
+    if (out.isEmpty()) {
+      throw new IllegalStateException("no hits");
+    }
+    return out;
+  }
+
+  /** The neural profile's work without the distributed system. */
+  private List<String> neural(String q) throws Exception {
+    if (encoder == null) {
+      encoder = Encoders.create(model, "cpu", 2, 16);
+    }
+    float[] v = encoder.embed(List.of(q), Encoder.Kind.QUERY)[0];
+    TopDocs bm25 = searcher.search(queries.lexical(q, QuerySyntax.PLAIN), HEAD);
+    TopDocs knn = searcher.search(new KnnFloatVectorQuery(ShardSchema.VECTOR, v, HEAD), HEAD);
+    Map<Integer, int[]> ranks = new HashMap<>(); // doc -> {bm25 rank, dense rank}
+    for (int i = 0; i < bm25.scoreDocs.length; i++) {
+      ranks.computeIfAbsent(bm25.scoreDocs[i].doc, d -> new int[2])[0] = i + 1;
+    }
+    for (int i = 0; i < knn.scoreDocs.length; i++) {
+      ranks.computeIfAbsent(knn.scoreDocs[i].doc, d -> new int[2])[1] = i + 1;
+    }
+    Fusion.Settings f = Fusion.Settings.defaults();
+    List<Integer> head = ranks.keySet().stream().sorted(Comparator.comparingDouble((Integer d) -> -f.rule().fuse(List.of(
+        new Fusion.Signal("bm25", f.bm25Weight(), 0, ranks.get(d)[0], 0, 0),
+        new Fusion.Signal("dense", f.denseWeight(), 0, ranks.get(d)[1], 0, 0))).score())).limit(HEAD).toList();
+    double[] cos = new double[head.size()];
+    for (int i = 0; i < cos.length; i++) {
+      cos[i] = dot(v, vector(head.get(i)));
+    }
+    Integer[] byModel = new Integer[head.size()];
+    for (int i = 0; i < byModel.length; i++) {
+      byModel[i] = i;
+    }
+    Arrays.sort(byModel, Comparator.comparingDouble(i -> -cos[i]));
+    int[] modelRank = new int[head.size()];
+    for (int r = 0; r < byModel.length; r++) {
+      modelRank[byModel[r]] = r + 1;
+    }
+    Integer[] order = byModel.clone();
+    Arrays.sort(order, Comparator.comparingDouble(i -> -f.rule().fuse(List.of(
+        new Fusion.Signal("bm25", f.bm25Weight(), 0, ranks.get(head.get(i))[0], 0, 0),
+        new Fusion.Signal("model", f.modelWeight(), 0, modelRank[i], 0, 0))).score()));
+    ScoreDoc[] top = new ScoreDoc[Math.min(topK, order.length)];
+    for (int i = 0; i < top.length; i++) {
+      top[i] = new ScoreDoc(head.get(order[i]), (float) cos[order[i]]);
+    }
+    return ids(top);
+  }
+
+  private float[] vector(int doc) throws IOException {
+    List<LeafReaderContext> leaves = reader.leaves();
+    LeafReaderContext leaf = leaves.get(ReaderUtil.subIndex(doc, leaves));
+    FloatVectorValues values = leaf.reader().getFloatVectorValues(ShardSchema.VECTOR);
+    KnnVectorValues.DocIndexIterator it = values.iterator();
+    if (it.advance(doc - leaf.docBase) != doc - leaf.docBase) {
+      throw new IllegalStateException("document " + doc + " has no vector");
+    }
+    return values.vectorValue(it.index());
+  }
+
+  private static double dot(float[] a, float[] b) {
+    double s = 0;
+    for (int i = 0; i < a.length; i++) {
+      s += a[i] * b[i];
+    }
+    return s;
+  }
+
+  @Override
+  public void close() throws Exception {
+    channel.shutdownNow();
+    reader.close();
+    if (encoder != null) {
+      encoder.close();
+    }
+  }
+}

@@ -1,0 +1,86 @@
+package dev.shoal.indexnode.shard;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.lucene.analysis.Analyzer;
+import org.junit.jupiter.api.Test;
+
+class SnippetsTest {
+
+  private static final Pattern EM = Pattern.compile("<em>(.*?)</em>");
+  private final Analyzer analyzer = ShardSchema.analyzer();
+  private final Snippets snippets = new Snippets(analyzer);
+  private final ShardQueries queries = new ShardQueries(analyzer);
+
+  @Test
+  void highlightsStemmedFormsAndNothingElse() {
+    String s = snippets.snippet("Proteins fold quickly. A folded protein, unlike the ribosome, is stable.",
+        Set.copyOf(queries.terms("protein folding")));
+    assertEquals("<em>Proteins</em> <em>fold</em> quickly. A <em>folded</em> <em>protein</em>, unlike the ribosome, "
+        + "is stable.", s);
+  }
+
+  @Test
+  void shortStemsAndFinalYMatch() {
+    // "ties" stems to "ti" (shorter than the scan's prefix); "cry" to "cri" (y becomes i)
+    String s = snippets.snippet("Family ties matter; infants cry.", Set.copyOf(queries.terms("ties crying")));
+    assertEquals("Family <em>ties</em> matter; infants <em>cry</em>.", s);
+  }
+
+  /**
+   * On real abstracts, every highlighted word analyses to a query term, and every word the full
+   * analyzer would match inside the snippet is highlighted.
+   */
+  @Test
+  void agreesWithTheAnalyzerOnSciFactAbstracts() throws IOException {
+    List<String> texts = new ArrayList<>();
+    List<String> lines = Files.readAllLines(Path.of(System.getProperty("shoal.repo.root", "."), "testdata", "scifact", "corpus.jsonl"));
+    for (int i = 0; i < 200; i++) {
+      texts.add(new com.fasterxml.jackson.databind.ObjectMapper().readTree(lines.get(i)).get("text").asText());
+    }
+    String[] qs = {"vitamin D deficiency bone density", "cancer cells express proteins", "gene expression in mice",
+        "0-dimensional biomaterials show inductive properties", "antibiotic resistance of bacteria"};
+    int highlighted = 0;
+    for (String text : texts) {
+      for (String q : qs) {
+        Set<String> terms = new HashSet<>(queries.terms(q));
+        String snippet = snippets.snippet(text, terms);
+        Matcher m = EM.matcher(snippet);
+        while (m.find()) {
+          highlighted++;
+          assertTrue(terms.containsAll(analyse(m.group(1))) && !analyse(m.group(1)).isEmpty(),
+              m.group(1) + " is not a query term: " + terms);
+        }
+        String plain = snippet.replace("<em>", "").replace("</em>", "").replace("…", "");
+        int expected = 0;
+        for (String word : plain.split("[^\\p{L}\\p{Nd}]+")) {
+          if (!word.isEmpty() && analyse(word).stream().anyMatch(terms::contains)) {
+            expected++;
+          }
+        }
+        int found = 0;
+        Matcher m2 = EM.matcher(snippet);
+        while (m2.find()) {
+          found++;
+        }
+        assertEquals(expected, found, "snippet of '" + q + "': " + snippet);
+      }
+    }
+    assertTrue(highlighted > 100, "the queries must highlight something: " + highlighted);
+  }
+
+  /** The index analyzer's terms for a word, as queries are analysed. */
+  private List<String> analyse(String word) {
+    return queries.terms(word);
+  }
+}

@@ -1,0 +1,248 @@
+package dev.shoal.encoder.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.shoal.encoder.Encoder;
+import dev.shoal.encoder.ModelSpec;
+import dev.shoal.encoder.TestTexts;
+import dev.shoal.encoder.onnx.OnnxEncoder;
+import dev.shoal.encoder.reference.ReferenceEncoder;
+import dev.shoal.encoder.model.Pooler;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import jcuda.Pointer;
+import jcuda.Sizeof;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
+import jcuda.driver.JCudaDriver;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The CUDA backend on a real GPU (JUnit tag {@code gpu}; {@code ./mvnw -Pgpu verify -pl ranker-gpu}
+ * or {@code ranker-gpu/gpu/run-suite.sh} on the GPU machine). Each kernel against the Java
+ * reference on random inputs, every output element written; embeddings against ONNX Runtime on
+ * 1,000 SciFact passages; the neural top 10 of 100 queries equal to the CPU backend's.
+ */
+@Tag("gpu")
+class CudaEncoderGpuTest {
+
+  static CudaKernels kernels;
+  static CUstream stream;
+
+  @BeforeAll
+  static void gpu() {
+    assertTrue(CudaProbe.whyNot().isEmpty(), "a GPU is required: " + CudaProbe.whyNot().orElse(""));
+    kernels = new CudaKernels();
+    kernels.makeCurrent();
+    stream = new CUstream();
+    JCudaDriver.cuStreamCreate(stream, 0);
+    System.out.println("GPU: " + kernels.deviceName());
+  }
+
+  static float half(float x) {
+    return Float.float16ToFloat(Float.floatToFloat16(x));
+  }
+
+  static float[] random(Random r, int n, float scale) {
+    float[] out = new float[n];
+    for (int i = 0; i < n; i++) {
+      out[i] = half((float) r.nextGaussian() * scale);
+    }
+    return out;
+  }
+
+  /** A device fp16 buffer filled with NaN, so an element a kernel never writes shows. */
+  static CUdeviceptr nanHalves(int n) {
+    CUdeviceptr p = CudaKernels.alloc((long) n * Sizeof.SHORT);
+    JCudaDriver.cuMemsetD16(p, (short) 0x7E00, n);
+    return p;
+  }
+
+  static float[] downloadHalves(CUdeviceptr p, int n) {
+    JCudaDriver.cuStreamSynchronize(stream);
+    short[] raw = new short[n];
+    JCudaDriver.cuMemcpyDtoH(Pointer.to(raw), p, (long) n * Sizeof.SHORT);
+    float[] out = new float[n];
+    for (int i = 0; i < n; i++) {
+      out[i] = Float.float16ToFloat(raw[i]);
+    }
+    return out;
+  }
+
+  static void assertClose(float[] expected, float[] actual, float atol, float rtol, String what) {
+    assertEquals(expected.length, actual.length);
+    for (int i = 0; i < expected.length; i++) {
+      assertFalse(Float.isNaN(actual[i]), what + ": element " + i + " never written");
+      float tol = atol + rtol * Math.abs(expected[i]);
+      assertTrue(Math.abs(expected[i] - actual[i]) <= tol, what + ": element " + i + " expected " + expected[i]
+          + " got " + actual[i]);
+    }
+  }
+
+  @Test
+  void gemmWithEachEpilogueMatchesTheReference() {
+    Random r = new Random(1);
+    int m = 128;
+    int k = 384;
+    int n = 1536;
+    float[] a = random(r, m * k, 1f);
+    float[] b = random(r, k * n, 0.05f);
+    float[] bias = random(r, n, 0.1f);
+    float[] residual = random(r, m * n, 1f);
+    CUdeviceptr da = kernels.halfCopy(a, stream);
+    CUdeviceptr db = kernels.halfCopy(b, stream);
+    CUdeviceptr dbias = kernels.halfCopy(bias, stream);
+    CUdeviceptr dres = kernels.halfCopy(residual, stream);
+    for (CudaKernels.Epilogue e : CudaKernels.Epilogue.values()) {
+      CUdeviceptr c = nanHalves(m * n);
+      kernels.gemm(da, db, dbias, e == CudaKernels.Epilogue.BIAS_RESIDUAL ? dres : null, c, m, n, k, e, stream);
+      float[] expected = ReferenceEncoder.gemmBias(a, m, k, b, bias, n);
+      if (e == CudaKernels.Epilogue.BIAS_GELU) {
+        ReferenceEncoder.gelu(expected);
+      } else if (e == CudaKernels.Epilogue.BIAS_RESIDUAL) {
+        ReferenceEncoder.addInPlace(expected, residual);
+      }
+      assertClose(expected, downloadHalves(c, m * n), 2e-2f, 1e-2f, "gemm " + e);
+      CudaKernels.free(c);
+    }
+  }
+
+  @Test
+  void layerNormMatchesTheReference() {
+    Random r = new Random(2);
+    int rows = 64;
+    int h = 384;
+    float[] x = random(r, rows * h, 2f);
+    float[] gamma = random(r, h, 1f);
+    float[] beta = random(r, h, 0.5f);
+    CUdeviceptr out = nanHalves(rows * h);
+    kernels.layerNorm(kernels.halfCopy(x, stream), rows, kernels.halfCopy(gamma, stream),
+        kernels.halfCopy(beta, stream), 1e-12f, h, out, stream);
+    float[] expected = x.clone();
+    ReferenceEncoder.layerNorm(expected, rows, h, gamma, beta, 1e-12f);
+    assertClose(expected, downloadHalves(out, rows * h), 1e-2f, 1e-2f, "layernorm");
+  }
+
+  @Test
+  void attentionMatchesTheReferenceAndIgnoresPadding() {
+    Random r = new Random(3);
+    int seq = 40;
+    int heads = 12;
+    int d = 32;
+    int h = heads * d;
+    int[] lengths = {40, 23};
+    float[] q = random(r, 2 * seq * h, 1f);
+    float[] k = random(r, 2 * seq * h, 1f);
+    float[] v = random(r, 2 * seq * h, 1f);
+    CUdeviceptr dl = CudaKernels.alloc(2L * Sizeof.INT);
+    CudaKernels.upload(dl, lengths);
+    CUdeviceptr out = nanHalves(2 * seq * h);
+    kernels.attention(kernels.halfCopy(q, stream), kernels.halfCopy(k, stream), kernels.halfCopy(v, stream), dl, 2,
+        seq, heads, d, out, stream);
+    float[] got = downloadHalves(out, 2 * seq * h);
+    for (int b = 0; b < 2; b++) {
+      int len = lengths[b];
+      int off = b * seq * h;
+      float[] expected = ReferenceEncoder.attention(java.util.Arrays.copyOfRange(q, off, off + len * h),
+          java.util.Arrays.copyOfRange(k, off, off + len * h), java.util.Arrays.copyOfRange(v, off, off + len * h),
+          len, heads, d);
+      assertClose(expected, java.util.Arrays.copyOfRange(got, off, off + len * h), 1e-2f, 1e-2f,
+          "attention, sequence " + b);
+    }
+  }
+
+  @Test
+  void poolingAndCosineMatchTheReference() {
+    Random r = new Random(4);
+    int seq = 16;
+    int h = 384;
+    int[] lengths = {16, 5, 9};
+    float[] hidden = random(r, 3 * seq * h, 1f);
+    CUdeviceptr dh = kernels.halfCopy(hidden, stream);
+    CUdeviceptr dl = CudaKernels.alloc(3L * Sizeof.INT);
+    CudaKernels.upload(dl, lengths);
+    for (ModelSpec.Pooling p : ModelSpec.Pooling.values()) {
+      CUdeviceptr out = CudaKernels.alloc(3L * h * Sizeof.FLOAT);
+      kernels.poolNormalize(dh, dl, 3, seq, h, p == ModelSpec.Pooling.CLS ? 0 : 1, out, stream);
+      JCudaDriver.cuStreamSynchronize(stream);
+      float[] got = CudaKernels.download(out, 3 * h);
+      for (int b = 0; b < 3; b++) {
+        float[] expected = Pooler.pool(hidden, b, seq, h, lengths[b], p);
+        assertClose(expected, java.util.Arrays.copyOfRange(got, b * h, (b + 1) * h), 1e-5f, 1e-4f, "pool " + p);
+      }
+    }
+    float[] query = Pooler.normalize(random(r, h, 1f));
+    float[][] cands = new float[50][];
+    for (int i = 0; i < cands.length; i++) {
+      cands[i] = Pooler.normalize(random(r, h, 1f));
+    }
+    CUdeviceptr dq = CudaKernels.alloc((long) h * Sizeof.FLOAT);
+    CudaKernels.upload(dq, query);
+    float[] flat = new float[50 * h];
+    for (int i = 0; i < 50; i++) {
+      System.arraycopy(cands[i], 0, flat, i * h, h);
+    }
+    CUdeviceptr dc = CudaKernels.alloc((long) flat.length * Sizeof.FLOAT);
+    CudaKernels.upload(dc, flat);
+    CUdeviceptr ds = CudaKernels.alloc(50L * Sizeof.FLOAT);
+    kernels.cosine(dq, dc, 50, h, ds, stream);
+    JCudaDriver.cuStreamSynchronize(stream);
+    float[] scores = CudaKernels.download(ds, 50);
+    for (int i = 0; i < 50; i++) {
+      assertEquals(Pooler.dot(query, cands[i]), scores[i], 1e-5, "cosine " + i);
+    }
+  }
+
+  @Test
+  void embeddingsMatchOnnxRuntimeAndTheNeuralTopTenIsTheSame() {
+    for (ModelSpec spec : List.of(ModelSpec.BGE_SMALL_EN_V15, ModelSpec.ALL_MINILM_L6_V2)) {
+      List<String> passages = TestTexts.passages(1_000);
+      List<String> queries = TestTexts.queries(100);
+      float[][] cpuP;
+      float[][] cpuQ;
+      try (OnnxEncoder onnx = new OnnxEncoder(spec, Runtime.getRuntime().availableProcessors(), 32)) {
+        cpuP = onnx.embed(passages, Encoder.Kind.PASSAGE);
+        cpuQ = onnx.embed(queries, Encoder.Kind.QUERY);
+      }
+      float[][] gpuP;
+      float[][] gpuQ;
+      try (CudaEncoder cuda = new CudaEncoder(spec, 64)) {
+        gpuP = cuda.embed(passages, Encoder.Kind.PASSAGE);
+        gpuQ = cuda.embed(queries, Encoder.Kind.QUERY);
+      }
+      double worst = 1;
+      for (int i = 0; i < passages.size(); i++) {
+        double cos = Pooler.dot(cpuP[i], gpuP[i]);
+        worst = Math.min(worst, cos);
+        assertTrue(cos >= 0.999, spec.name() + " passage " + i + ": cosine " + cos);
+      }
+      System.out.printf("%s: CUDA vs ONNX Runtime on 1,000 passages, worst cosine %.6f%n", spec.name(), worst);
+      for (int qi = 0; qi < queries.size(); qi++) {
+        List<Integer> cpuTop = top10(cpuQ[qi], cpuP);
+        List<Integer> gpuTop = top10(gpuQ[qi], gpuP);
+        for (int rank = 0; rank < 10; rank++) {
+          int a = cpuTop.get(rank);
+          int b = gpuTop.get(rank);
+          double gap = Math.abs(Pooler.dot(cpuQ[qi], cpuP[a]) - Pooler.dot(cpuQ[qi], cpuP[b]));
+          assertTrue(a == b || gap <= 1e-3, spec.name() + " query " + qi + " rank " + (rank + 1) + ": CPU " + a
+              + ", GPU " + b + " (score gap " + gap + ")");
+        }
+      }
+    }
+  }
+
+  static List<Integer> top10(float[] q, float[][] passages) {
+    List<Integer> ids = new ArrayList<>();
+    for (int i = 0; i < passages.length; i++) {
+      ids.add(i);
+    }
+    ids.sort(Comparator.comparingDouble((Integer i) -> -Pooler.dot(q, passages[i])).thenComparing(i -> i));
+    return ids.subList(0, 10);
+  }
+}

@@ -1,0 +1,126 @@
+package dev.shoal.encoder.model;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The weights of a BERT-family encoder taken from an ONNX graph's initializers, each mapped to
+ * its place in the network. Biases, embeddings and LayerNorm parameters keep their PyTorch
+ * names in the exports we serve ({@code encoder.layer.3.output.LayerNorm.weight}); the linear
+ * weights are anonymous ({@code onnx::MatMul_1525}) and are named here after the node that
+ * consumes them ({@code /encoder/layer.0/attention/self/query/MatMul} →
+ * {@code encoder.layer.0.attention.self.query.weight}). Linear weights are stored [in, out]
+ * row-major, as the graph multiplies {@code x · W}. The head size and the LayerNorm epsilon are
+ * read from the graph's constants. Immutable; thread-safe.
+ */
+public record BertWeights(int hidden, int heads, int intermediate, float epsilon, int maxPositions,
+                          float[] wordEmbeddings, float[] positionEmbeddings, float[] tokenTypeEmbeddings,
+                          float[] embeddingNormGamma, float[] embeddingNormBeta, List<Layer> layers) {
+
+  /** One transformer layer; every matrix [in, out] row-major. */
+  public record Layer(float[] wq, float[] bq, float[] wk, float[] bk, float[] wv, float[] bv,
+                      float[] wo, float[] bo, float[] attentionNormGamma, float[] attentionNormBeta,
+                      float[] w1, float[] b1, float[] w2, float[] b2, float[] outputNormGamma,
+                      float[] outputNormBeta) {
+  }
+
+  private static final Pattern MATMUL = Pattern.compile("^/(encoder/layer\\.\\d+/.+)/MatMul$");
+  private static final Pattern LAYER = Pattern.compile("^encoder\\.layer\\.(\\d+)\\.");
+
+  public int headSize() {
+    return hidden / heads;
+  }
+
+  public static BertWeights from(OnnxGraph g) {
+    Map<String, List<OnnxGraph.Node>> consumers = new HashMap<>();
+    for (OnnxGraph.Node n : g.nodes()) {
+      for (String in : n.inputs()) {
+        consumers.computeIfAbsent(in, k -> new ArrayList<>()).add(n);
+      }
+    }
+    Map<String, OnnxGraph.Tensor> named = new HashMap<>();
+    for (OnnxGraph.Tensor t : g.initializers().values()) {
+      if (t.name().startsWith("embeddings.") || t.name().startsWith("encoder.")) {
+        named.put(t.name(), t);
+        continue;
+      }
+      for (OnnxGraph.Node n : consumers.getOrDefault(t.name(), List.of())) {
+        Matcher m = MATMUL.matcher(n.name());
+        if (n.op().equals("MatMul") && m.matches()) {
+          named.put(m.group(1).replace('/', '.') + ".weight", t);
+        }
+      }
+    }
+    TreeSet<Integer> layerIds = new TreeSet<>();
+    for (String name : named.keySet()) {
+      Matcher m = LAYER.matcher(name);
+      if (m.find()) {
+        layerIds.add(Integer.parseInt(m.group(1)));
+      }
+    }
+    if (layerIds.isEmpty() || layerIds.first() != 0 || layerIds.last() != layerIds.size() - 1) {
+      throw new IllegalArgumentException("no BERT encoder layers found in the graph (layers " + layerIds + ")");
+    }
+    OnnxGraph.Tensor words = need(named, "embeddings.word_embeddings.weight");
+    int hidden = (int) words.dims()[1];
+    OnnxGraph.Tensor positions = need(named, "embeddings.position_embeddings.weight");
+    List<Layer> layers = new ArrayList<>();
+    for (int i : layerIds) {
+      String p = "encoder.layer." + i + ".";
+      layers.add(new Layer(
+          data(named, p + "attention.self.query.weight"), data(named, p + "attention.self.query.bias"),
+          data(named, p + "attention.self.key.weight"), data(named, p + "attention.self.key.bias"),
+          data(named, p + "attention.self.value.weight"), data(named, p + "attention.self.value.bias"),
+          data(named, p + "attention.output.dense.weight"), data(named, p + "attention.output.dense.bias"),
+          data(named, p + "attention.output.LayerNorm.weight"), data(named, p + "attention.output.LayerNorm.bias"),
+          data(named, p + "intermediate.dense.weight"), data(named, p + "intermediate.dense.bias"),
+          data(named, p + "output.dense.weight"), data(named, p + "output.dense.bias"),
+          data(named, p + "output.LayerNorm.weight"), data(named, p + "output.LayerNorm.bias")));
+    }
+    int intermediate = (int) need(named, "encoder.layer.0.intermediate.dense.weight").dims()[1];
+    float scale = constantInput(g, "/encoder/layer.0/attention/self/Div");
+    int headSize = Math.round(scale * scale);
+    if (headSize <= 0 || hidden % headSize != 0) {
+      throw new IllegalArgumentException("attention scale " + scale + " does not give a head size dividing " + hidden);
+    }
+    float eps = constantInput(g, "/embeddings/LayerNorm/Add");
+    OnnxGraph.Tensor types = named.get("embeddings.token_type_embeddings.weight");
+    return new BertWeights(hidden, hidden / headSize, intermediate, eps, (int) positions.dims()[0], words.data(),
+        positions.data(), types == null ? new float[hidden] : types.data(),
+        data(named, "embeddings.LayerNorm.weight"), data(named, "embeddings.LayerNorm.bias"), List.copyOf(layers));
+  }
+
+  /** The scalar constant that node {@code name} takes as one of its inputs. */
+  private static float constantInput(OnnxGraph g, String name) {
+    OnnxGraph.Node n = g.node(name);
+    if (n != null) {
+      for (String in : n.inputs()) {
+        Float c = g.constant(in);
+        if (c == null && g.initializers().containsKey(in) && g.initializers().get(in).data().length == 1) {
+          c = g.initializers().get(in).data()[0];
+        }
+        if (c != null) {
+          return c;
+        }
+      }
+    }
+    throw new IllegalArgumentException("the graph has no node " + name + " with a scalar constant input");
+  }
+
+  private static OnnxGraph.Tensor need(Map<String, OnnxGraph.Tensor> named, String name) {
+    OnnxGraph.Tensor t = named.get(name);
+    if (t == null) {
+      throw new IllegalArgumentException("the graph has no weight for " + name);
+    }
+    return t;
+  }
+
+  private static float[] data(Map<String, OnnxGraph.Tensor> named, String name) {
+    return need(named, name).data();
+  }
+}

@@ -1,0 +1,264 @@
+package dev.shoal.encoder.model;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The parts of an ONNX model file that a hand-written forward pass needs: the initializers
+ * (float tensors with their names and shapes), the nodes (name, op type, inputs, outputs) and the
+ * scalar float constants. Read straight from the protobuf wire format of the ONNX schema
+ * (ModelProto.graph = 7; GraphProto.node = 1, initializer = 5; NodeProto input = 1, output = 2,
+ * name = 3, op_type = 4, attribute = 5; TensorProto dims = 1, data_type = 2, float_data = 4,
+ * name = 8, raw_data = 9), so no ONNX library is needed. Immutable once read; thread-safe.
+ */
+public final class OnnxGraph {
+
+  /** A float tensor: row-major data with its shape. */
+  public record Tensor(String name, long[] dims, float[] data) {
+  }
+
+  /** A graph node. */
+  public record Node(String name, String op, List<String> inputs, List<String> outputs) {
+  }
+
+  private static final int FLOAT = 1;
+
+  private final Map<String, Tensor> initializers = new HashMap<>();
+  private final List<Node> nodes = new ArrayList<>();
+  private final Map<String, Float> scalarConstants = new HashMap<>();
+
+  private OnnxGraph() {
+  }
+
+  public static OnnxGraph read(byte[] model) {
+    OnnxGraph g = new OnnxGraph();
+    Wire m = new Wire(model, 0, model.length);
+    while (m.more()) {
+      int tag = m.tag();
+      if (tag >>> 3 == 7 && (tag & 7) == 2) {
+        g.readGraph(m.message());
+      } else {
+        m.skip(tag);
+      }
+    }
+    if (g.nodes.isEmpty()) {
+      throw new IllegalArgumentException("not an ONNX model: no graph nodes found");
+    }
+    return g;
+  }
+
+  private void readGraph(Wire w) {
+    while (w.more()) {
+      int tag = w.tag();
+      switch (tag >>> 3) {
+        case 1 -> readNode(w.message());
+        case 5 -> {
+          Tensor t = readTensor(w.message());
+          if (t != null) {
+            initializers.put(t.name(), t);
+          }
+        }
+        default -> w.skip(tag);
+      }
+    }
+  }
+
+  private void readNode(Wire w) {
+    List<String> in = new ArrayList<>();
+    List<String> out = new ArrayList<>();
+    String name = "";
+    String op = "";
+    Tensor value = null;
+    while (w.more()) {
+      int tag = w.tag();
+      switch (tag >>> 3) {
+        case 1 -> in.add(w.string());
+        case 2 -> out.add(w.string());
+        case 3 -> name = w.string();
+        case 4 -> op = w.string();
+        case 5 -> {
+          Tensor t = readAttributeTensor(w.message());
+          if (t != null) {
+            value = t;
+          }
+        }
+        default -> w.skip(tag);
+      }
+    }
+    nodes.add(new Node(name, op, List.copyOf(in), List.copyOf(out)));
+    if (op.equals("Constant") && value != null && value.data().length == 1 && out.size() == 1) {
+      scalarConstants.put(out.getFirst(), value.data()[0]);
+    }
+  }
+
+  /** AttributeProto: t = 5 (a tensor value). */
+  private static Tensor readAttributeTensor(Wire w) {
+    Tensor t = null;
+    while (w.more()) {
+      int tag = w.tag();
+      if (tag >>> 3 == 5 && (tag & 7) == 2) {
+        t = readTensor(w.message());
+      } else {
+        w.skip(tag);
+      }
+    }
+    return t;
+  }
+
+  /** A TensorProto if it holds floats, else null. */
+  private static Tensor readTensor(Wire w) {
+    List<Long> dims = new ArrayList<>();
+    int type = 0;
+    String name = "";
+    float[] data = null;
+    List<Float> floats = new ArrayList<>();
+    while (w.more()) {
+      int tag = w.tag();
+      switch (tag >>> 3) {
+        case 1 -> {
+          if ((tag & 7) == 2) {
+            Wire p = w.message();
+            while (p.more()) {
+              dims.add(p.varint());
+            }
+          } else {
+            dims.add(w.varint());
+          }
+        }
+        case 2 -> type = (int) w.varint();
+        case 4 -> {
+          if ((tag & 7) == 2) {
+            Wire p = w.message();
+            while (p.more()) {
+              floats.add(p.fixed32());
+            }
+          } else {
+            floats.add(w.fixed32());
+          }
+        }
+        case 8 -> name = w.string();
+        case 9 -> {
+          Wire raw = w.message();
+          FloatBufferView v = new FloatBufferView(raw);
+          data = v.floats();
+        }
+        default -> w.skip(tag);
+      }
+    }
+    if (type != FLOAT) {
+      return null;
+    }
+    if (data == null) {
+      data = new float[floats.size()];
+      for (int i = 0; i < data.length; i++) {
+        data[i] = floats.get(i);
+      }
+    }
+    long[] d = dims.stream().mapToLong(Long::longValue).toArray();
+    return new Tensor(name, d, data);
+  }
+
+  public Map<String, Tensor> initializers() {
+    return initializers;
+  }
+
+  public List<Node> nodes() {
+    return nodes;
+  }
+
+  /** The value of a scalar float Constant node's output, or null. */
+  public Float constant(String output) {
+    return scalarConstants.get(output);
+  }
+
+  /** The node with this name, or null. */
+  public Node node(String name) {
+    for (Node n : nodes) {
+      if (n.name().equals(name)) {
+        return n;
+      }
+    }
+    return null;
+  }
+
+  /** Little-endian raw bytes as floats. */
+  private record FloatBufferView(Wire raw) {
+    float[] floats() {
+      ByteBuffer b = ByteBuffer.wrap(raw.bytes, raw.pos, raw.end - raw.pos).order(ByteOrder.LITTLE_ENDIAN);
+      float[] out = new float[(raw.end - raw.pos) / 4];
+      b.asFloatBuffer().get(out);
+      return out;
+    }
+  }
+
+  /** A cursor over protobuf wire format. */
+  private static final class Wire {
+    final byte[] bytes;
+    int pos;
+    final int end;
+
+    Wire(byte[] bytes, int pos, int end) {
+      this.bytes = bytes;
+      this.pos = pos;
+      this.end = end;
+    }
+
+    boolean more() {
+      return pos < end;
+    }
+
+    int tag() {
+      return (int) varint();
+    }
+
+    long varint() {
+      long r = 0;
+      int shift = 0;
+      while (true) {
+        byte b = bytes[pos++];
+        r |= (long) (b & 0x7f) << shift;
+        if (b >= 0) {
+          return r;
+        }
+        shift += 7;
+      }
+    }
+
+    float fixed32() {
+      int v = (bytes[pos] & 0xff) | (bytes[pos + 1] & 0xff) << 8 | (bytes[pos + 2] & 0xff) << 16
+          | (bytes[pos + 3] & 0xff) << 24;
+      pos += 4;
+      return Float.intBitsToFloat(v);
+    }
+
+    Wire message() {
+      int len = (int) varint();
+      Wire w = new Wire(bytes, pos, pos + len);
+      pos += len;
+      return w;
+    }
+
+    String string() {
+      Wire w = message();
+      return new String(bytes, w.pos, w.end - w.pos, StandardCharsets.UTF_8);
+    }
+
+    void skip(int tag) {
+      switch (tag & 7) {
+        case 0 -> varint();
+        case 1 -> pos += 8;
+        case 2 -> {
+          int len = (int) varint();
+          pos += len;
+        }
+        case 5 -> pos += 4;
+        default -> throw new IllegalArgumentException("unsupported protobuf wire type " + (tag & 7));
+      }
+    }
+  }
+}

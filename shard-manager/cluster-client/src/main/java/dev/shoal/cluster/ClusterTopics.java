@@ -1,0 +1,62 @@
+package dev.shoal.cluster;
+
+import dev.shoal.cluster.Topics;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.config.TopicConfig;
+
+/**
+ * Creates Shoal's topics if they are missing. The source and enriched topics get the same
+ * partition count, so a document keyed by id lands in partition = shard on both.
+ */
+public final class ClusterTopics {
+
+  private ClusterTopics() {
+  }
+
+  public static void ensure(String bootstrap, int partitions, short replication) {
+    Properties p = new Properties();
+    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    try (Admin admin = Admin.create(p)) {
+      Set<String> existing = admin.listTopics().names().get();
+      List<NewTopic> missing = new ArrayList<>();
+      add(missing, existing, new NewTopic(Topics.DOCS, partitions, replication));
+      add(missing, existing, new NewTopic(Topics.ENRICHED, partitions, replication)
+          .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
+              TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(16 << 20))));
+      add(missing, existing, new NewTopic(Topics.DLQ, partitions, replication));
+      add(missing, existing, new NewTopic(Topics.HEARTBEATS, 1, replication)
+          .configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "3600000")));
+      add(missing, existing, new NewTopic(Topics.ASSIGNMENTS, 1, replication)
+          .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)));
+      add(missing, existing, new NewTopic(Topics.MANAGER_ELECTION, 1, replication));
+      if (!missing.isEmpty()) {
+        admin.createTopics(missing).all().get();
+      }
+      int actual = admin.describeTopics(List.of(Topics.DOCS, Topics.ENRICHED)).allTopicNames().get()
+          .values().stream().mapToInt(d -> d.partitions().size()).min().orElse(partitions);
+      if (actual != partitions) {
+        throw new IllegalStateException("topics exist with " + actual + " partitions, but " + partitions
+            + " shards were asked for; shard count is fixed when the topics are created");
+      }
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("cannot create Shoal's topics on " + bootstrap + ": " + e.getCause(), e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static void add(List<NewTopic> missing, Set<String> existing, NewTopic t) {
+    if (!existing.contains(t.name())) {
+      missing.add(t);
+    }
+  }
+}

@@ -1,0 +1,78 @@
+package dev.shoal.cluster;
+
+import dev.shoal.server.ServiceLoop;
+import java.time.Duration;
+import java.util.List;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+
+/**
+ * Follows one partition of a cluster-state topic without a consumer group, from its beginning
+ * (a compacted table, e.g. assignments) or its end (a stream, e.g. heartbeats), and hands every
+ * record to {@link #handle}. Owns its consumer: created, polled and closed on the loop thread.
+ */
+public abstract class TopicFollower extends ServiceLoop {
+
+  private final String bootstrap;
+  private final TopicPartition partition;
+  private final boolean fromBeginning;
+  private KafkaConsumer<String, byte[]> consumer;
+  private volatile boolean caughtUp;
+
+  protected TopicFollower(String name, String bootstrap, String topic, boolean fromBeginning) {
+    super(name);
+    this.bootstrap = bootstrap;
+    this.partition = new TopicPartition(topic, 0);
+    this.fromBeginning = fromBeginning;
+  }
+
+  /** Called on the loop thread for each record, in offset order. */
+  protected abstract void handle(ConsumerRecord<String, byte[]> record);
+
+  @Override
+  protected void onStart() {
+    consumer = new KafkaConsumer<>(KafkaSettings.consumer(bootstrap, null));
+    consumer.assign(List.of(partition));
+    if (fromBeginning) {
+      consumer.seekToBeginning(List.of(partition));
+    } else {
+      consumer.seekToEnd(List.of(partition));
+    }
+  }
+
+  @Override
+  protected void runOnce() {
+    try {
+      for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+        handle(r);
+      }
+      if (!caughtUp) {
+        long end = consumer.endOffsets(List.of(partition)).get(partition);
+        caughtUp = consumer.position(partition) >= end;
+      }
+    } catch (WakeupException e) {
+      // closing
+    }
+  }
+
+  /** Whether everything on the topic when this follower started has been handled. */
+  public boolean caughtUp() {
+    return caughtUp;
+  }
+
+  @Override
+  protected void interrupt() {
+    if (consumer != null) {
+      consumer.wakeup();
+    }
+  }
+
+  @Override
+  protected void onStop() {
+    if (consumer != null) {
+      consumer.close(Duration.ofSeconds(1));
+    }
+  }
+}

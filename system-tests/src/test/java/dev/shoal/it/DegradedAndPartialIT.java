@@ -1,0 +1,233 @@
+package dev.shoal.it;
+
+import dev.shoal.testkit.ClusterView;
+import dev.shoal.testkit.ServiceProcess;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.shoal.server.GrpcService;
+import dev.shoal.internal.v1.EmbedRequest;
+import dev.shoal.internal.v1.EmbedResponse;
+import dev.shoal.internal.v1.HostedShard;
+import dev.shoal.api.v1.Hit;
+import dev.shoal.internal.v1.NodeHeartbeat;
+import dev.shoal.api.v1.RankProfile;
+import dev.shoal.internal.v1.RankerGrpc;
+import dev.shoal.internal.v1.ScoreRequest;
+import dev.shoal.internal.v1.ScoreResponse;
+import dev.shoal.api.v1.SearchRequest;
+import dev.shoal.api.v1.SearchResponse;
+import dev.shoal.api.v1.SearchServiceGrpc;
+import dev.shoal.internal.v1.ShardState;
+import dev.shoal.ingest.DocumentProducer;
+import dev.shoal.testkit.EmbeddedKafka;
+import dev.shoal.cluster.ClusterTopics;
+import dev.shoal.manager.ShardManager;
+import dev.shoal.eval.BeirDataset;
+import dev.shoal.enricher.Enricher;
+import dev.shoal.query.QueryService;
+import dev.shoal.encoder.ModelSpec;
+import dev.shoal.encoder.onnx.OnnxEncoder;
+import dev.shoal.ranker.RankerServer;
+import dev.shoal.ranker.RankerService;
+import io.grpc.BindableService;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Deadlines on real parts: four index nodes as separate processes (one shard each); when one
+ * stops answering (SIGSTOP), searches still answer within their deadline, flagged partial with
+ * 3 of 4 shards. A ranker that cannot be reached, or that stops answering Score (a fault
+ * injected on purpose), gives answers within the deadline flagged degraded, in first-phase order.
+ */
+class DegradedAndPartialIT {
+
+  @TempDir
+  static Path dir;
+  static EmbeddedKafka kafka;
+  static OnnxEncoder encoder;
+  static RankerServer ranker;
+  static GrpcService stuckScoreRanker;
+  static Enricher enricher;
+  static ShardManager manager;
+  static final List<Process> nodes = new ArrayList<>();
+  static final List<AutoCloseable> services = new ArrayList<>();
+  static List<String> queries;
+  static ClusterView view;
+
+  @BeforeAll
+  static void start() throws Exception {
+    kafka = new EmbeddedKafka(dir.resolve("kafka")).start();
+    ClusterTopics.ensure(kafka.bootstrap(), 4, (short) 1);
+    view = new ClusterView(kafka.bootstrap());
+    encoder = new OnnxEncoder(ModelSpec.ALL_MINILM_L6_V2.withMaxTokens(64), 2, 16);
+    ranker = new RankerServer("127.0.0.1", 0, encoder);
+    ranker.start();
+    RankerService real = new RankerService(encoder);
+    // fault injected on purpose: Embed works, Score never answers
+    stuckScoreRanker = new GrpcService("127.0.0.1", 0) {
+      @Override
+      protected List<BindableService> services() {
+        return List.of(new RankerGrpc.RankerImplBase() {
+          @Override
+          public void embed(EmbedRequest request, StreamObserver<EmbedResponse> response) {
+            real.embed(request, response);
+          }
+
+          @Override
+          public void score(ScoreRequest request, StreamObserver<ScoreResponse> response) {
+            // never answers
+          }
+        });
+      }
+    }.start();
+    enricher = new Enricher(kafka.bootstrap(), "partial-it", encoder, 64);
+    enricher.start();
+    for (int i = 0; i < 4; i++) {
+      nodes.add(startNode("n" + i));
+    }
+    awaitHeartbeats(4);
+    manager = new ShardManager(kafka.bootstrap(), "m1", 4, 1, 120_000);
+    manager.start();
+    String root = System.getProperty("shoal.repo.root", "..");
+    BeirDataset scifact = new BeirDataset(Path.of(root, "testdata", "scifact"));
+    List<BeirDataset.Doc> docs = scifact.docs().subList(0, 300);
+    try (DocumentProducer p = new DocumentProducer(kafka.bootstrap())) {
+      docs.forEach(d -> p.send(d.document()));
+      p.flush();
+    }
+    queries = docs.stream().limit(12).map(BeirDataset.Doc::title).toList();
+    awaitFourLiveNodes(docs.size());
+  }
+
+  private static Process startNode(String id) throws Exception {
+    return ServiceProcess.start(kafka.bootstrap(), id, dir.resolve(id), dir).process();
+  }
+
+  /** Waits until this many nodes have sent a heartbeat, so the manager places over all of them. */
+  private static void awaitHeartbeats(int n) throws InterruptedException {
+    assertTrue(view.awaitNodes(nodes -> nodes.size() == n, 120_000), "nodes heartbeating: " + view.freshNodes(2_500)
+        .keySet());
+  }
+
+  private static void awaitFourLiveNodes(int docs) throws Exception {
+    assertTrue(view.awaitNodes(nodes -> nodes.size() == 4 && nodes.values().stream().allMatch(hb ->
+        hb.getShardsCount() == 1 && ClusterView.allLive(hb))
+        && nodes.values().stream().mapToLong(ClusterView::docs).sum() == docs, 240_000),
+        "four nodes serve one shard each: " + view.freshNodes(2_500).values());
+    Thread.sleep(1_500); // one more refresh and routing update everywhere
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    for (Process p : nodes) {
+      new ProcessBuilder("kill", "-CONT", Long.toString(p.pid())).start().waitFor();
+      p.destroyForcibly();
+    }
+    for (AutoCloseable s : services) {
+      s.close();
+    }
+    for (AutoCloseable c : new AutoCloseable[] {view, manager, enricher, stuckScoreRanker, ranker, encoder, kafka}) {
+      if (c != null) {
+        c.close();
+      }
+    }
+  }
+
+  private static QueryService queryService(String rankerTarget) {
+    QueryService q = new QueryService(kafka.bootstrap(), rankerTarget, "127.0.0.1", 0, 0).start();
+    services.add(q);
+    return q;
+  }
+
+  private static SearchResponse search(QueryService q, String text, RankProfile profile, int timeoutMs) {
+    ManagedChannel ch = ManagedChannelBuilder.forAddress("127.0.0.1", q.grpcPort()).usePlaintext().build();
+    try {
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (!q.routed() && System.nanoTime() < until) {
+        Thread.sleep(50);
+      }
+      return SearchServiceGrpc.newBlockingStub(ch).withDeadlineAfter(timeoutMs + 5_000, TimeUnit.MILLISECONDS)
+          .search(SearchRequest.newBuilder().setQuery(text).setProfile(profile).setTimeoutMs(timeoutMs).setTopK(10)
+              .build());
+    } catch (InterruptedException e) {
+      throw new IllegalStateException(e);
+    } finally {
+      ch.shutdownNow();
+    }
+  }
+
+  private static List<String> ids(SearchResponse r) {
+    return r.getHitsList().stream().map(Hit::getId).toList();
+  }
+
+  @Test
+  void aRankerThatCannotBeReachedOrStopsAnsweringDegradesToFirstPhaseOrder() throws Exception {
+    int freePort;
+    try (ServerSocket s = new ServerSocket(0)) {
+      freePort = s.getLocalPort();
+    }
+    QueryService healthy = queryService(ranker.address());
+    QueryService unreachable = queryService("127.0.0.1:" + freePort);
+    QueryService stuck = queryService(stuckScoreRanker.address());
+    for (String q : queries) {
+      SearchResponse normal = search(healthy, q, RankProfile.NEURAL, 3_000);
+      assertFalse(normal.getDegraded(), normal.getDegradedReason());
+
+      long t0 = System.nanoTime();
+      SearchResponse noRanker = search(unreachable, q, RankProfile.NEURAL, 1_000);
+      assertTrue((System.nanoTime() - t0) / 1e6 < 1_500, "answered within the deadline");
+      assertTrue(noRanker.getDegraded());
+      assertFalse(noRanker.getPartial());
+      assertEquals(ids(search(healthy, q, RankProfile.BM25, 3_000)), ids(noRanker),
+          "without a query embedding the first phase is BM25");
+
+      t0 = System.nanoTime();
+      SearchResponse slow = search(stuck, q, RankProfile.NEURAL, 1_000);
+      assertTrue((System.nanoTime() - t0) / 1e6 < 1_500, "answered within the deadline");
+      assertTrue(slow.getDegraded());
+      assertTrue(slow.getDegradedReason().contains("DEADLINE_EXCEEDED"), slow.getDegradedReason());
+      assertEquals(ids(search(healthy, q, RankProfile.HYBRID, 3_000)), ids(slow),
+          "when only re-scoring fails the order is the hybrid first phase");
+    }
+  }
+
+  @Test
+  void aNodeThatStopsAnsweringGivesPartialAnswersWithinTheDeadline() throws Exception {
+    QueryService q = queryService(ranker.address());
+    // a query of its own: the loop's queries must not be in the result cache from before the stop
+    SearchResponse before = search(q, "bone mineral density before the stop", RankProfile.BM25, 2_000);
+    assertFalse(before.getPartial());
+    assertEquals(4, before.getShardsAnswered());
+    Process victim = nodes.get(2);
+    new ProcessBuilder("kill", "-STOP", Long.toString(victim.pid())).start().waitFor();
+    try {
+      for (String text : queries) {
+        for (RankProfile profile : List.of(RankProfile.BM25, RankProfile.NEURAL)) {
+          long t0 = System.nanoTime();
+          SearchResponse r = search(q, text, profile, 800);
+          double ms = (System.nanoTime() - t0) / 1e6;
+          assertTrue(ms < 1_300, profile + " answered in " + ms + " ms");
+          assertTrue(r.getPartial(), "partial");
+          assertEquals(3, r.getShardsAnswered());
+          assertEquals(4, r.getShardsTotal());
+          assertTrue(r.getHitsCount() > 0, "the other shards still answer");
+        }
+      }
+    } finally {
+      new ProcessBuilder("kill", "-CONT", Long.toString(victim.pid())).start().waitFor();
+    }
+  }
+}

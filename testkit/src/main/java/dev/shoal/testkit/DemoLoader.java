@@ -1,0 +1,81 @@
+package dev.shoal.testkit;
+
+import dev.shoal.ingest.DocumentProducer;
+
+import dev.shoal.eval.BeirDataset;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Properties;
+import java.util.Set;
+
+/**
+ * Brings a BEIR dataset into a {@link LocalCluster} and waits until all of it is searchable:
+ * produces it to shoal.docs once per data directory (a marker file remembers it), then shows
+ * indexing progress. Used by {@code shoal demo} and by {@code shoal eval run --in-process}.
+ */
+public final class DemoLoader {
+
+  private DemoLoader() {
+  }
+
+  /** Returns the number of documents searchable once every shard has caught up. */
+  public static long load(BeirDataset data, Path dataDir, LocalCluster cluster, PrintStream out, long startedNanos)
+      throws IOException, InterruptedException {
+    long expected = produceOnce(data, dataDir, cluster, out);
+    ProgressBar bar = new ProgressBar(out, "indexing", expected);
+    boolean first = false;
+    while (true) {
+      long n = cluster.searchableDocs();
+      if (!first && n > 0) {
+        first = true;
+        out.printf("first hits searchable after %.1f s%n", (System.nanoTime() - startedNanos) / 1e9);
+      }
+      bar.update(Math.min(n, expected));
+      if (n >= expected && cluster.caughtUp()) {
+        bar.update(expected);
+        return n;
+      }
+      Thread.sleep(250);
+    }
+  }
+
+  /**
+   * Produces the dataset to shoal.docs unless this data directory already holds it; returns
+   * the number of distinct documents to expect.
+   */
+  private static long produceOnce(BeirDataset data, Path dataDir, LocalCluster cluster, PrintStream out)
+      throws IOException {
+    Path marker = dataDir.resolve("ingested.properties");
+    Properties done = new Properties();
+    String key = data.dir().toAbsolutePath().normalize().toString();
+    if (Files.exists(marker)) {
+      try (var r = Files.newBufferedReader(marker)) {
+        done.load(r);
+      }
+      if (done.containsKey(key)) {
+        out.println("dataset already in Kafka (from a previous run); recovering shards");
+        return Long.parseLong(done.getProperty(key));
+      }
+    }
+    Set<String> ids = new HashSet<>();
+    long total = data.docCount();
+    ProgressBar bar = new ProgressBar(out, "producing", total);
+    try (DocumentProducer producer = new DocumentProducer(cluster.bootstrap())) {
+      data.forEachDoc(d -> {
+        producer.send(d.document());
+        ids.add(d.id());
+        bar.update(ids.size());
+      });
+      producer.flush();
+      bar.update(total);
+    }
+    done.setProperty(key, Long.toString(ids.size()));
+    try (var w = Files.newBufferedWriter(marker)) {
+      done.store(w, "datasets produced to shoal.docs by shoal demo: path = distinct documents");
+    }
+    return ids.size();
+  }
+}

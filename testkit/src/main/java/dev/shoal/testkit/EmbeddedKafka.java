@@ -1,0 +1,144 @@
+package dev.shoal.testkit;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.Reader;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import kafka.server.KafkaConfig;
+import kafka.server.KafkaRaftServer;
+import kafka.tools.StorageTool;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.utils.Time;
+
+/**
+ * A real single-node Kafka broker (KRaft, combined broker + controller) in this JVM, built
+ * from Kafka's own server classes. The log directory and the ports survive restarts (the
+ * controller's address is part of the formatted voter set), so a second start reuses the
+ * topics and offsets. Not thread-safe; start once, close once.
+ */
+public final class EmbeddedKafka implements AutoCloseable {
+
+  private final Path dir;
+  private KafkaRaftServer server;
+  private int brokerPort;
+
+  public EmbeddedKafka(Path dir) {
+    this.dir = dir;
+  }
+
+  public EmbeddedKafka start() {
+    try {
+      Files.createDirectories(dir);
+      Path portsFile = dir.resolve("ports.properties");
+      Properties ports = new Properties();
+      if (Files.exists(portsFile)) {
+        try (Reader r = Files.newBufferedReader(portsFile)) {
+          ports.load(r);
+        }
+      } else {
+        ports.setProperty("broker", Integer.toString(freePort()));
+        ports.setProperty("controller", Integer.toString(freePort()));
+        try (Writer w = Files.newBufferedWriter(portsFile)) {
+          ports.store(w, "ports of the embedded broker; the controller's is part of the formatted metadata");
+        }
+      }
+      brokerPort = Integer.parseInt(ports.getProperty("broker"));
+      int controllerPort = Integer.parseInt(ports.getProperty("controller"));
+      Path logs = dir.resolve("logs");
+      Properties p = new Properties();
+      p.put("process.roles", "broker,controller");
+      p.put("node.id", "1");
+      p.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
+      p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort);
+      p.put("controller.listener.names", "CONTROLLER");
+      p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+      p.put("controller.quorum.bootstrap.servers", "127.0.0.1:" + controllerPort);
+      p.put("log.dirs", logs.toString());
+      p.put("offsets.topic.replication.factor", "1");
+      p.put("offsets.topic.num.partitions", "4");
+      p.put("transaction.state.log.replication.factor", "1");
+      p.put("transaction.state.log.min.isr", "1");
+      p.put("transaction.state.log.num.partitions", "4");
+      p.put("share.coordinator.state.topic.replication.factor", "1");
+      p.put("share.coordinator.state.topic.min.isr", "1");
+      p.put("group.initial.rebalance.delay.ms", "0");
+      p.put("auto.create.topics.enable", "false");
+      p.put("log.cleaner.dedupe.buffer.size", Integer.toString(8 << 20));
+      p.put("message.max.bytes", Integer.toString(16 << 20));
+      if (!Files.exists(logs.resolve("meta.properties"))) {
+        format(p);
+      }
+      server = new KafkaRaftServer(KafkaConfig.fromProps(p, false), Time.SYSTEM);
+      server.startup();
+      awaitReady();
+      return this;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start the embedded Kafka broker in " + dir, e);
+    }
+  }
+
+  private void format(Properties p) throws IOException {
+    Path config = dir.resolve("server.properties");
+    try (Writer w = Files.newBufferedWriter(config)) {
+      p.store(w, "embedded Shoal broker");
+    }
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int rc = StorageTool.execute(new String[] {"format", "-t", Uuid.randomUuid().toString(), "-c", config.toString(),
+        "--standalone"}, new PrintStream(out, true, StandardCharsets.UTF_8));
+    if (rc != 0) {
+      throw new IOException("formatting Kafka storage failed: " + out.toString(StandardCharsets.UTF_8));
+    }
+  }
+
+  private void awaitReady() {
+    Properties p = new Properties();
+    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap());
+    try (Admin admin = Admin.create(p)) {
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (true) {
+        try {
+          if (!admin.describeCluster().nodes().get(5, TimeUnit.SECONDS).isEmpty()) {
+            return;
+          }
+        } catch (Exception e) {
+          if (System.nanoTime() > until) {
+            throw new IllegalStateException("embedded Kafka did not become ready in 60 s", e);
+          }
+        }
+        Thread.sleep(100);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  public String bootstrap() {
+    return "127.0.0.1:" + brokerPort;
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  @Override
+  public void close() {
+    if (server != null) {
+      server.shutdown();
+      server.awaitShutdown();
+      server = null;
+    }
+  }
+}

@@ -1,0 +1,172 @@
+package dev.shoal.testkit;
+
+import dev.shoal.server.Metrics;
+import dev.shoal.internal.v1.ShardState;
+import dev.shoal.cluster.ClusterTopics;
+import dev.shoal.manager.ShardManager;
+import dev.shoal.enricher.Enricher;
+import dev.shoal.ingest.IngestGrpcService;
+import dev.shoal.indexnode.IndexNode;
+import dev.shoal.indexnode.IndexNodeConfig;
+import dev.shoal.indexnode.shard.ShardStore;
+import dev.shoal.query.QueryService;
+import dev.shoal.encoder.BatchingEncoder;
+import dev.shoal.encoder.Encoder;
+import dev.shoal.encoder.Encoders;
+import dev.shoal.encoder.ModelSpec;
+import dev.shoal.ranker.RankerServer;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+
+/**
+ * Every Shoal service in one JVM against one Kafka: what {@code shoal demo} runs and what the
+ * end-to-end tests start. Wires parts only; each part owns its own logic and lifecycle.
+ * {@link #close()} stops them in reverse order of start (the broker last), so every shard is
+ * committed before Kafka goes away.
+ */
+public final class LocalCluster implements AutoCloseable {
+
+  /**
+   * @param dataDir      root of all state (kafka/, node-1/)
+   * @param bootstrap    an external Kafka, or null to embed one under dataDir/kafka
+   * @param shards       partitions of the document topics = shards
+   * @param model        the encoder's model
+   * @param host         address to bind services on
+   * @param grpcPort     SearchService gRPC port (0 = any)
+   * @param httpPort     HTTP/JSON port (0 = any)
+   * @param rankerPort   Ranker gRPC port (0 = any)
+   * @param parallelism  encoder threads
+   * @param caches       result cache and query-embedding cache on (off only to measure the uncached path)
+   */
+  public record Options(Path dataDir, String bootstrap, int shards, ModelSpec model, String host, int grpcPort,
+                        int httpPort, int rankerPort, int parallelism, boolean caches) {
+    public Options(Path dataDir, String bootstrap, int shards, ModelSpec model, String host, int grpcPort,
+                   int httpPort, int rankerPort, int parallelism) {
+      this(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, true);
+    }
+
+    public Options withoutCaches() {
+      return new Options(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, false);
+    }
+  }
+
+  private final Options options;
+  private final Deque<AutoCloseable> started = new ArrayDeque<>();
+  private final Metrics metrics = new Metrics();
+  private EmbeddedKafka kafka;
+  private String bootstrap;
+  private Encoder encoder;
+  private RankerServer ranker;
+  private IndexNode node;
+  private QueryService query;
+  private Enricher enricher;
+
+  public LocalCluster(Options options) {
+    this.options = options;
+  }
+
+  public LocalCluster start() {
+    try {
+      if (options.bootstrap() == null) {
+        kafka = new EmbeddedKafka(options.dataDir().resolve("kafka")).start();
+        started.push(kafka);
+        bootstrap = kafka.bootstrap();
+      } else {
+        bootstrap = options.bootstrap();
+      }
+      ClusterTopics.ensure(bootstrap, options.shards(), (short) 1);
+      encoder = Encoders.create(options.model(), "auto", options.parallelism(), 16);
+      started.push(encoder);
+      // queries go through the dynamic batcher; the enricher batches on its own and calls the
+      // backend directly, so a long passage batch never sits in front of a query in one queue
+      BatchingEncoder batcher = new BatchingEncoder(encoder, 64, 2_000);
+      started.push(batcher);
+      ranker = new RankerServer(options.host(), options.rankerPort(), batcher,
+          options.caches() ? dev.shoal.ranker.RankerService.QUERY_CACHE_SIZE : 0);
+      ranker.start();
+      started.push(ranker);
+      enricher = new Enricher(bootstrap, "shoal-enricher-1", encoder, 64, metrics);
+      enricher.start();
+      started.push(enricher);
+      ShardManager manager = new ShardManager(bootstrap, "manager-1", options.shards(), 2, 5_000);
+      manager.start();
+      started.push(manager);
+      node = new IndexNode(IndexNodeConfig.defaults("node-1", options.dataDir().resolve("node-1"), bootstrap)
+          .withHost(options.host()), metrics).start();
+      started.push(node);
+      IngestGrpcService ingest = new IngestGrpcService(bootstrap);
+      started.push(ingest);
+      query = new QueryService(bootstrap, ranker.address(), options.host(), options.grpcPort(), options.httpPort(),
+          metrics, List.of(ingest), options.caches() ? QueryService.RESULT_CACHE_SIZE : 0).start();
+      started.push(query);
+      return this;
+    } catch (RuntimeException e) {
+      close();
+      throw e;
+    }
+  }
+
+  public String bootstrap() {
+    return bootstrap;
+  }
+
+  public int grpcPort() {
+    return query.grpcPort();
+  }
+
+  public int httpPort() {
+    return query.httpPort();
+  }
+
+  public String rankerAddress() {
+    return ranker.address();
+  }
+
+  public Encoder encoder() {
+    return encoder;
+  }
+
+  public Enricher enricher() {
+    return enricher;
+  }
+
+  /** The index node (for tests and diagnostics). */
+  public IndexNode indexNode() {
+    return node;
+  }
+
+  /** Documents searchable now, over all shards. */
+  public long searchableDocs() {
+    long n = 0;
+    for (ShardStore s : node.shards().values()) {
+      n += s.docCount();
+    }
+    return n;
+  }
+
+  /** Every shard hosted, LIVE, with everything it applied visible to searches, and routed. */
+  public boolean caughtUp() {
+    if (node.shards().size() < options.shards() || !query.routed()) {
+      return false;
+    }
+    for (ShardStore s : node.shards().values()) {
+      if (node.state(s.shard()) != ShardState.LIVE || s.lag() != 0 || s.visibleOffset() != s.appliedOffset()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  @Override
+  public void close() {
+    while (!started.isEmpty()) {
+      try {
+        started.pop().close();
+      } catch (Exception e) {
+        System.err.println("error while stopping: " + e);
+      }
+    }
+  }
+}
