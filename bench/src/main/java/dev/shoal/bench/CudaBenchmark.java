@@ -1,13 +1,12 @@
 package dev.shoal.bench;
 
-import dev.shoal.encoder.cuda.CudaEncoder;
-
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.ModelSpec;
-import dev.shoal.encoder.onnx.OnnxEncoder;
+import dev.shoal.encoder.cuda.CudaEncoder;
 import dev.shoal.encoder.model.BertWeights;
 import dev.shoal.encoder.model.ModelFiles;
 import dev.shoal.encoder.model.OnnxGraph;
+import dev.shoal.encoder.onnx.OnnxEncoder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

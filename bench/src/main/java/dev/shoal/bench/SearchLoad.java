@@ -5,12 +5,15 @@ import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
 import dev.shoal.api.v1.SearchServiceGrpc;
-import dev.shoal.indexnode.shard.ShardQueries;
-import dev.shoal.indexnode.shard.ShardSchema;
-import dev.shoal.query.Fusion;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.Encoders;
 import dev.shoal.encoder.ModelSpec;
+import dev.shoal.indexnode.shard.ShardQueries;
+import dev.shoal.indexnode.shard.ShardSchema;
+import dev.shoal.query.QueryServiceConfig;
+import dev.shoal.query.plan.Fusion;
+import dev.shoal.query.plan.FusionWeights;
+import dev.shoal.query.plan.Signal;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.health.v1.HealthCheckRequest;
@@ -53,8 +56,8 @@ public final class SearchLoad implements AutoCloseable {
   public static final String DESCRIPTION = """
       Paths. **shoal**: the client calls SearchService.Search over gRPC (one channel, a 10 s deadline); \
       the query service embeds the query through the ranker (neural), scatters to the 4 shards of the index \
-      node over gRPC, fuses, re-scores the head of 100 with the ranker (neural), and fetches titles and \
-      snippets for the page. Result cache and query-embedding cache off, so every query takes the whole path. \
+      node over gRPC (for neural each shard also computes the exact cosine of its candidates' stored \
+      embeddings), fuses, re-scores the head of 100 (neural), and fetches titles and snippets for the page. Result cache and query-embedding cache off, so every query takes the whole path. \
       **raw Lucene**: one IndexSearcher over the same 4 shard indexes (their last commit), opened in the \
       client's JVM; bm25: the same BM25 query (Shoal's analyzer and similarity), top k ids; neural: ONNX \
       Runtime embeds the query (the same bge-small-en-v1.5, 2 threads), BM25 top 100 + HNSW top 100, RRF, \
@@ -63,8 +66,8 @@ public final class SearchLoad implements AutoCloseable {
       number of clients. **gRPC ping**: grpc.health.v1 Check against the query service over the same \
       channel: the cost of one round trip on this machine, with no work behind it. A bm25 search makes two \
       round trips in sequence (client → query service → shards, which send ids, scores and, for their best few \
-      hits, titles and snippets; a third to a shard holding more of the page than that); neural makes five \
-      (Embed, shards for ids, shards for the head's vectors, Score, shards for the page).""";
+      hits, titles and snippets; a third to a shard holding more of the page than that); neural makes four \
+      (client → query service, Embed, shards for ids, scores and exact cosines, shards for the page).""";
 
   /** Which side of the comparison a cell measures. */
   public enum Target {
@@ -284,10 +287,12 @@ public final class SearchLoad implements AutoCloseable {
     for (int i = 0; i < knn.scoreDocs.length; i++) {
       ranks.computeIfAbsent(knn.scoreDocs[i].doc, d -> new int[2])[1] = i + 1;
     }
-    Fusion.Settings f = Fusion.Settings.defaults();
-    List<Integer> head = ranks.keySet().stream().sorted(Comparator.comparingDouble((Integer d) -> -f.rule().fuse(List.of(
-        new Fusion.Signal("bm25", f.bm25Weight(), 0, ranks.get(d)[0], 0, 0),
-        new Fusion.Signal("dense", f.denseWeight(), 0, ranks.get(d)[1], 0, 0))).score())).limit(HEAD).toList();
+    QueryServiceConfig defaults = QueryServiceConfig.defaults("", "");
+    Fusion f = defaults.fusion();
+    FusionWeights w = defaults.weights();
+    List<Integer> head = ranks.keySet().stream().sorted(Comparator.comparingDouble((Integer d) -> -f.fuse(List.of(
+        new Signal("bm25", w.of("bm25"), 0, ranks.get(d)[0], 0, 0),
+        new Signal("dense", w.of("dense"), 0, ranks.get(d)[1], 0, 0))).score())).limit(HEAD).toList();
     double[] cos = new double[head.size()];
     for (int i = 0; i < cos.length; i++) {
       cos[i] = dot(v, vector(head.get(i)));
@@ -302,9 +307,9 @@ public final class SearchLoad implements AutoCloseable {
       modelRank[byModel[r]] = r + 1;
     }
     Integer[] order = byModel.clone();
-    Arrays.sort(order, Comparator.comparingDouble(i -> -f.rule().fuse(List.of(
-        new Fusion.Signal("bm25", f.bm25Weight(), 0, ranks.get(head.get(i))[0], 0, 0),
-        new Fusion.Signal("model", f.modelWeight(), 0, modelRank[i], 0, 0))).score()));
+    Arrays.sort(order, Comparator.comparingDouble(i -> -f.fuse(List.of(
+        new Signal("bm25", w.of("bm25"), 0, ranks.get(head.get(i))[0], 0, 0),
+        new Signal("cosine", w.of("cosine"), 0, modelRank[i], 0, 0))).score()));
     ScoreDoc[] top = new ScoreDoc[Math.min(topK, order.length)];
     for (int i = 0; i < top.length; i++) {
       top[i] = new ScoreDoc(head.get(order[i]), (float) cos[order[i]]);

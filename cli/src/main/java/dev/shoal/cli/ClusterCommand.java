@@ -1,14 +1,18 @@
 package dev.shoal.cli;
 
+import dev.shoal.cli.internal.ClusterProcesses;
+import dev.shoal.cluster.ClusterTimings;
+import dev.shoal.cluster.ClusterTopics;
+import dev.shoal.cluster.Epoch;
+import dev.shoal.cluster.KafkaSettings;
 import dev.shoal.cluster.Topics;
 import dev.shoal.internal.v1.HostedShard;
 import dev.shoal.internal.v1.NodeHeartbeat;
 import dev.shoal.internal.v1.Replica;
 import dev.shoal.internal.v1.ShardAssignment;
 import dev.shoal.internal.v1.ShardPlacement;
-import dev.shoal.cli.internal.ClusterProcesses;
-import dev.shoal.cluster.ClusterTopics;
-import dev.shoal.cluster.KafkaSettings;
+import dev.shoal.testkit.EmbeddedKafka;
+import dev.shoal.testkit.ServiceProcess;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -33,6 +37,10 @@ final class ClusterCommand implements Runnable {
   @Override
   public void run() {
     new picocli.CommandLine(this).usage(System.out);
+  }
+
+  private static String local(int port) {
+    return "127.0.0.1:" + port;
   }
 
   static final class DirOption {
@@ -82,31 +90,42 @@ final class ClusterCommand implements Runnable {
       try {
         String bootstrap = kafka;
         if (bootstrap == null) {
-          bootstrap = c.start("kafka", "-Xmx768m", "kafka bootstrap ", List.of("kafka", "--data-dir",
-              dir.dir.resolve("kafka").toString(), "--shards", Integer.toString(shards)), 120).address();
+          int port = ServiceProcess.freePort();
+          int health = ServiceProcess.freePort();
+          c.start("kafka", "-Xmx768m", List.of("kafka", "--data-dir", dir.dir.resolve("kafka").toString(), "--shards",
+              Integer.toString(shards), "--port", Integer.toString(port), "--health-port", Integer.toString(health)),
+              local(health), 120);
+          bootstrap = EmbeddedKafka.bootstrapOf(dir.dir.resolve("kafka"));
         } else {
           ClusterTopics.ensure(bootstrap, shards, (short) 1);
         }
         c.bootstrap(bootstrap);
         List<String> modelArgs = model.asArguments();
-        List<String> rankerArgs = new ArrayList<>(List.of("ranker"));
+        int rankerPort = ServiceProcess.freePort();
+        List<String> rankerArgs = new ArrayList<>(List.of("ranker", "--port", Integer.toString(rankerPort)));
         rankerArgs.addAll(modelArgs);
-        String ranker = c.start("ranker", "-Xmx1g", " serving on ", rankerArgs, 180).address();
-        List<String> enricherArgs = new ArrayList<>(List.of("enricher", "--kafka", bootstrap));
+        String ranker = c.start("ranker", "-Xmx1g", rankerArgs, local(rankerPort), 180).address();
+        int enricherHealth = ServiceProcess.freePort();
+        List<String> enricherArgs = new ArrayList<>(List.of("enricher", "--kafka", bootstrap, "--health-port",
+            Integer.toString(enricherHealth)));
         enricherArgs.addAll(modelArgs);
-        c.start("enricher", "-Xmx1g", "enricher ", enricherArgs, 180);
+        c.start("enricher", "-Xmx1g", enricherArgs, local(enricherHealth), 180);
         for (int i = 1; i <= managers; i++) {
-          c.start("manager-" + i, "-Xmx256m", "shard manager ", List.of("manager", "--kafka", bootstrap,
-              "--manager-id", "manager-" + i, "--shards", Integer.toString(shards), "--replicas",
-              Integer.toString(replicas)), 120);
+          int health = ServiceProcess.freePort();
+          c.start("manager-" + i, "-Xmx256m", List.of("manager", "--kafka", bootstrap, "--manager-id", "manager-" + i,
+              "--shards", Integer.toString(shards), "--replicas", Integer.toString(replicas), "--health-port",
+              Integer.toString(health)), local(health), 120);
         }
         for (int i = 1; i <= nodes; i++) {
-          c.start("node-" + i, "-Xmx1g", "serving ShardSearch on ", List.of("node", "--kafka", bootstrap, "--node-id",
-              "node-" + i, "--data-dir", dir.dir.resolve("node-" + i).toString()), 120);
+          int port = ServiceProcess.freePort();
+          c.start("node-" + i, "-Xmx1g", List.of("node", "--kafka", bootstrap, "--node-id", "node-" + i, "--data-dir",
+              dir.dir.resolve("node-" + i).toString(), "--port", Integer.toString(port)), local(port), 120);
         }
         for (int i = 1; i <= queryServices; i++) {
-          c.start("query-" + i, "-Xmx768m", "query service gRPC ", List.of("query", "--kafka", bootstrap,
-              "--ranker", ranker), 120);
+          int grpc = ServiceProcess.freePort();
+          int http = ServiceProcess.freePort();
+          c.start("query-" + i, "-Xmx768m", List.of("query", "--kafka", bootstrap, "--ranker", ranker, "--grpc-port",
+              Integer.toString(grpc), "--http-port", Integer.toString(http)), local(grpc), 120);
         }
       } catch (RuntimeException e) {
         System.err.println("cluster up failed: " + e.getMessage());
@@ -115,7 +134,7 @@ final class ClusterCommand implements Runnable {
       }
       System.out.println("cluster up (state and logs in " + dir.dir + "):");
       for (ClusterProcesses.Service s : c.services()) {
-        System.out.printf("  %-10s pid %-8d %s%n", s.name(), s.pid(), s.ready());
+        System.out.printf("  %-10s pid %-8d %s%n", s.name(), s.pid(), s.address());
       }
       System.out.printf("index documents:  bin/shoal ingest testdata/scifact --kafka %s%n", c.bootstrap());
       System.out.println("see it:           bin/shoal cluster status");
@@ -141,19 +160,20 @@ final class ClusterCommand implements Runnable {
       System.out.println("processes:");
       for (ClusterProcesses.Service s : c.services()) {
         System.out.printf("  %-10s pid %-8d %-8s %s%n", s.name(), s.pid(), s.alive() ? "running" : "EXITED",
-            s.ready());
+            s.address());
       }
       if (c.bootstrap() == null) {
         return 1;
       }
-      Map<String, NodeHeartbeat> beats = recentHeartbeats(c.bootstrap(), 4_000);
+      long window = ClusterTimings.defaults().freshMillis();
+      Map<String, NodeHeartbeat> beats = recentHeartbeats(c.bootstrap(), window);
       ShardAssignment a = latestAssignment(c.bootstrap());
       if (a == null) {
         System.out.println("no routing table yet");
         return 0;
       }
-      System.out.printf("routing table: epoch %d (term %d, step %d) from %s%n", a.getEpoch(), a.getEpoch() >>> 32,
-          a.getEpoch() & 0xffffffffL, a.getManagerId());
+      System.out.printf("routing table: epoch %d (term %d, step %d) from %s%n", a.getEpoch(), Epoch.term(a.getEpoch()),
+          Epoch.step(a.getEpoch()), a.getManagerId());
       System.out.println("shards:");
       for (ShardPlacement p : a.getPlacementsList()) {
         StringBuilder line = new StringBuilder(String.format("  shard %-3d", p.getShard()));
@@ -162,7 +182,7 @@ final class ClusterCommand implements Runnable {
         }
         System.out.println(line);
       }
-      System.out.println("nodes (heartbeats of the last 4 s):");
+      System.out.println("nodes (heartbeats of the last " + window / 1000 + " s):");
       for (NodeHeartbeat hb : beats.values()) {
         StringBuilder line = new StringBuilder(String.format("  %-8s %-21s epoch %-12d load %-4.0f", hb.getNodeId(),
             hb.getAddress(), hb.getAssignmentEpoch(), hb.getLoad()));

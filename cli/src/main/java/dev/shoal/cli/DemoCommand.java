@@ -1,9 +1,9 @@
 package dev.shoal.cli;
 
+import dev.shoal.encoder.ModelSpec;
+import dev.shoal.eval.BeirDataset;
 import dev.shoal.testkit.DemoLoader;
 import dev.shoal.testkit.LocalCluster;
-import dev.shoal.eval.BeirDataset;
-import dev.shoal.encoder.ModelSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;

@@ -1,11 +1,12 @@
 package dev.shoal.cli;
 
-import dev.shoal.server.Metrics;
-import dev.shoal.server.MetricsHttpServer;
 import dev.shoal.cli.internal.UntilStopped;
-import dev.shoal.enricher.Enricher;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.Encoders;
+import dev.shoal.enricher.Enricher;
+import dev.shoal.server.HealthEndpoint;
+import dev.shoal.server.Metrics;
+import dev.shoal.server.MetricsHttpServer;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -35,6 +36,10 @@ final class EnricherCommand implements Callable<Integer> {
   @Option(names = "--metrics-port", defaultValue = "0", description = "port of GET /metrics (0 = any free port)")
   int metricsPort;
 
+  @Option(names = "--health-port", defaultValue = "0", description = "port of gRPC health, SERVING while the "
+      + "enricher runs (0 = any free port)")
+  int healthPort;
+
   @Override
   public Integer call() throws Exception {
     Metrics metrics = new Metrics();
@@ -42,7 +47,9 @@ final class EnricherCommand implements Callable<Integer> {
     Enricher enricher = new Enricher(bootstrap, id, encoder, 64, metrics);
     enricher.start();
     MetricsHttpServer metricsServer = new MetricsHttpServer("127.0.0.1", metricsPort, metrics);
+    HealthEndpoint health = HealthEndpoint.start("127.0.0.1", healthPort, enricher::isReady);
     return UntilStopped.serve("enricher " + id + " running (" + encoder.backend() + "), metrics on http://127.0.0.1:"
-        + metricsServer.port() + "/metrics", List.of(encoder, enricher, metricsServer));
+        + metricsServer.port() + "/metrics, health on " + health.address(),
+        List.of(encoder, enricher, metricsServer, health));
   }
 }

@@ -10,17 +10,18 @@ import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
 import dev.shoal.api.v1.SearchServiceGrpc;
-import dev.shoal.testkit.DemoLoader;
-import dev.shoal.testkit.LocalCluster;
-import dev.shoal.testkit.ProgressBar;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.eval.Comparison;
 import dev.shoal.eval.Qrels;
 import dev.shoal.eval.Report;
 import dev.shoal.eval.Run;
+import dev.shoal.eval.RunCollector;
 import dev.shoal.eval.TopicsFile;
 import dev.shoal.eval.TrecEval;
+import dev.shoal.testkit.DemoLoader;
+import dev.shoal.testkit.LocalCluster;
+import dev.shoal.testkit.ProgressBar;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.nio.file.Files;
@@ -119,21 +120,22 @@ final class EvalCommand implements Runnable {
     @Option(names = "--rrf-k", defaultValue = "0", description = "override RRF's k")
     int rrfK;
 
-    @Option(names = "--w-bm25", defaultValue = "0", description = "override the BM25 weight")
-    double wBm25;
+    @Option(names = "--weight", description = "override a signal's weight, repeatable: --weight bm25=2 "
+        + "--weight cosine=3 (signals: bm25, dense, cosine, ranker, or any registered stage)")
+    Map<String, Double> weights = new LinkedHashMap<>();
 
-    @Option(names = "--w-dense", defaultValue = "0", description = "override the dense weight (hybrid)")
-    double wDense;
+    @Option(names = "--retrievers", split = ",", description = "run these retrievers instead of the profile's")
+    List<String> retrievers = new ArrayList<>();
 
-    @Option(names = "--w-model", defaultValue = "0", description = "override the model weight (neural)")
-    double wModel;
+    @Option(names = "--rescorer", defaultValue = "", description = "re-score with this rescorer ('none' for none)")
+    String rescorer;
 
     @Override
     public Integer call() throws Exception {
       SearchRequest template = SearchRequest.newBuilder().setTopK(k).setProfile(q.rankProfile())
-          .setRerankDepth(rerankDepth).setFusion(FusionParams.newBuilder().setRule(rule).setRrfK(rrfK)
-              .setBm25Weight(wBm25).setDenseWeight(wDense).setModelWeight(wModel)).build();
-      Collected c = q.collect(template, tag == null ? "shoal-" + q.profile.toLowerCase(Locale.ROOT) : tag);
+          .setRerankDepth(rerankDepth).addAllRetrievers(retrievers).setRescorer(rescorer)
+          .setFusion(FusionParams.newBuilder().setRule(rule).setRrfK(rrfK).putAllWeights(weights)).build();
+      RunCollector.Collected c = q.collect(template, tag == null ? "shoal-" + q.profile.toLowerCase(Locale.ROOT) : tag);
       c.run().write(output);
       System.out.printf("%d queries written to %s (%d degraded, %d partial)%n", c.run().queries().size(), output,
           c.degraded(), c.partial());
@@ -228,7 +230,13 @@ final class EvalCommand implements Runnable {
       return RankProfile.valueOf(profile.toUpperCase(Locale.ROOT));
     }
 
-    Collected collect(SearchRequest template, String tag) throws Exception {
+    private static RunCollector.Collected collect(String target, List<BeirDataset.Query> queries,
+                                                  SearchRequest template, Run pool, String tag) {
+      ProgressBar bar = new ProgressBar(System.err, "querying", queries.size(), "queries");
+      return RunCollector.collect(target, queries, template, pool, tag, bar::update);
+    }
+
+    RunCollector.Collected collect(SearchRequest template, String tag) throws Exception {
       if (dataset == null && (topics == null || inProcess)) {
         throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
             "give --dataset (BEIR folder), or --topics with a live --target");
@@ -237,59 +245,21 @@ final class EvalCommand implements Runnable {
       Run pool = candidates == null ? null : Run.read(candidates);
       List<BeirDataset.Query> queries = topics != null ? TopicsFile.read(topics) : judgedQueries(data, split);
       if (!inProcess) {
-        return EvalCommand.collect(target, queries, template, pool, tag);
+        return collect(target, queries, template, pool, tag);
       }
       Files.createDirectories(dataDir);
       try (LocalCluster cluster = new LocalCluster(new LocalCluster.Options(dataDir, null, 4,
           ModelSpec.BGE_SMALL_EN_V15.withMaxTokens(256), "127.0.0.1", 0, 0, 0, 2)).start()) {
         DemoLoader.load(data, dataDir, cluster, System.err, System.nanoTime());
-        return EvalCommand.collect("127.0.0.1:" + cluster.grpcPort(), queries, template, pool, tag);
+        return collect("127.0.0.1:" + cluster.grpcPort(), queries, template, pool, tag);
       }
     }
-  }
-
-  /** A run collected from a live SearchService, with how many answers were degraded or partial. */
-  record Collected(Run run, int degraded, int partial) {
   }
 
   /** The queries of a BEIR dataset that have judgments in the split. */
   static List<BeirDataset.Query> judgedQueries(BeirDataset data, String split) {
     var judged = data.qrels(split).keySet();
     return data.queries().stream().filter(q -> judged.contains(q.id())).toList();
-  }
-
-  /** Sends each query with the template's settings; {@code pool} restricts candidates. */
-  static Collected collect(String target, List<BeirDataset.Query> queries, SearchRequest template, Run pool,
-                           String tag) {
-    ManagedChannel ch = ManagedChannelBuilder.forTarget(target).usePlaintext().maxInboundMessageSize(64 << 20).build();
-    Map<String, List<Run.Entry>> entries = new LinkedHashMap<>();
-    int degraded = 0;
-    int partial = 0;
-    try {
-      var stub = SearchServiceGrpc.newBlockingStub(ch);
-      ProgressBar bar = new ProgressBar(System.err, "querying", queries.size(), "queries");
-      int n = 0;
-      for (BeirDataset.Query q : queries) {
-        SearchRequest.Builder req = template.toBuilder().setQuery(q.text()).setTimeoutMs(30_000);
-        if (pool != null) {
-          req.addFilters(Filter.newBuilder().setField("_id").setTerms(KeywordList.newBuilder()
-              .addAllValues(pool.of(q.id()).stream().map(Run.Entry::doc).toList())));
-        }
-        SearchResponse r = stub.withDeadlineAfter(30, TimeUnit.SECONDS).search(req.build());
-        degraded += r.getDegraded() ? 1 : 0;
-        partial += r.getPartial() ? 1 : 0;
-        List<Run.Entry> list = new ArrayList<>();
-        int rank = 0;
-        for (Hit h : r.getHitsList()) {
-          list.add(new Run.Entry(h.getId(), ++rank, h.getScore()));
-        }
-        entries.put(q.id(), list);
-        bar.update(++n);
-      }
-    } finally {
-      ch.shutdownNow();
-    }
-    return new Collected(new Run(tag, entries), degraded, partial);
   }
 
   @Command(name = "sweep", mixinStandardHelpOptions = true,
@@ -304,7 +274,7 @@ final class EvalCommand implements Runnable {
     @Option(names = "--w-bm25", split = ",", defaultValue = "1", description = "BM25 weights")
     List<Double> bm25;
 
-    @Option(names = "--w-second", split = ",", defaultValue = "1", description = "dense (hybrid) or model (neural) weights")
+    @Option(names = "--w-second", split = ",", defaultValue = "1", description = "dense (hybrid) or cosine (neural) weights")
     List<Double> second;
 
     @Option(names = "--rerank-depth", split = ",", defaultValue = "100", description = "rerank depths")
@@ -333,12 +303,8 @@ final class EvalCommand implements Runnable {
         for (double wb : bm25) {
           for (double w2 : second) {
             for (int depth : depths) {
-              FusionParams.Builder f = FusionParams.newBuilder().setRule("rrf").setRrfK(k).setBm25Weight(wb);
-              if (p == RankProfile.HYBRID) {
-                f.setDenseWeight(w2);
-              } else {
-                f.setModelWeight(w2);
-              }
+              FusionParams.Builder f = FusionParams.newBuilder().setRule("rrf").setRrfK(k).putWeights("bm25", wb)
+                  .putWeights(p == RankProfile.HYBRID ? "dense" : "cosine", w2);
               SearchRequest template = SearchRequest.newBuilder().setTopK(Math.min(100, depth)).setProfile(p)
                   .setRerankDepth(depth).setFusion(f).build();
               Run run = q.collect(template, "sweep").run();

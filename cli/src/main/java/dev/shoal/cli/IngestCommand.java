@@ -1,8 +1,8 @@
 package dev.shoal.cli;
 
+import dev.shoal.eval.BeirDataset;
 import dev.shoal.ingest.DocumentProducer;
 import dev.shoal.testkit.ProgressBar;
-import dev.shoal.eval.BeirDataset;
 import java.io.BufferedReader;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,8 +1,9 @@
 package dev.shoal.cli;
 
-import dev.shoal.testkit.EmbeddedKafka;
 import dev.shoal.cli.internal.UntilStopped;
 import dev.shoal.cluster.ClusterTopics;
+import dev.shoal.server.HealthEndpoint;
+import dev.shoal.testkit.EmbeddedKafka;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -22,10 +23,20 @@ final class KafkaCommand implements Callable<Integer> {
   @Option(names = "--shards", defaultValue = "4", description = "partitions of the document topics (default: ${DEFAULT-VALUE})")
   int shards;
 
+  @Option(names = "--port", defaultValue = "0", description = "the broker's port on a first start (0 = any free "
+      + "port); later starts keep the first one, which the broker's metadata holds")
+  int port;
+
+  @Option(names = "--health-port", defaultValue = "0", description = "port of gRPC health, SERVING once the "
+      + "broker and Shoal's topics are up (0 = any free port)")
+  int healthPort;
+
   @Override
   public Integer call() throws Exception {
-    EmbeddedKafka kafka = new EmbeddedKafka(dataDir).start();
+    EmbeddedKafka kafka = new EmbeddedKafka(dataDir, port).start();
     ClusterTopics.ensure(kafka.bootstrap(), shards, (short) 1);
-    return UntilStopped.serve("kafka bootstrap " + kafka.bootstrap(), List.of(kafka));
+    HealthEndpoint health = HealthEndpoint.start("127.0.0.1", healthPort, () -> true);
+    return UntilStopped.serve("kafka bootstrap " + kafka.bootstrap() + ", health on " + health.address(),
+        List.of(kafka, health));
   }
 }

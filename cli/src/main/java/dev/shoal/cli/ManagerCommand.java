@@ -1,10 +1,12 @@
 package dev.shoal.cli;
 
+import dev.shoal.cli.internal.UntilStopped;
 import dev.shoal.cluster.ClusterTopics;
 import dev.shoal.manager.ShardManager;
-import java.util.concurrent.Callable;
-import dev.shoal.cli.internal.UntilStopped;
+import dev.shoal.manager.ShardManagerConfig;
+import dev.shoal.server.HealthEndpoint;
 import java.util.List;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -32,12 +34,18 @@ final class ManagerCommand implements Callable<Integer> {
       description = "a node silent this long loses its shards (default: ${DEFAULT-VALUE})")
   long failureTimeoutMs;
 
+  @Option(names = "--health-port", defaultValue = "0", description = "port of gRPC health, SERVING while the "
+      + "manager runs (0 = any free port)")
+  int healthPort;
+
   @Override
   public Integer call() throws Exception {
     ClusterTopics.ensure(bootstrap, shards, (short) 1);
-    ShardManager manager = new ShardManager(bootstrap, managerId, shards, replicas, failureTimeoutMs);
+    ShardManager manager = new ShardManager(ShardManagerConfig.defaults(bootstrap, managerId, shards)
+        .withReplicas(replicas).withFailureTimeoutMillis(failureTimeoutMs));
     manager.start();
+    HealthEndpoint health = HealthEndpoint.start("127.0.0.1", healthPort, manager::isReady);
     return UntilStopped.serve("shard manager " + managerId + " started (" + shards + " shards, " + replicas
-        + " replicas)", List.of(manager));
+        + " replicas), health on " + health.address(), List.of(manager, health));
   }
 }

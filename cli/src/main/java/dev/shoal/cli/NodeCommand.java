@@ -1,13 +1,13 @@
 package dev.shoal.cli;
 
-import dev.shoal.server.Metrics;
-import dev.shoal.server.MetricsHttpServer;
+import dev.shoal.cli.internal.UntilStopped;
 import dev.shoal.indexnode.IndexNode;
 import dev.shoal.indexnode.IndexNodeConfig;
+import dev.shoal.server.Metrics;
+import dev.shoal.server.MetricsHttpServer;
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
-import dev.shoal.cli.internal.UntilStopped;
 import java.util.List;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -44,9 +44,8 @@ final class NodeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    IndexNodeConfig base = IndexNodeConfig.defaults(nodeId, dataDir, bootstrap);
-    IndexNodeConfig config = new IndexNodeConfig(nodeId, dataDir, bootstrap, host, port, base.refreshMillis(),
-        commitMs, commitDocs, base.liveLag());
+    IndexNodeConfig config = IndexNodeConfig.defaults(nodeId, dataDir, bootstrap).withHost(host).withPort(port)
+        .withCommits(commitMs, commitDocs);
     Metrics metrics = new Metrics();
     IndexNode node = new IndexNode(config, metrics).start();
     MetricsHttpServer metricsServer = new MetricsHttpServer(host, metricsPort, metrics);

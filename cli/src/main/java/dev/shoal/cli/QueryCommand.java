@@ -3,6 +3,8 @@ package dev.shoal.cli;
 import dev.shoal.cli.internal.UntilStopped;
 import dev.shoal.ingest.IngestGrpcService;
 import dev.shoal.query.QueryService;
+import dev.shoal.query.QueryServiceConfig;
+import dev.shoal.server.Metrics;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -33,8 +35,8 @@ final class QueryCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     IngestGrpcService ingest = new IngestGrpcService(bootstrap);
-    QueryService query = new QueryService(bootstrap, ranker, host, grpcPort, httpPort,
-        new dev.shoal.server.Metrics(), List.of(ingest)).start();
+    QueryService query = new QueryService(QueryServiceConfig.defaults(bootstrap, ranker)
+        .withAddress(host, grpcPort, httpPort), new Metrics(), List.of(ingest)).start();
     return UntilStopped.serve("query service gRPC " + host + ":" + query.grpcPort() + " HTTP http://" + host + ":"
         + query.httpPort(), List.of(ingest, query));
   }

@@ -1,6 +1,7 @@
 package dev.shoal.cli;
 
 import com.google.protobuf.util.JsonFormat;
+import dev.shoal.api.v1.Explanation;
 import dev.shoal.api.v1.Hit;
 import dev.shoal.api.v1.QuerySyntax;
 import dev.shoal.api.v1.RankProfile;
@@ -36,6 +37,14 @@ final class SearchCommand implements Callable<Integer> {
   @Option(names = "--lucene", description = "parse the query with Lucene syntax (phrases, +/-, field:term, boosts)")
   boolean lucene;
 
+  @Option(names = "--retrievers", split = ",", description = "run these retrievers instead of the profile's "
+      + "(e.g. bm25,dense)")
+  java.util.List<String> retrievers = new java.util.ArrayList<>();
+
+  @Option(names = "--rescorer", defaultValue = "", description = "re-score the head with this rescorer "
+      + "(cosine, ranker; none for none)")
+  String rescorer;
+
   @Option(names = "--explain", description = "show where each score came from")
   boolean explain;
 
@@ -47,6 +56,29 @@ final class SearchCommand implements Callable<Integer> {
 
   @Option(names = "--timeout-ms", defaultValue = "5000", description = "deadline (default: ${DEFAULT-VALUE})")
   long timeoutMs;
+
+  /** One line per node of the explanation tree: value, rank, weight and contribution, inputs indented. */
+  private static void print(Explanation e, String indent) {
+    StringBuilder line = new StringBuilder(indent).append(e.getName()).append(' ')
+        .append(String.format(Locale.ROOT, "%.4f", e.getValue()));
+    if (e.getRank() > 0) {
+      line.append(" #").append(e.getRank());
+    }
+    if (e.getWeight() != 0 || e.getContribution() != 0) {
+      line.append(String.format(Locale.ROOT, "  weight %s, adds %.4f", fmt(e.getWeight()), e.getContribution()));
+    }
+    if (!e.getRule().isEmpty()) {
+      line.append("  = ").append(e.getRule()).append(" of:");
+    }
+    System.out.println(line);
+    for (Explanation in : e.getInputsList()) {
+      print(in, indent + "  ");
+    }
+  }
+
+  private static String fmt(double w) {
+    return w == Math.rint(w) ? Long.toString((long) w) : Double.toString(w);
+  }
 
   @Override
   public Integer call() throws Exception {
@@ -61,7 +93,8 @@ final class SearchCommand implements Callable<Integer> {
     try {
       SearchResponse r = SearchServiceGrpc.newBlockingStub(channel).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS)
           .search(SearchRequest.newBuilder().setQuery(query).setTopK(k).setOffset(offset).setProfile(p)
-              .setSyntax(lucene ? QuerySyntax.LUCENE : QuerySyntax.PLAIN).setExplain(explain).build());
+              .setSyntax(lucene ? QuerySyntax.LUCENE : QuerySyntax.PLAIN).setExplain(explain)
+              .addAllRetrievers(retrievers).setRescorer(rescorer).build());
       if (json) {
         System.out.println(JsonFormat.printer().print(r));
         return 0;
@@ -73,10 +106,7 @@ final class SearchCommand implements Callable<Integer> {
         System.out.printf("%-5d %-12s %-9.4f %s%n", ++rank, h.getId(), h.getScore(),
             title.length() > 90 ? title.substring(0, 87) + "..." : title);
         if (explain && h.hasExplanation()) {
-          var e = h.getExplanation();
-          System.out.printf("      bm25 %.3f (#%d)  dense %.4f (#%d)  model %s  %s%n", e.getBm25Score(), e.getBm25Rank(),
-              e.getDenseScore(), e.getDenseRank(), e.getModelScored() ? String.format("%.4f", e.getModelScore()) : "-",
-              e.getFusion());
+          print(h.getExplanation(), "      ");
         }
       }
       System.out.printf("%d hits of %d matching; %d/%d shards%s%s%n", r.getHitsCount(), r.getTotalHits(),

@@ -1,7 +1,7 @@
 package dev.shoal.cli;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** The {@code shoal} command. Wires subcommands; each lives in its own class. */
 @Command(name = "shoal", mixinStandardHelpOptions = true, version = "shoal 0.1.0",

@@ -90,7 +90,7 @@ class ClusterCommandIT {
           && l.split("LIVE\\(lag 0").length == 3).count(), "every shard LIVE on two nodes:\n" + status);
 
       for (ClusterProcesses.Service q : services.stream().filter(s -> s.name().startsWith("query-")).toList()) {
-        String grpc = q.ready().split(" ")[3];
+        String grpc = q.address();
         ManagedChannel ch = ManagedChannelBuilder.forTarget(grpc).usePlaintext().build();
         try {
           SearchResponse r = SearchServiceGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)

@@ -1,8 +1,8 @@
 package dev.shoal.eval;
 
-import dev.shoal.api.v1.Document;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.shoal.api.v1.Document;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.UncheckedIOException;

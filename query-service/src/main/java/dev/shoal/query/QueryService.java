@@ -1,83 +1,80 @@
 package dev.shoal.query;
 
-import dev.shoal.server.GrpcService;
-import dev.shoal.internal.v1.RankerGrpc;
 import dev.shoal.cluster.AssignmentWatcher;
 import dev.shoal.cluster.HeartbeatWatcher;
-import dev.shoal.query.http.HttpGateway;
-import dev.shoal.query.internal.ResultCache;
+import dev.shoal.cluster.ReplicaTier;
+import dev.shoal.internal.v1.RankerGrpc;
+import dev.shoal.query.internal.GrpcShardClient;
+import dev.shoal.query.internal.HttpGateway;
+import dev.shoal.query.internal.QueryPipeline;
+import dev.shoal.query.internal.SearchGrpcService;
 import dev.shoal.query.internal.ShardRouter;
+import dev.shoal.query.plan.QueryStages;
+import dev.shoal.server.GrpcServer;
+import dev.shoal.server.Metrics;
+import dev.shoal.server.time.SystemScheduler;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
- * The query service: follows the routing table, serves {@code SearchService} over gRPC and
- * HTTP/JSON, calls the ranker at {@code rankerTarget}. {@link #start()} then {@link #close()}.
+ * The query service: follows the routing table and the heartbeats, serves {@code SearchService}
+ * over gRPC and HTTP/JSON, runs each query's plan from the stages registered on the class path
+ * ({@link QueryStages#load()}), and calls the ranker at the configured address. Wires parts only.
+ *
+ * <p>Lifecycle: {@link #start()}, then {@link #close()}, which stops the fronts first, then the
+ * watchers and the channels. Thread-safe.
  */
 public final class QueryService implements AutoCloseable {
 
-  /** Answers kept by the result cache. */
-  public static final int RESULT_CACHE_SIZE = 10_000;
-
+  private final QueryServiceConfig config;
+  private final Metrics metrics;
+  private final List<BindableService> extra;
   private final AssignmentWatcher watcher;
   private final HeartbeatWatcher heartbeats;
   private final ShardRouter router = new ShardRouter();
-  private final ManagedChannel rankerChannel;
-  private final GrpcService grpc;
-  private final HttpGateway http;
+  private final SystemScheduler scheduler = new SystemScheduler("query-timers");
+  private ManagedChannel rankerChannel;
+  private GrpcServer grpc;
+  private HttpGateway http;
 
-  public QueryService(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort) {
-    this(bootstrap, rankerTarget, host, grpcPort, httpPort, new dev.shoal.server.Metrics());
+  /** A query service with its own metrics registry and no extra services. */
+  public QueryService(QueryServiceConfig config) {
+    this(config, new Metrics(), List.of());
   }
 
-  /** @param metrics the process's registry, served at the HTTP port's /metrics */
-  public QueryService(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
-                      dev.shoal.server.Metrics metrics) {
-    this(bootstrap, rankerTarget, host, grpcPort, httpPort, metrics, List.of());
-  }
-
-  /** @param extra further services on the same gRPC port (e.g. IngestService), so clients need one address */
-  public QueryService(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
-                      dev.shoal.server.Metrics metrics, List<BindableService> extra) {
-    this(bootstrap, rankerTarget, host, grpcPort, httpPort, metrics, extra, RESULT_CACHE_SIZE);
-  }
-
-  /** @param resultCacheSize answers kept by the result cache; 0: no cache (benchmarks of the uncached path) */
-  public QueryService(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
-                      dev.shoal.server.Metrics metrics, List<BindableService> extra, int resultCacheSize) {
-    this.watcher = new AssignmentWatcher(bootstrap);
-    this.heartbeats = new HeartbeatWatcher(bootstrap);
-    this.rankerChannel = ManagedChannelBuilder.forTarget(rankerTarget).usePlaintext()
-        .maxInboundMessageSize(64 << 20).build();
-    SearchLimits limits = SearchLimits.defaults();
-    Searcher searcher = new Searcher(router, RankerGrpc.newBlockingStub(rankerChannel), limits, Fusion.Settings.defaults(),
-        1_000, metrics, resultCacheSize > 0 ? new ResultCache(resultCacheSize) : null, heartbeats::generation);
-    SearchGrpcService service = new SearchGrpcService(searcher);
-    this.grpc = new GrpcService(host, grpcPort) {
-      @Override
-      protected List<BindableService> services() {
-        List<BindableService> all = new java.util.ArrayList<>(extra);
-        all.add(service);
-        return all;
-      }
-
-      @Override
-      protected int maxInboundMessageBytes() {
-        return limits.maxRequestBytes();
-      }
-    };
-    this.http = new HttpGateway(host, httpPort, searcher, limits.maxRequestBytes(), 8, metrics);
+  /**
+   * @param metrics the process's registry, served at the HTTP port's /metrics
+   * @param extra   further services on the same gRPC port (e.g. IngestService), so clients need one address
+   */
+  public QueryService(QueryServiceConfig config, Metrics metrics, List<? extends BindableService> extra) {
+    this.config = config;
+    this.metrics = metrics;
+    this.extra = List.copyOf(extra);
+    this.watcher = new AssignmentWatcher(config.bootstrap());
+    this.heartbeats = new HeartbeatWatcher(config.bootstrap());
   }
 
   public QueryService start() {
+    rankerChannel = ManagedChannelBuilder.forTarget(config.rankerTarget()).usePlaintext()
+        .maxInboundMessageSize(64 << 20).build();
+    QueryPipeline pipeline = new QueryPipeline(config, QueryStages.load(), router,
+        new GrpcShardClient(router, scheduler.clock()), RankerGrpc.newBlockingStub(rankerChannel),
+        heartbeats::generation, metrics, scheduler);
     router.tiers(heartbeats::tier);
     watcher.onAssignment(router::update);
     watcher.start();
     heartbeats.start();
-    grpc.start();
-    http.start();
+    List<BindableService> services = new ArrayList<>(extra);
+    services.add(new SearchGrpcService(pipeline, scheduler.clock()));
+    grpc = GrpcServer.forAddress(config.host(), config.grpcPort()).services(services)
+        .maxInboundMessageBytes(config.limits().maxRequestBytes()).start();
+    http = new HttpGateway(config.host(), config.httpPort(), pipeline, config.limits().maxRequestBytes(),
+        config.httpThreads(), metrics).start();
     return this;
   }
 
@@ -93,16 +90,16 @@ public final class QueryService implements AutoCloseable {
    * The replicas of each shard that report LIVE now, by node id, in the routing table's order:
    * what this service routes to first (for status and tests).
    */
-  public java.util.Map<Integer, List<String>> liveReplicas() {
-    java.util.Map<Integer, List<String>> out = new java.util.TreeMap<>();
+  public Map<Integer, List<String>> liveReplicas() {
+    Map<Integer, List<String>> out = new TreeMap<>();
     var table = router.table();
     if (table == null) {
       return out;
     }
     for (var p : table.getPlacementsList()) {
-      List<String> live = new java.util.ArrayList<>();
+      List<String> live = new ArrayList<>();
       for (var r : p.getReplicasList()) {
-        if (heartbeats.tier(r.getAddress(), p.getShard()) == HeartbeatWatcher.SERVING) {
+        if (heartbeats.tier(r.getAddress(), p.getShard()) == ReplicaTier.SERVING) {
           live.add(r.getNodeId());
         }
       }
@@ -118,11 +115,18 @@ public final class QueryService implements AutoCloseable {
 
   @Override
   public void close() {
-    http.close();
-    grpc.close();
+    if (http != null) {
+      http.close();
+    }
+    if (grpc != null) {
+      grpc.close();
+    }
     watcher.close();
     heartbeats.close();
     router.close();
-    rankerChannel.shutdownNow();
+    scheduler.close();
+    if (rankerChannel != null) {
+      rankerChannel.shutdownNow();
+    }
   }
 }

@@ -21,6 +21,7 @@ public abstract class ServiceLoop implements AutoCloseable {
   private final String name;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile boolean running;
+  private volatile boolean ready;
   private volatile Throwable failure;
   private Thread thread;
 
@@ -66,6 +67,11 @@ public abstract class ServiceLoop implements AutoCloseable {
     return running;
   }
 
+  /** Whether {@link #onStart()} has returned and the loop still runs: what a health check reports. */
+  public boolean isReady() {
+    return ready && running;
+  }
+
   /** The exception that stopped the loop, if any. */
   public Throwable failure() {
     return failure;
@@ -74,6 +80,7 @@ public abstract class ServiceLoop implements AutoCloseable {
   private void loop() {
     try {
       onStart();
+      ready = true;
       while (running) {
         try {
           runOnce();
@@ -93,6 +100,7 @@ public abstract class ServiceLoop implements AutoCloseable {
       log.error("{} stopped on an error", name, t);
     } finally {
       running = false;
+      ready = false;
       try {
         onStop();
       } catch (Exception e) {

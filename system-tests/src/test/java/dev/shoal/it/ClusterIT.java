@@ -1,8 +1,5 @@
 package dev.shoal.it;
 
-import dev.shoal.testkit.ClusterView;
-import dev.shoal.testkit.ServiceProcess;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,16 +9,19 @@ import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
 import dev.shoal.api.v1.SearchServiceGrpc;
-import dev.shoal.internal.v1.ShardAssignment;
-import dev.shoal.ingest.DocumentProducer;
-import dev.shoal.testkit.EmbeddedKafka;
 import dev.shoal.cluster.ClusterTopics;
-import dev.shoal.eval.BeirDataset;
-import dev.shoal.enricher.Enricher;
-import dev.shoal.query.QueryService;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.encoder.onnx.OnnxEncoder;
+import dev.shoal.enricher.Enricher;
+import dev.shoal.eval.BeirDataset;
+import dev.shoal.ingest.DocumentProducer;
+import dev.shoal.internal.v1.ShardAssignment;
+import dev.shoal.query.QueryService;
+import dev.shoal.query.QueryServiceConfig;
 import dev.shoal.ranker.RankerServer;
+import dev.shoal.testkit.ClusterView;
+import dev.shoal.testkit.EmbeddedKafka;
+import dev.shoal.testkit.ServiceProcess;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.nio.file.Path;
@@ -96,20 +96,21 @@ class ClusterIT {
     queries = docs.stream().skip(100).limit(20).map(BeirDataset.Doc::title).toList();
     assertTrue(ClusterView.await(() -> view.fullyReplicated(SHARDS, REPLICAS, DOCS), 240_000),
         "4 shards x 2 LIVE replicas over 3 nodes: " + view.latest());
-    query = new QueryService(kafka.bootstrap(), ranker.address(), "127.0.0.1", 0, 0).start();
+    query = new QueryService(QueryServiceConfig.defaults(kafka.bootstrap(), ranker.address())).start();
     channel = ManagedChannelBuilder.forAddress("127.0.0.1", query.grpcPort()).usePlaintext().build();
     assertTrue(ClusterView.await(() -> query.liveReplicas().values().stream().allMatch(l -> l.size() == REPLICAS),
         20_000), "the query service sees every replica LIVE: " + query.liveReplicas());
   }
 
   static void startNode(String id) throws Exception {
-    nodes.put(id, ServiceProcess.start(kafka.bootstrap(), id, dir.resolve(id), dir).process());
+    nodes.put(id, ServiceProcess.node(kafka.bootstrap(), id, dir.resolve(id), dir).process());
   }
 
   static void startManager(String id) throws Exception {
-    managers.put(id, ServiceProcess.startShoal(id, dir, "-Xmx256m", "shard manager " + id + " started",
-        List.of("manager", "--kafka", kafka.bootstrap(), "--manager-id", id, "--shards", Integer.toString(SHARDS),
-            "--replicas", Integer.toString(REPLICAS), "--failure-timeout-ms", "5000")).process());
+    int health = ServiceProcess.freePort();
+    managers.put(id, ServiceProcess.shoal(id, dir, "-Xmx256m", List.of("manager", "--kafka", kafka.bootstrap(),
+        "--manager-id", id, "--shards", Integer.toString(SHARDS), "--replicas", Integer.toString(REPLICAS),
+        "--failure-timeout-ms", "5000", "--health-port", Integer.toString(health)), health).process());
   }
 
   @AfterAll

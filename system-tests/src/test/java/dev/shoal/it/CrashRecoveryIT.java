@@ -1,27 +1,27 @@
 package dev.shoal.it;
 
-import dev.shoal.testkit.ClusterView;
-import dev.shoal.testkit.ServiceProcess;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.shoal.api.v1.Document;
-import dev.shoal.internal.v1.FetchRequest;
-import dev.shoal.internal.v1.FetchResponse;
 import dev.shoal.api.v1.FieldValue;
-import dev.shoal.internal.v1.HostedShard;
-import dev.shoal.internal.v1.NodeHeartbeat;
 import dev.shoal.api.v1.Operation;
-import dev.shoal.internal.v1.ShardSearchGrpc;
-import dev.shoal.internal.v1.ShardState;
-import dev.shoal.ingest.DocumentProducer;
-import dev.shoal.testkit.EmbeddedKafka;
 import dev.shoal.cluster.ClusterTopics;
-import dev.shoal.manager.ShardManager;
-import dev.shoal.enricher.Enricher;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.encoder.onnx.OnnxEncoder;
+import dev.shoal.enricher.Enricher;
+import dev.shoal.ingest.DocumentProducer;
+import dev.shoal.internal.v1.FetchRequest;
+import dev.shoal.internal.v1.FetchResponse;
+import dev.shoal.internal.v1.HostedShard;
+import dev.shoal.internal.v1.NodeHeartbeat;
+import dev.shoal.internal.v1.ShardSearchGrpc;
+import dev.shoal.internal.v1.ShardState;
+import dev.shoal.manager.ShardManager;
+import dev.shoal.manager.ShardManagerConfig;
+import dev.shoal.testkit.ClusterView;
+import dev.shoal.testkit.EmbeddedKafka;
+import dev.shoal.testkit.ServiceProcess;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.nio.charset.StandardCharsets;
@@ -51,7 +51,7 @@ class CrashRecoveryIT {
   Path dir;
 
   private Process startNode(String bootstrap, String[] address) throws Exception {
-    ServiceProcess.Started n = ServiceProcess.start(bootstrap, "n1", dir.resolve("n1"), dir, "--commit-docs", "400",
+    ServiceProcess.Started n = ServiceProcess.node(bootstrap, "n1", dir.resolve("n1"), dir, "--commit-docs", "400",
         "--commit-ms", "1500");
     address[0] = n.address();
     return n.process();
@@ -71,7 +71,8 @@ class CrashRecoveryIT {
       ClusterTopics.ensure(bootstrap, SHARDS, (short) 1);
       try (OnnxEncoder encoder = new OnnxEncoder(ModelSpec.ALL_MINILM_L6_V2.withMaxTokens(32), 2, 32);
            Enricher enricher = new Enricher(bootstrap, "crash-test-enricher", encoder, 128);
-           ShardManager manager = new ShardManager(bootstrap, "m1", SHARDS, 1, 60_000);
+           ShardManager manager = new ShardManager(ShardManagerConfig.defaults(bootstrap, "m1", SHARDS).withReplicas(1)
+               .withFailureTimeoutMillis(60_000));
            DocumentProducer producer = new DocumentProducer(bootstrap)) {
         enricher.start();
         manager.start();

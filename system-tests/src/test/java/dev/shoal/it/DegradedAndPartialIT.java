@@ -1,37 +1,38 @@
 package dev.shoal.it;
 
-import dev.shoal.testkit.ClusterView;
-import dev.shoal.testkit.ServiceProcess;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.shoal.server.GrpcService;
-import dev.shoal.internal.v1.EmbedRequest;
-import dev.shoal.internal.v1.EmbedResponse;
-import dev.shoal.internal.v1.HostedShard;
 import dev.shoal.api.v1.Hit;
-import dev.shoal.internal.v1.NodeHeartbeat;
 import dev.shoal.api.v1.RankProfile;
-import dev.shoal.internal.v1.RankerGrpc;
-import dev.shoal.internal.v1.ScoreRequest;
-import dev.shoal.internal.v1.ScoreResponse;
 import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
 import dev.shoal.api.v1.SearchServiceGrpc;
-import dev.shoal.internal.v1.ShardState;
-import dev.shoal.ingest.DocumentProducer;
-import dev.shoal.testkit.EmbeddedKafka;
 import dev.shoal.cluster.ClusterTopics;
-import dev.shoal.manager.ShardManager;
-import dev.shoal.eval.BeirDataset;
-import dev.shoal.enricher.Enricher;
-import dev.shoal.query.QueryService;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.encoder.onnx.OnnxEncoder;
+import dev.shoal.enricher.Enricher;
+import dev.shoal.eval.BeirDataset;
+import dev.shoal.ingest.DocumentProducer;
+import dev.shoal.internal.v1.EmbedRequest;
+import dev.shoal.internal.v1.EmbedResponse;
+import dev.shoal.internal.v1.HostedShard;
+import dev.shoal.internal.v1.NodeHeartbeat;
+import dev.shoal.internal.v1.RankerGrpc;
+import dev.shoal.internal.v1.ScoreRequest;
+import dev.shoal.internal.v1.ScoreResponse;
+import dev.shoal.internal.v1.ShardState;
+import dev.shoal.manager.ShardManager;
+import dev.shoal.manager.ShardManagerConfig;
+import dev.shoal.query.QueryService;
+import dev.shoal.query.QueryServiceConfig;
 import dev.shoal.ranker.RankerServer;
 import dev.shoal.ranker.RankerService;
+import dev.shoal.server.GrpcServer;
+import dev.shoal.testkit.ClusterView;
+import dev.shoal.testkit.EmbeddedKafka;
+import dev.shoal.testkit.ServiceProcess;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -59,7 +60,7 @@ class DegradedAndPartialIT {
   static EmbeddedKafka kafka;
   static OnnxEncoder encoder;
   static RankerServer ranker;
-  static GrpcService stuckScoreRanker;
+  static GrpcServer stuckScoreRanker;
   static Enricher enricher;
   static ShardManager manager;
   static final List<Process> nodes = new ArrayList<>();
@@ -77,29 +78,25 @@ class DegradedAndPartialIT {
     ranker.start();
     RankerService real = new RankerService(encoder);
     // fault injected on purpose: Embed works, Score never answers
-    stuckScoreRanker = new GrpcService("127.0.0.1", 0) {
+    stuckScoreRanker = GrpcServer.forAddress("127.0.0.1", 0).service(new RankerGrpc.RankerImplBase() {
       @Override
-      protected List<BindableService> services() {
-        return List.of(new RankerGrpc.RankerImplBase() {
-          @Override
-          public void embed(EmbedRequest request, StreamObserver<EmbedResponse> response) {
-            real.embed(request, response);
-          }
-
-          @Override
-          public void score(ScoreRequest request, StreamObserver<ScoreResponse> response) {
-            // never answers
-          }
-        });
+      public void embed(EmbedRequest request, StreamObserver<EmbedResponse> response) {
+        real.embed(request, response);
       }
-    }.start();
+
+      @Override
+      public void score(ScoreRequest request, StreamObserver<ScoreResponse> response) {
+        // never answers
+      }
+    }).start();
     enricher = new Enricher(kafka.bootstrap(), "partial-it", encoder, 64);
     enricher.start();
     for (int i = 0; i < 4; i++) {
       nodes.add(startNode("n" + i));
     }
     awaitHeartbeats(4);
-    manager = new ShardManager(kafka.bootstrap(), "m1", 4, 1, 120_000);
+    manager = new ShardManager(ShardManagerConfig.defaults(kafka.bootstrap(), "m1", 4).withReplicas(1)
+        .withFailureTimeoutMillis(120_000));
     manager.start();
     String root = System.getProperty("shoal.repo.root", "..");
     BeirDataset scifact = new BeirDataset(Path.of(root, "testdata", "scifact"));
@@ -113,7 +110,7 @@ class DegradedAndPartialIT {
   }
 
   private static Process startNode(String id) throws Exception {
-    return ServiceProcess.start(kafka.bootstrap(), id, dir.resolve(id), dir).process();
+    return ServiceProcess.node(kafka.bootstrap(), id, dir.resolve(id), dir).process();
   }
 
   /** Waits until this many nodes have sent a heartbeat, so the manager places over all of them. */
@@ -147,12 +144,16 @@ class DegradedAndPartialIT {
   }
 
   private static QueryService queryService(String rankerTarget) {
-    QueryService q = new QueryService(kafka.bootstrap(), rankerTarget, "127.0.0.1", 0, 0).start();
+    QueryService q = new QueryService(QueryServiceConfig.defaults(kafka.bootstrap(), rankerTarget)).start();
     services.add(q);
     return q;
   }
 
   private static SearchResponse search(QueryService q, String text, RankProfile profile, int timeoutMs) {
+    return search(q, SearchRequest.newBuilder().setQuery(text).setProfile(profile), timeoutMs);
+  }
+
+  private static SearchResponse search(QueryService q, SearchRequest.Builder request, int timeoutMs) {
     ManagedChannel ch = ManagedChannelBuilder.forAddress("127.0.0.1", q.grpcPort()).usePlaintext().build();
     try {
       long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
@@ -160,8 +161,7 @@ class DegradedAndPartialIT {
         Thread.sleep(50);
       }
       return SearchServiceGrpc.newBlockingStub(ch).withDeadlineAfter(timeoutMs + 5_000, TimeUnit.MILLISECONDS)
-          .search(SearchRequest.newBuilder().setQuery(text).setProfile(profile).setTimeoutMs(timeoutMs).setTopK(10)
-              .build());
+          .search(request.setTimeoutMs(timeoutMs).setTopK(10).build());
     } catch (InterruptedException e) {
       throw new IllegalStateException(e);
     } finally {
@@ -194,13 +194,21 @@ class DegradedAndPartialIT {
       assertEquals(ids(search(healthy, q, RankProfile.BM25, 3_000)), ids(noRanker),
           "without a query embedding the first phase is BM25");
 
+      // the ranker's Score (the "ranker" rescorer: a second-phase model on the head's passages) never answers
       t0 = System.nanoTime();
-      SearchResponse slow = search(stuck, q, RankProfile.NEURAL, 1_000);
+      SearchResponse slow = search(stuck, SearchRequest.newBuilder().setQuery(q).setProfile(RankProfile.HYBRID)
+          .setRescorer("ranker"), 1_000);
       assertTrue((System.nanoTime() - t0) / 1e6 < 1_500, "answered within the deadline");
       assertTrue(slow.getDegraded());
       assertTrue(slow.getDegradedReason().contains("DEADLINE_EXCEEDED"), slow.getDegradedReason());
       assertEquals(ids(search(healthy, q, RankProfile.HYBRID, 3_000)), ids(slow),
           "when only re-scoring fails the order is the hybrid first phase");
+      // ten passages: what a healthy CPU ranker encodes within its 1 s budget
+      SearchResponse reranked = search(healthy, SearchRequest.newBuilder().setQuery(q).setProfile(RankProfile.HYBRID)
+          .setRescorer("ranker").setRerankDepth(10).setExplain(true), 3_000);
+      assertFalse(reranked.getDegraded(), reranked.getDegradedReason());
+      assertEquals("ranker", reranked.getHits(0).getExplanation().getInputs(1).getName(),
+          "the ranker's scores were fused in");
     }
   }
 

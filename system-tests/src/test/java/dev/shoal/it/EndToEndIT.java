@@ -6,22 +6,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.shoal.cluster.KafkaSettings;
-import dev.shoal.cluster.Topics;
 import dev.shoal.api.v1.Document;
+import dev.shoal.api.v1.Explanation;
+import dev.shoal.api.v1.FusionParams;
 import dev.shoal.api.v1.GetRequest;
+import dev.shoal.api.v1.Hit;
 import dev.shoal.api.v1.IndexRequest;
 import dev.shoal.api.v1.IndexResponse;
 import dev.shoal.api.v1.IngestServiceGrpc;
-import dev.shoal.api.v1.Hit;
 import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
 import dev.shoal.api.v1.SearchServiceGrpc;
+import dev.shoal.cluster.KafkaSettings;
+import dev.shoal.cluster.Topics;
+import dev.shoal.encoder.ModelSpec;
+import dev.shoal.eval.BeirDataset;
 import dev.shoal.testkit.EmbeddedKafka;
 import dev.shoal.testkit.LocalCluster;
-import dev.shoal.eval.BeirDataset;
-import dev.shoal.encoder.ModelSpec;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
@@ -179,11 +181,63 @@ class EndToEndIT {
       assertEquals(indexed.get(h.getId()).title(), h.getTitle());
       assertTrue(h.getScore() <= previous, "descending scores");
       previous = h.getScore();
-      assertTrue(h.getExplanation().getModelScored(), "neural hits are re-scored by the model");
-      assertTrue(h.getExplanation().getFusion().startsWith("rrf(k=10)(bm25=1,model=3)"));
+      Explanation e = h.getExplanation();
+      assertEquals("rescore", e.getName(), "neural hits are re-scored");
+      assertEquals("rrf(k=10)", e.getRule());
+      assertEquals(h.getScore(), e.getValue(), 1e-12);
+      Map<String, Explanation> inputs = new LinkedHashMap<>();
+      e.getInputsList().forEach(in -> inputs.put(in.getName(), in));
+      assertEquals(List.of("bm25", "cosine", "fusion"), List.copyOf(inputs.keySet()));
+      assertEquals(3.0, inputs.get("cosine").getWeight(), 0, "the exact cosine weighs 3:1 over BM25");
+      assertTrue(inputs.get("cosine").getRank() >= 1 && inputs.get("cosine").getRank() <= 100, "ranked in the head");
+      assertTrue(Math.abs(inputs.get("cosine").getValue()) <= 1.0 + 1e-6, "a cosine");
+      assertEquals(e.getValue(), inputs.get("bm25").getContribution() + inputs.get("cosine").getContribution(), 1e-12);
+      assertEquals(List.of("bm25", "dense"), inputs.get("fusion").getInputsList().stream().map(Explanation::getName)
+          .toList(), "the first phase that chose the head");
     }
     assertTrue(r.getHitsList().stream().anyMatch(h -> h.getSnippet().contains("<em>")), "highlighted snippets");
     assertTrue(r.getTimingsList().stream().anyMatch(t -> t.getStage().equals("rerank")));
+  }
+
+  /**
+   * A retriever, a fusion rule and a rescorer added from test code (dev.shoal.it.stages, registered
+   * in this module's META-INF/services): each is one class and one line, and a search runs them.
+   */
+  @Test
+  void aRetrieverAFusionRuleAndARescorerAddedFromTestCodeAreSearchable() {
+    String query = queryOfRelevantDoc.values().iterator().next();
+    SearchRequest.Builder plan = SearchRequest.newBuilder().setQuery(query).setTopK(10).setExplain(true)
+        .addRetrievers("bm25").addRetrievers("title").setFusion(FusionParams.newBuilder().setRule("max"));
+    SearchResponse fused = search.withDeadlineAfter(10, TimeUnit.SECONDS).search(plan.clone().setRescorer("none")
+        .build());
+    assertEquals(10, fused.getHitsCount());
+    Explanation top = fused.getHits(0).getExplanation();
+    assertEquals("max(minmax)", top.getRule(), "the added fusion rule made the ranking");
+    assertEquals(List.of("bm25", "title"), top.getInputsList().stream().map(Explanation::getName).toList());
+    assertEquals(1.0, top.getValue(), 1e-12, "CombMAX: the best of either list scores 1");
+    assertTrue(fused.getHitsList().stream().anyMatch(h -> h.getExplanation().getInputs(1).getRank() > 0),
+        "the added retriever's list is among the hits");
+
+    SearchResponse r = search.withDeadlineAfter(10, TimeUnit.SECONDS).search(plan.setRescorer("shortest-passage")
+        .build());
+    assertEquals(10, r.getHitsCount());
+    assertFalse(r.getDegraded(), r.getDegradedReason());
+    int previous = -1;
+    for (Hit h : r.getHitsList()) {
+      BeirDataset.Doc d = indexed.get(h.getId());
+      int length = (d.title().isEmpty() ? d.text() : d.title() + ". " + d.text()).length();
+      assertTrue(length >= previous, "the added rescorer put the shortest passages first");
+      previous = length;
+      Explanation e = h.getExplanation();
+      assertEquals("shortest-passage", e.getName());
+      assertEquals(-length, e.getValue(), 0);
+      assertEquals("max(minmax)", e.getInputs(0).getRule(), "the first phase that chose the head");
+    }
+    StatusRuntimeException unknown = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+        () -> search.search(SearchRequest.newBuilder().setQuery(query).addRetrievers("nope").build()));
+    assertEquals(Status.Code.INVALID_ARGUMENT, unknown.getStatus().getCode());
+    assertTrue(unknown.getStatus().getDescription().contains("known are [bm25, dense, title]"),
+        unknown.getStatus().getDescription());
   }
 
   @Test

@@ -1,29 +1,30 @@
 package dev.shoal.it;
 
-import dev.shoal.testkit.ClusterView;
-import dev.shoal.testkit.ServiceProcess;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.shoal.internal.v1.HostedShard;
-import dev.shoal.internal.v1.NodeHeartbeat;
 import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
 import dev.shoal.api.v1.SearchServiceGrpc;
-import dev.shoal.internal.v1.ShardState;
-import dev.shoal.ingest.DocumentProducer;
-import dev.shoal.testkit.EmbeddedKafka;
 import dev.shoal.cluster.ClusterTopics;
-import dev.shoal.manager.ShardManager;
-import dev.shoal.eval.BeirDataset;
-import dev.shoal.enricher.Enricher;
-import dev.shoal.query.QueryService;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.encoder.onnx.OnnxEncoder;
+import dev.shoal.enricher.Enricher;
+import dev.shoal.eval.BeirDataset;
+import dev.shoal.ingest.DocumentProducer;
+import dev.shoal.internal.v1.HostedShard;
+import dev.shoal.internal.v1.NodeHeartbeat;
+import dev.shoal.internal.v1.ShardState;
+import dev.shoal.manager.ShardManager;
+import dev.shoal.manager.ShardManagerConfig;
+import dev.shoal.query.QueryService;
+import dev.shoal.query.QueryServiceConfig;
 import dev.shoal.ranker.RankerServer;
+import dev.shoal.testkit.ClusterView;
+import dev.shoal.testkit.EmbeddedKafka;
+import dev.shoal.testkit.ServiceProcess;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.net.URI;
@@ -53,10 +54,11 @@ class HedgingIT {
          RankerServer ranker = new RankerServer("127.0.0.1", 0, encoder)) {
       ClusterTopics.ensure(kafka.bootstrap(), 4, (short) 1);
       ranker.start();
-      Process n0 = ServiceProcess.start(kafka.bootstrap(), "n0", dir.resolve("n0"), dir).process();
-      Process n1 = ServiceProcess.start(kafka.bootstrap(), "n1", dir.resolve("n1"), dir).process();
+      Process n0 = ServiceProcess.node(kafka.bootstrap(), "n0", dir.resolve("n0"), dir).process();
+      Process n1 = ServiceProcess.node(kafka.bootstrap(), "n1", dir.resolve("n1"), dir).process();
       try (Enricher enricher = new Enricher(kafka.bootstrap(), "hedging-it", encoder, 64);
-           ShardManager manager = new ShardManager(kafka.bootstrap(), "m1", 4, 2, 120_000)) {
+           ShardManager manager = new ShardManager(ShardManagerConfig.defaults(kafka.bootstrap(), "m1", 4)
+               .withFailureTimeoutMillis(120_000))) {
         enricher.start();
         manager.start();
         BeirDataset scifact = new BeirDataset(Path.of(System.getProperty("shoal.repo.root", ".."), "testdata",
@@ -67,7 +69,7 @@ class HedgingIT {
           p.flush();
         }
         awaitBothNodesHoldEverything(kafka.bootstrap(), docs.size());
-        try (QueryService q = new QueryService(kafka.bootstrap(), ranker.address(), "127.0.0.1", 0, 0).start()) {
+        try (QueryService q = new QueryService(QueryServiceConfig.defaults(kafka.bootstrap(), ranker.address())).start()) {
           ManagedChannel ch = ManagedChannelBuilder.forAddress("127.0.0.1", q.grpcPort()).usePlaintext().build();
           var stub = SearchServiceGrpc.newBlockingStub(ch);
           long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);

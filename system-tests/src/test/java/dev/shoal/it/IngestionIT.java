@@ -5,20 +5,23 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.shoal.cluster.KafkaSettings;
-import dev.shoal.cluster.Topics;
 import dev.shoal.api.v1.GetRequest;
 import dev.shoal.api.v1.SearchServiceGrpc;
-import dev.shoal.internal.v1.ShardHit;
-import dev.shoal.internal.v1.ShardSearchRequest;
-import dev.shoal.internal.v1.ShardState;
-import dev.shoal.testkit.LocalCluster;
+import dev.shoal.cluster.KafkaSettings;
+import dev.shoal.cluster.Topics;
+import dev.shoal.encoder.Encoder;
+import dev.shoal.encoder.ModelSpec;
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.indexnode.IndexNode;
 import dev.shoal.indexnode.IndexNodeConfig;
 import dev.shoal.indexnode.shard.ShardStore;
-import dev.shoal.encoder.Encoder;
-import dev.shoal.encoder.ModelSpec;
+import dev.shoal.internal.v1.Leg;
+import dev.shoal.internal.v1.LexicalLeg;
+import dev.shoal.internal.v1.ShardHit;
+import dev.shoal.internal.v1.ShardSearchRequest;
+import dev.shoal.internal.v1.ShardState;
+import dev.shoal.internal.v1.VectorLeg;
+import dev.shoal.testkit.LocalCluster;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.nio.charset.StandardCharsets;
@@ -184,17 +187,20 @@ class IngestionIT {
         assertEquals(0, b.recoveredOffset(), "rebuilt from offset 0");
         assertEquals(a.docCount(), b.docCount(), "shard " + shard);
         for (int q = 0; q < queries.size(); q++) {
-          ShardSearchRequest.Builder req = ShardSearchRequest.newBuilder().setShard(shard).setQuery(queries.get(q))
-              .setBm25K(10).setDenseK(10);
+          VectorLeg.Builder knn = VectorLeg.newBuilder();
           for (float x : vectors[q]) {
-            req.addQueryVector(x);
+            knn.addVector(x);
           }
+          ShardSearchRequest.Builder req = ShardSearchRequest.newBuilder().setShard(shard)
+              .addLegs(Leg.newBuilder().setName("bm25").setK(10).setLexical(LexicalLeg.newBuilder()
+                  .setText(queries.get(q))))
+              .addLegs(Leg.newBuilder().setName("dense").setK(10).setVector(knn));
           List<ShardHit> ha = a.search(req.build()).getHitsList();
           List<ShardHit> hb = b.search(req.build()).getHitsList();
           assertEquals(ids(ha), ids(hb), "shard " + shard + " query " + q);
           for (int i = 0; i < ha.size(); i++) {
-            assertEquals(ha.get(i).getBm25Score(), hb.get(i).getBm25Score(), 1e-5);
-            assertEquals(ha.get(i).getDenseScore(), hb.get(i).getDenseScore(), 1e-5);
+            assertEquals(ha.get(i).getSignalsOrDefault("bm25", 0), hb.get(i).getSignalsOrDefault("bm25", 0), 1e-5);
+            assertEquals(ha.get(i).getSignalsOrDefault("dense", 0), hb.get(i).getSignalsOrDefault("dense", 0), 1e-5);
           }
           compared += ha.isEmpty() ? 0 : 1;
         }
@@ -204,7 +210,8 @@ class IngestionIT {
   }
 
   private static List<String> ids(List<ShardHit> hits) {
-    return hits.stream().map(h -> h.getId() + "#" + h.getBm25Rank() + "/" + h.getDenseRank()).toList();
+    // in the order the shard lists them (each leg's list in rank order) with the legs that found each
+    return hits.stream().map(h -> h.getId() + "#" + new java.util.TreeSet<>(h.getSignalsMap().keySet())).toList();
   }
 
   private static boolean caughtUp(IndexNode rebuilt, IndexNode live) {
@@ -212,7 +219,7 @@ class IngestionIT {
       return false;
     }
     for (ShardStore s : rebuilt.shards().values()) {
-      if (rebuilt.state(s.shard()) != ShardState.LIVE || s.lag() != 0 || s.visibleOffset() != s.appliedOffset()
+      if (rebuilt.state(s.shard()) != ShardState.LIVE || rebuilt.lag(s.shard()) != 0 || s.visibleOffset() != s.appliedOffset()
           || s.docCount() != live.shards().get(s.shard()).docCount()) {
         return false;
       }

@@ -1,11 +1,11 @@
 package dev.shoal.testkit;
 
+import dev.shoal.cluster.KafkaSettings;
 import dev.shoal.cluster.Topics;
 import dev.shoal.internal.v1.HostedShard;
 import dev.shoal.internal.v1.NodeHeartbeat;
 import dev.shoal.internal.v1.ShardAssignment;
 import dev.shoal.internal.v1.ShardState;
-import dev.shoal.cluster.KafkaSettings;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -1,8 +1,7 @@
 package dev.shoal.testkit;
 
-import dev.shoal.ingest.DocumentProducer;
-
 import dev.shoal.eval.BeirDataset;
+import dev.shoal.ingest.DocumentProducer;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;

@@ -29,11 +29,18 @@ import org.apache.kafka.common.utils.Time;
 public final class EmbeddedKafka implements AutoCloseable {
 
   private final Path dir;
+  private final int firstPort;
   private KafkaRaftServer server;
   private int brokerPort;
 
   public EmbeddedKafka(Path dir) {
+    this(dir, 0);
+  }
+
+  /** @param firstPort the broker's port when the directory is new (0 = any free port); later starts keep theirs */
+  public EmbeddedKafka(Path dir, int firstPort) {
     this.dir = dir;
+    this.firstPort = firstPort;
   }
 
   public EmbeddedKafka start() {
@@ -46,7 +53,7 @@ public final class EmbeddedKafka implements AutoCloseable {
           ports.load(r);
         }
       } else {
-        ports.setProperty("broker", Integer.toString(freePort()));
+        ports.setProperty("broker", Integer.toString(firstPort > 0 ? firstPort : freePort()));
         ports.setProperty("controller", Integer.toString(freePort()));
         try (Writer w = Files.newBufferedWriter(portsFile)) {
           ports.store(w, "ports of the embedded broker; the controller's is part of the formatted metadata");
@@ -125,6 +132,17 @@ public final class EmbeddedKafka implements AutoCloseable {
 
   public String bootstrap() {
     return "127.0.0.1:" + brokerPort;
+  }
+
+  /** The bootstrap address of the broker whose state is in {@code dir} (once it has started there). */
+  public static String bootstrapOf(Path dir) {
+    Properties ports = new Properties();
+    try (Reader r = Files.newBufferedReader(dir.resolve("ports.properties"))) {
+      ports.load(r);
+    } catch (IOException e) {
+      throw new UncheckedIOException("no broker has started in " + dir, e);
+    }
+    return "127.0.0.1:" + ports.getProperty("broker");
   }
 
   private static int freePort() throws IOException {

@@ -1,20 +1,22 @@
 package dev.shoal.testkit;
 
-import dev.shoal.server.Metrics;
-import dev.shoal.internal.v1.ShardState;
 import dev.shoal.cluster.ClusterTopics;
-import dev.shoal.manager.ShardManager;
-import dev.shoal.enricher.Enricher;
-import dev.shoal.ingest.IngestGrpcService;
-import dev.shoal.indexnode.IndexNode;
-import dev.shoal.indexnode.IndexNodeConfig;
-import dev.shoal.indexnode.shard.ShardStore;
-import dev.shoal.query.QueryService;
 import dev.shoal.encoder.BatchingEncoder;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.Encoders;
 import dev.shoal.encoder.ModelSpec;
+import dev.shoal.enricher.Enricher;
+import dev.shoal.indexnode.IndexNode;
+import dev.shoal.indexnode.IndexNodeConfig;
+import dev.shoal.indexnode.shard.ShardStore;
+import dev.shoal.ingest.IngestGrpcService;
+import dev.shoal.internal.v1.ShardState;
+import dev.shoal.manager.ShardManager;
+import dev.shoal.manager.ShardManagerConfig;
+import dev.shoal.query.QueryService;
+import dev.shoal.query.QueryServiceConfig;
 import dev.shoal.ranker.RankerServer;
+import dev.shoal.server.Metrics;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -90,7 +92,7 @@ public final class LocalCluster implements AutoCloseable {
       enricher = new Enricher(bootstrap, "shoal-enricher-1", encoder, 64, metrics);
       enricher.start();
       started.push(enricher);
-      ShardManager manager = new ShardManager(bootstrap, "manager-1", options.shards(), 2, 5_000);
+      ShardManager manager = new ShardManager(ShardManagerConfig.defaults(bootstrap, "manager-1", options.shards()));
       manager.start();
       started.push(manager);
       node = new IndexNode(IndexNodeConfig.defaults("node-1", options.dataDir().resolve("node-1"), bootstrap)
@@ -98,8 +100,10 @@ public final class LocalCluster implements AutoCloseable {
       started.push(node);
       IngestGrpcService ingest = new IngestGrpcService(bootstrap);
       started.push(ingest);
-      query = new QueryService(bootstrap, ranker.address(), options.host(), options.grpcPort(), options.httpPort(),
-          metrics, List.of(ingest), options.caches() ? QueryService.RESULT_CACHE_SIZE : 0).start();
+      QueryServiceConfig config = QueryServiceConfig.defaults(bootstrap, ranker.address())
+          .withAddress(options.host(), options.grpcPort(), options.httpPort());
+      query = new QueryService(options.caches() ? config : config.withResultCacheSize(0), metrics, List.of(ingest))
+          .start();
       started.push(query);
       return this;
     } catch (RuntimeException e) {
@@ -152,7 +156,8 @@ public final class LocalCluster implements AutoCloseable {
       return false;
     }
     for (ShardStore s : node.shards().values()) {
-      if (node.state(s.shard()) != ShardState.LIVE || s.lag() != 0 || s.visibleOffset() != s.appliedOffset()) {
+      if (node.state(s.shard()) != ShardState.LIVE || node.lag(s.shard()) != 0
+          || s.visibleOffset() != s.appliedOffset()) {
         return false;
       }
     }

@@ -1,11 +1,10 @@
 package dev.shoal.cli.internal;
 
+import dev.shoal.testkit.ServiceProcess;
 import dev.shoal.testkit.ShoalJvm;
-
 import java.io.IOException;
 import java.io.Reader;
 import java.io.Writer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,21 +16,17 @@ import java.util.concurrent.TimeUnit;
 /**
  * The processes of a local cluster ({@code shoal cluster up}): each service is a {@code shoal}
  * subcommand in its own JVM and session (so a Ctrl-C in the terminal that started it does not
- * reach it), its output in {@code logs/NAME.out}. What runs is recorded in
- * {@code cluster.properties} after every start, so {@code shoal cluster down} can stop even a
- * cluster whose start failed halfway. Not thread-safe.
+ * reach it), its output in {@code logs/NAME.out}, ready once its gRPC health says SERVING
+ * ({@link ServiceProcess}). What runs is recorded in {@code cluster.properties} after every start,
+ * so {@code shoal cluster down} can stop even a cluster whose start failed halfway. Not
+ * thread-safe.
  */
 public final class ClusterProcesses {
 
-  /** One started service: its name, pid, ready line (which carries its address). */
-  public record Service(String name, long pid, String ready) {
+  /** One started service: its name, pid and the address it serves on (its gRPC health there, at least). */
+  public record Service(String name, long pid, String address) {
     public boolean alive() {
       return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
-    }
-
-    /** The last word of the ready line: the address it serves on. */
-    public String address() {
-      return ready.substring(ready.lastIndexOf(' ') + 1);
     }
   }
 
@@ -59,7 +54,7 @@ public final class ClusterProcesses {
     int n = Integer.parseInt(p.getProperty("services", "0"));
     for (int i = 0; i < n; i++) {
       c.services.add(new Service(p.getProperty("service." + i + ".name"),
-          Long.parseLong(p.getProperty("service." + i + ".pid")), p.getProperty("service." + i + ".ready")));
+          Long.parseLong(p.getProperty("service." + i + ".pid")), p.getProperty("service." + i + ".address")));
     }
     return Optional.of(c);
   }
@@ -78,47 +73,24 @@ public final class ClusterProcesses {
   }
 
   /**
-   * Starts {@code shoal ARGS} as service NAME and waits until its output has a line containing
-   * {@code readyMarker}.
+   * Starts {@code shoal ARGS} as service NAME and waits until the gRPC health at
+   * {@code healthAddress} (an address its arguments make it serve) says SERVING.
    *
    * @throws IllegalStateException if it exits or is not ready in time; its output's tail says why
    */
-  public Service start(String name, String heap, String readyMarker, List<String> args, long timeoutSeconds)
+  public Service start(String name, String heap, List<String> args, String healthAddress, long timeoutSeconds)
       throws IOException, InterruptedException {
     Path logs = Files.createDirectories(dir.resolve("logs"));
-    Path out = logs.resolve(name + ".out");
-    Files.deleteIfExists(out);
     List<String> cmd = new ArrayList<>();
     if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
       cmd.add("/usr/bin/setsid");
     }
     cmd.addAll(ShoalJvm.shoal(heap, Path.of(System.getProperty("java.io.tmpdir")), logs.resolve(name), args));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile())
-        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
-    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
-    while (System.nanoTime() < until) {
-      String ready = Files.readAllLines(out, StandardCharsets.UTF_8).stream().filter(l -> l.contains(readyMarker))
-          .findFirst().orElse(null);
-      if (ready != null) {
-        Service s = new Service(name, p.pid(), ready.trim());
-        services.add(s);
-        save();
-        return s;
-      }
-      if (!p.isAlive()) {
-        throw new IllegalStateException(name + " exited (" + p.exitValue() + ") before it was ready; "
-            + "the end of " + out + ":\n" + tail(out));
-      }
-      Thread.sleep(100);
-    }
-    p.destroyForcibly();
-    throw new IllegalStateException(name + " was not ready after " + timeoutSeconds + " s; the end of " + out + ":\n"
-        + tail(out));
-  }
-
-  private static String tail(Path f) throws IOException {
-    List<String> lines = Files.readAllLines(f, StandardCharsets.UTF_8);
-    return String.join("\n", lines.subList(Math.max(0, lines.size() - 15), lines.size()));
+    Process p = ServiceProcess.start(cmd, logs.resolve(name + ".out"), healthAddress, timeoutSeconds);
+    Service s = new Service(name, p.pid(), healthAddress);
+    services.add(s);
+    save();
+    return s;
   }
 
   /**
@@ -156,7 +128,7 @@ public final class ClusterProcesses {
       Service s = services.get(i);
       p.setProperty("service." + i + ".name", s.name());
       p.setProperty("service." + i + ".pid", Long.toString(s.pid()));
-      p.setProperty("service." + i + ".ready", s.ready());
+      p.setProperty("service." + i + ".address", s.address());
     }
     Files.createDirectories(dir);
     try (Writer w = Files.newBufferedWriter(dir.resolve(STATE))) {

@@ -1,16 +1,17 @@
 package dev.shoal.enricher;
 
 import dev.shoal.api.document.DocumentJson;
+import dev.shoal.api.document.DocumentText;
 import dev.shoal.api.document.InvalidDocumentException;
 import dev.shoal.api.document.SourceRecord;
-import dev.shoal.cluster.Topics;
-import dev.shoal.server.Metrics;
-import dev.shoal.server.ServiceLoop;
 import dev.shoal.api.v1.Document;
-import dev.shoal.internal.v1.EnrichedDocument;
 import dev.shoal.api.v1.Operation;
 import dev.shoal.cluster.KafkaSettings;
+import dev.shoal.cluster.Topics;
 import dev.shoal.encoder.Encoder;
+import dev.shoal.internal.v1.EnrichedDocument;
+import dev.shoal.server.Metrics;
+import dev.shoal.server.ServiceLoop;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -172,7 +173,7 @@ public final class Enricher extends ServiceLoop {
       }
     }
     long embedStart = System.nanoTime();
-    float[][] vectors = encoder.embed(docs.stream().map(Enricher::passage).toList(), Encoder.Kind.PASSAGE);
+    float[][] vectors = encoder.embed(docs.stream().map(DocumentText::passage).toList(), Encoder.Kind.PASSAGE);
     if (!docs.isEmpty()) {
       embedSeconds.observeSince(embedStart);
       batchSizes.observe(docs.size());
@@ -194,11 +195,6 @@ public final class Enricher extends ServiceLoop {
     }
     pendingEnriched = out.size() - rejected;
     pendingDeadLettered = rejected;
-  }
-
-  /** What the encoder reads of a document: its title and text, as BEIR evaluations embed them. */
-  public static String passage(Document d) {
-    return d.getTitle().isEmpty() ? d.getText() : d.getTitle() + ". " + d.getText();
   }
 
   private static ProducerRecord<String, byte[]> enrichedRecord(ConsumerRecord<String, byte[]> src, EnrichedDocument e) {

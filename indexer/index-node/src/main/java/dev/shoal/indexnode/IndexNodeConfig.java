@@ -1,32 +1,44 @@
 package dev.shoal.indexnode;
 
+import dev.shoal.cluster.ClusterTimings;
 import java.nio.file.Path;
 
 /**
- * Settings of one index node.
+ * Settings of one index node; {@link #defaults} documents each default. Immutable.
  *
- * @param nodeId            stable name; the shard manager places shards by it
- * @param dataDir           where each shard keeps shard-N/lucene and shard-N/docs
- * @param bootstrap         Kafka bootstrap servers
- * @param host              address the ShardSearch server binds and advertises
- * @param port              its port (0 = any free port)
- * @param refreshMillis     near-real-time refresh interval
- * @param commitMillis      durable commit interval
- * @param commitDocs        durable commit after this many documents, whichever comes first
- * @param liveLag           a shard is LIVE once its lag is at most this many records
+ * @param nodeId        stable name; the shard manager places shards by it
+ * @param dataDir       where each shard keeps shard-N/lucene and shard-N/docs
+ * @param bootstrap     Kafka bootstrap servers
+ * @param host          address the ShardSearch server binds and advertises
+ * @param port          its port (0 = any free port)
+ * @param refreshMillis near-real-time refresh interval
+ * @param commitMillis  durable commit interval
+ * @param commitDocs    durable commit after this many documents, whichever comes first
+ * @param liveLag       a shard is LIVE once its lag is at most this many records
+ * @param timings       the heartbeat protocol's timings
  */
 public record IndexNodeConfig(String nodeId, Path dataDir, String bootstrap, String host, int port,
-                              long refreshMillis, long commitMillis, long commitDocs, long liveLag) {
+                              long refreshMillis, long commitMillis, long commitDocs, long liveLag,
+                              ClusterTimings timings) {
 
+  /** Localhost on any free port; refresh every 1 s; commit every 30 s or 10,000 documents; LIVE within 100 records. */
   public static IndexNodeConfig defaults(String nodeId, Path dataDir, String bootstrap) {
-    return new IndexNodeConfig(nodeId, dataDir, bootstrap, "127.0.0.1", 0, 1_000, 30_000, 10_000, 100);
+    return new IndexNodeConfig(nodeId, dataDir, bootstrap, "127.0.0.1", 0, 1_000, 30_000, 10_000, 100,
+        ClusterTimings.defaults());
   }
 
   public IndexNodeConfig withHost(String h) {
-    return new IndexNodeConfig(nodeId, dataDir, bootstrap, h, port, refreshMillis, commitMillis, commitDocs, liveLag);
+    return new IndexNodeConfig(nodeId, dataDir, bootstrap, h, port, refreshMillis, commitMillis, commitDocs, liveLag,
+        timings);
   }
 
   public IndexNodeConfig withPort(int p) {
-    return new IndexNodeConfig(nodeId, dataDir, bootstrap, host, p, refreshMillis, commitMillis, commitDocs, liveLag);
+    return new IndexNodeConfig(nodeId, dataDir, bootstrap, host, p, refreshMillis, commitMillis, commitDocs, liveLag,
+        timings);
+  }
+
+  public IndexNodeConfig withCommits(long everyMillis, long everyDocs) {
+    return new IndexNodeConfig(nodeId, dataDir, bootstrap, host, port, refreshMillis, everyMillis, everyDocs, liveLag,
+        timings);
   }
 }

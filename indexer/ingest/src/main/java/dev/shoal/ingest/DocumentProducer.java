@@ -1,10 +1,10 @@
 package dev.shoal.ingest;
 
 import dev.shoal.api.document.DocumentJson;
-import dev.shoal.cluster.Topics;
 import dev.shoal.api.v1.Document;
 import dev.shoal.api.v1.Operation;
 import dev.shoal.cluster.KafkaSettings;
+import dev.shoal.cluster.Topics;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;

@@ -2,13 +2,13 @@ package dev.shoal.ingest;
 
 import dev.shoal.api.document.DocumentJson;
 import dev.shoal.api.document.InvalidDocumentException;
-import dev.shoal.cluster.Topics;
 import dev.shoal.api.v1.IndexRequest;
 import dev.shoal.api.v1.IndexResponse;
 import dev.shoal.api.v1.IngestServiceGrpc;
 import dev.shoal.api.v1.Operation;
 import dev.shoal.api.v1.Rejection;
 import dev.shoal.cluster.KafkaSettings;
+import dev.shoal.cluster.Topics;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.nio.charset.StandardCharsets;

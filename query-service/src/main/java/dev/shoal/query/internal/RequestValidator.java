@@ -17,17 +17,18 @@ import org.apache.lucene.queryparser.classic.TokenMgrError;
  * Checks a request against {@link SearchLimits} and fills in defaults. Every rejection is
  * INVALID_ARGUMENT with a message that says what to change. Thread-safe.
  */
-public final class RequestValidator {
+final class RequestValidator {
 
   private static final Pattern FIELD = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
+  static final int MAX_WEIGHTS = 16;
   private final SearchLimits limits;
 
-  public RequestValidator(SearchLimits limits) {
+  RequestValidator(SearchLimits limits) {
     this.limits = limits;
   }
 
   /** The request with defaults applied (top_k, profile, syntax, rerank depth). */
-  public SearchRequest validate(SearchRequest r) throws StatusException {
+  SearchRequest validate(SearchRequest r) throws StatusException {
     if (r.getSerializedSize() > limits.maxRequestBytes()) {
       throw invalid("request is " + r.getSerializedSize() + " bytes; the limit is " + limits.maxRequestBytes());
     }
@@ -101,15 +102,19 @@ public final class RequestValidator {
     }
     if (r.hasFusion()) {
       var f = r.getFusion();
-      if (!f.getRule().isEmpty() && !f.getRule().equals("rrf") && !f.getRule().equals("linear")) {
-        throw invalid("fusion.rule must be \"rrf\" or \"linear\", got '" + abbreviate(f.getRule()) + "'");
-      }
       if (f.getRrfK() < 0 || f.getRrfK() > 10_000) {
         throw invalid("fusion.rrf_k must be between 1 and 10000 (0 = default), got " + f.getRrfK());
       }
-      for (double w : new double[] {f.getBm25Weight(), f.getDenseWeight(), f.getModelWeight()}) {
-        if (!(w >= 0 && w <= 100)) {
-          throw invalid("fusion weights must be between 0 and 100 (0 = default), got " + w);
+      if (f.getWeightsCount() > MAX_WEIGHTS) {
+        throw invalid("at most " + MAX_WEIGHTS + " fusion weights, got " + f.getWeightsCount());
+      }
+      for (var w : f.getWeightsMap().entrySet()) {
+        if (!FIELD.matcher(w.getKey()).matches()) {
+          throw invalid("fusion weight name '" + abbreviate(w.getKey()) + "' must match [A-Za-z0-9_.-]{1,64}");
+        }
+        if (!(w.getValue() >= 0 && w.getValue() <= 100)) {
+          throw invalid("fusion weights must be between 0 and 100 (0 = default), got " + w.getKey() + "="
+              + w.getValue());
         }
       }
     }

@@ -1,5 +1,6 @@
 package dev.shoal.query.internal;
 
+import dev.shoal.cluster.ReplicaTier;
 import dev.shoal.internal.v1.Replica;
 import dev.shoal.internal.v1.ShardAssignment;
 import dev.shoal.internal.v1.ShardPlacement;
@@ -8,11 +9,14 @@ import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BiFunction;
 
 /**
  * The query service's view of the routing table: which replicas serve each shard, a channel
@@ -60,19 +64,34 @@ public final class ShardRouter implements AutoCloseable {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final Map<String, ReplicaStats> stats = new ConcurrentHashMap<>();
 
-  private volatile java.util.function.ToIntBiFunction<String, Integer> tiers = (address, shard) -> 0;
+  private volatile BiFunction<String, Integer, ReplicaTier> tiers = (address, shard) -> ReplicaTier.SERVING;
 
+  /**
+   * Takes a new routing table, and closes the channels and forgets the statistics of nodes it no
+   * longer names (a node on port 0 gets a new address at every restart).
+   */
   public void update(ShardAssignment a) {
     table.set(a);
+    Set<String> named = new HashSet<>();
+    for (ShardPlacement p : a.getPlacementsList()) {
+      p.getReplicasList().forEach(r -> named.add(r.getAddress()));
+    }
+    channels.entrySet().removeIf(e -> {
+      boolean gone = !named.contains(e.getKey().substring(0, e.getKey().lastIndexOf('#')));
+      if (gone) {
+        e.getValue().shutdown();
+      }
+      return gone;
+    });
+    stats.keySet().retainAll(named);
   }
 
   /**
-   * How good a replica (address, shard) is to route to, lower is better (e.g. LIVE, building,
-   * silent). A shard is routed only to its best tier: a replica that is still building gets no
-   * queries while another is LIVE, and a silent node none while another one reports. Default:
-   * every assigned replica is equal.
+   * What is known of each replica (address, shard). A shard is routed only to its best tier: a
+   * replica that is still building gets no queries while another is LIVE, and a silent node none
+   * while another one reports. Default: every assigned replica is equal.
    */
-  public void tiers(java.util.function.ToIntBiFunction<String, Integer> tiers) {
+  public void tiers(BiFunction<String, Integer, ReplicaTier> tiers) {
     this.tiers = tiers;
   }
 
@@ -96,7 +115,7 @@ public final class ShardRouter implements AutoCloseable {
         List<Replica> rs = new ArrayList<>();
         int best = Integer.MAX_VALUE;
         for (Replica r : p.getReplicasList()) {
-          int t = tiers.applyAsInt(r.getAddress(), shard);
+          int t = tiers.apply(r.getAddress(), shard).ordinal();
           if (t < best) {
             best = t;
             rs.clear();

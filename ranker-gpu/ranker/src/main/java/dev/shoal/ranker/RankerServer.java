@@ -1,26 +1,47 @@
 package dev.shoal.ranker;
 
-import dev.shoal.server.GrpcService;
 import dev.shoal.encoder.Encoder;
-import io.grpc.BindableService;
-import java.util.List;
+import dev.shoal.server.GrpcServer;
 
-/** The ranker's gRPC server: {@link RankerService} plus health and reflection. */
-public final class RankerServer extends GrpcService {
+/**
+ * The ranker's gRPC server: {@link RankerService} over one encoder, with health and reflection.
+ * Lifecycle: {@link #start()}, then {@link #close()} (the encoder is the caller's to close).
+ */
+public final class RankerServer implements AutoCloseable {
 
+  private final String host;
+  private final int port;
   private final RankerService service;
+  private GrpcServer server;
 
   public RankerServer(String host, int port, Encoder encoder) {
     this(host, port, encoder, RankerService.QUERY_CACHE_SIZE);
   }
 
+  /** @param queryCacheSize query embeddings kept; 0 turns the cache off */
   public RankerServer(String host, int port, Encoder encoder, int queryCacheSize) {
-    super(host, port);
+    this.host = host;
+    this.port = port;
     this.service = new RankerService(encoder, queryCacheSize);
   }
 
+  public RankerServer start() {
+    server = GrpcServer.forAddress(host, port).service(service).start();
+    return this;
+  }
+
+  public String address() {
+    return server.address();
+  }
+
+  public int port() {
+    return server.port();
+  }
+
   @Override
-  protected List<BindableService> services() {
-    return List.of(service);
+  public void close() {
+    if (server != null) {
+      server.close();
+    }
   }
 }

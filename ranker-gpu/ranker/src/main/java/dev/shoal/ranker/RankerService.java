@@ -1,5 +1,7 @@
 package dev.shoal.ranker;
 
+import dev.shoal.encoder.Encoder;
+import dev.shoal.encoder.model.Pooler;
 import dev.shoal.internal.v1.Candidate;
 import dev.shoal.internal.v1.CandidateScore;
 import dev.shoal.internal.v1.EmbedKind;
@@ -9,8 +11,6 @@ import dev.shoal.internal.v1.RankerGrpc;
 import dev.shoal.internal.v1.ScoreRequest;
 import dev.shoal.internal.v1.ScoreResponse;
 import dev.shoal.internal.v1.Vector;
-import dev.shoal.encoder.Encoder;
-import dev.shoal.encoder.model.Pooler;
 import dev.shoal.ranker.internal.QueryEmbeddingCache;
 import io.grpc.Context;
 import io.grpc.Deadline;

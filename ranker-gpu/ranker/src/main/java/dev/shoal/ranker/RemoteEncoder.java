@@ -2,7 +2,6 @@ package dev.shoal.ranker;
 
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.ModelSpec;
-
 import dev.shoal.internal.v1.EmbedKind;
 import dev.shoal.internal.v1.EmbedRequest;
 import dev.shoal.internal.v1.EmbedResponse;

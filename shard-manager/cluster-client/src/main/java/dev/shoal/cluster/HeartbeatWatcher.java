@@ -5,22 +5,27 @@ import dev.shoal.cluster.Topics;
 import dev.shoal.internal.v1.HostedShard;
 import dev.shoal.internal.v1.NodeHeartbeat;
 import dev.shoal.internal.v1.ShardState;
+import dev.shoal.server.time.Clock;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
  * Follows {@code shoal.cluster.heartbeats} from its end and keeps, for every replica, the
  * searcher generation it last reported: what a result cache needs to know that a shard's
- * visible documents changed. A replica silent for more than {@value #FRESH_MILLIS} ms reports
- * {@link #UNKNOWN}: nothing is known about what it serves. It also knows which replicas are
- * LIVE ({@link #tier}), which is what query services route by. Safe from any thread.
+ * visible documents changed. A replica silent for longer than the freshness window
+ * ({@link ClusterTimings#freshMillis()}) reports {@link #UNKNOWN}: nothing is known about what it
+ * serves. It also knows which replicas are LIVE ({@link #tier}), which is what query services
+ * route by. Safe from any thread.
  */
 public final class HeartbeatWatcher extends TopicFollower {
 
   /** Returned for a replica that has not reported (never equal to a real generation). */
   public static final long UNKNOWN = Long.MIN_VALUE;
-  static final long FRESH_MILLIS = 3_000;
+  private final Clock clock;
+  private final long freshMillis;
 
   private record Reported(long generation, boolean live, long atMillis) {
   }
@@ -28,7 +33,13 @@ public final class HeartbeatWatcher extends TopicFollower {
   private final Map<String, Reported> generations = new ConcurrentHashMap<>();
 
   public HeartbeatWatcher(String bootstrap) {
+    this(bootstrap, Clock.SYSTEM, ClusterTimings.defaults());
+  }
+
+  public HeartbeatWatcher(String bootstrap, Clock clock, ClusterTimings timings) {
     super("heartbeat-watcher", bootstrap, Topics.HEARTBEATS, false);
+    this.clock = clock;
+    this.freshMillis = timings.freshMillis();
   }
 
   /** The key of a replica: "address/shard". */
@@ -38,44 +49,37 @@ public final class HeartbeatWatcher extends TopicFollower {
 
   public long generation(String replica) {
     Reported r = generations.get(replica);
-    return r == null || System.currentTimeMillis() - r.atMillis() > FRESH_MILLIS ? UNKNOWN : r.generation();
+    return r == null || clock.currentTimeMillis() - r.atMillis() > freshMillis ? UNKNOWN : r.generation();
   }
 
-  /** Route preference: LIVE in a fresh heartbeat. */
-  public static final int SERVING = 0;
-  /** Reported in a fresh heartbeat, but not LIVE yet (recovering or catching up). */
-  public static final int BUILDING = 1;
-  /** No fresh heartbeat names this replica. */
-  public static final int SILENT = 2;
-
-  /**
-   * What is known of a replica: {@link #SERVING}, {@link #BUILDING} or {@link #SILENT}. Query
-   * services route to the best tier a shard has, so a replica still building gets no queries
-   * while another one is LIVE.
-   */
-  public int tier(String address, int shard) {
+  /** What is known of a replica now; query services route to the best tier a shard has. */
+  public ReplicaTier tier(String address, int shard) {
     Reported r = generations.get(replica(address, shard));
-    if (r == null || System.currentTimeMillis() - r.atMillis() > FRESH_MILLIS) {
-      return SILENT;
+    if (r == null || clock.currentTimeMillis() - r.atMillis() > freshMillis) {
+      return ReplicaTier.SILENT;
     }
-    return r.live() ? SERVING : BUILDING;
+    return r.live() ? ReplicaTier.SERVING : ReplicaTier.BUILDING;
   }
 
   @Override
   protected void handle(ConsumerRecord<String, byte[]> r) {
     try {
-      NodeHeartbeat hb = NodeHeartbeat.parseFrom(r.value());
-      long now = System.currentTimeMillis();
-      java.util.Set<String> hosted = new java.util.HashSet<>();
-      for (HostedShard s : hb.getShardsList()) {
-        hosted.add(replica(hb.getAddress(), s.getShard()));
-        generations.put(replica(hb.getAddress(), s.getShard()),
-            new Reported(s.getSearcherGeneration(), s.getState() == ShardState.LIVE, now));
-      }
-      // a shard the node no longer reports is not served there any more
-      generations.keySet().removeIf(k -> k.startsWith(hb.getAddress() + "/") && !hosted.contains(k));
+      accept(NodeHeartbeat.parseFrom(r.value()));
     } catch (InvalidProtocolBufferException e) {
       // not ours to fix; the shard manager logs unreadable heartbeats
     }
+  }
+
+  /** Takes one heartbeat as received now (from the topic, or directly in tests). */
+  public void accept(NodeHeartbeat hb) {
+    long now = clock.currentTimeMillis();
+    Set<String> hosted = new HashSet<>();
+    for (HostedShard s : hb.getShardsList()) {
+      hosted.add(replica(hb.getAddress(), s.getShard()));
+      generations.put(replica(hb.getAddress(), s.getShard()),
+          new Reported(s.getSearcherGeneration(), s.getState() == ShardState.LIVE, now));
+    }
+    // a shard the node no longer reports is not served there any more
+    generations.keySet().removeIf(k -> k.startsWith(hb.getAddress() + "/") && !hosted.contains(k));
   }
 }

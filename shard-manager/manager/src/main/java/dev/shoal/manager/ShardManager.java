@@ -4,32 +4,28 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import dev.shoal.cluster.AssignmentWatcher;
 import dev.shoal.cluster.KafkaSettings;
 import dev.shoal.cluster.Topics;
-import dev.shoal.server.ServiceLoop;
-import dev.shoal.internal.v1.HostedShard;
 import dev.shoal.internal.v1.NodeHeartbeat;
 import dev.shoal.internal.v1.Replica;
 import dev.shoal.internal.v1.ShardAssignment;
 import dev.shoal.internal.v1.ShardPlacement;
-import dev.shoal.internal.v1.ShardState;
 import dev.shoal.manager.internal.ManagerElection;
+import dev.shoal.manager.internal.Membership;
 import dev.shoal.manager.internal.Placement;
+import dev.shoal.manager.internal.Planner;
+import dev.shoal.server.ServiceLoop;
+import dev.shoal.server.time.Clock;
 import java.time.Duration;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Properties;
-import java.util.Set;
-import java.util.TreeSet;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.ProducerFencedException;
-import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -46,10 +42,11 @@ import org.slf4j.LoggerFactory;
  * publish through one transactional id, so the successor's producer fences the old one's.
  *
  * <p>A node is live while its heartbeats arrive within the failure timeout. Every second the
- * leader recomputes the placement ({@link Placement}: keep, fail over, fill to R, rebalance one
- * move at a time without dropping below R LIVE replicas); when it changes it publishes the next
- * epoch. It waits {@value #SETTLE_MILLIS} ms after it starts before its first placement, so
- * nodes starting together are placed together. Runs on its own thread; {@link #close()} stops
+ * leader recomputes the placement ({@link Planner} over the {@link Membership}; {@link Placement}:
+ * keep, fail over, fill to R, rebalance one move at a time without dropping below R LIVE
+ * replicas); when it changes it publishes the next epoch. It waits the settle time after it starts
+ * before its first placement, so nodes starting together are placed together. Time is the
+ * injected clock's. Runs on its own thread; {@link #close()} stops
  * it and leaves the group at once, so a standby takes over without waiting for the session
  * timeout.
  */
@@ -59,22 +56,13 @@ public final class ShardManager extends ServiceLoop {
   /** Shared by every manager: a new leader's producer fences the previous leader's. */
   static final String TRANSACTIONAL_ID = "shoal-shard-manager";
   /** Node label that placement spreads replicas across. */
-  public static final String ZONE_LABEL = "zone";
-  static final long SETTLE_MILLIS = 2_000;
-  /**
-   * A silent leader leads this long before a standby takes over: Kafka's default minimum group
-   * session timeout ({@code group.min.session.timeout.ms}).
-   */
-  public static final int ELECTION_SESSION_MS = 6_000;
+  public static final String ZONE_LABEL = Membership.ZONE_LABEL;
 
-  private final String bootstrap;
-  private final String managerId;
-  private final int shards;
-  private final int replicas;
-  private final long failureTimeoutMs;
+  private final ShardManagerConfig config;
+  private final Clock clock;
   private final AssignmentWatcher watcher;
-  private final Map<String, NodeHeartbeat> lastBeat = new HashMap<>();
-  private final Map<String, Long> lastSeen = new HashMap<>();
+  private final Membership membership;
+  private final Planner planner;
   private KafkaConsumer<String, byte[]> heartbeats;
   private ManagerElection election;
   private KafkaProducer<String, byte[]> producer;
@@ -84,15 +72,17 @@ public final class ShardManager extends ServiceLoop {
   /** Whether this term has published an assignment yet: a new leader always does, to fence the old epochs. */
   private boolean termAnnounced;
 
-  /** @param failureTimeoutMs a node silent this long loses its shards */
-  public ShardManager(String bootstrap, String managerId, int shards, int replicas, long failureTimeoutMs) {
+  public ShardManager(ShardManagerConfig config) {
+    this(config, Clock.SYSTEM);
+  }
+
+  public ShardManager(ShardManagerConfig config, Clock clock) {
     super("shard-manager");
-    this.bootstrap = bootstrap;
-    this.managerId = managerId;
-    this.shards = shards;
-    this.replicas = replicas;
-    this.failureTimeoutMs = failureTimeoutMs;
-    this.watcher = new AssignmentWatcher(bootstrap);
+    this.config = config;
+    this.clock = clock;
+    this.watcher = new AssignmentWatcher(config.bootstrap());
+    this.membership = new Membership(clock, config.timings().failureMillis());
+    this.planner = new Planner(config.managerId(), config.shards(), config.replicas(), clock);
   }
 
   /** Whether this manager leads now. */
@@ -101,29 +91,26 @@ public final class ShardManager extends ServiceLoop {
   }
 
   public String managerId() {
-    return managerId;
+    return config.managerId();
   }
 
   @Override
   protected void onStart() {
-    startedAt = System.currentTimeMillis();
+    startedAt = clock.currentTimeMillis();
     watcher.start();
-    heartbeats = new KafkaConsumer<>(KafkaSettings.consumer(bootstrap, null));
+    heartbeats = new KafkaConsumer<>(KafkaSettings.consumer(config.bootstrap(), null));
     TopicPartition tp = new TopicPartition(Topics.HEARTBEATS, 0);
     heartbeats.assign(List.of(tp));
     heartbeats.seekToEnd(List.of(tp));
-    election = new ManagerElection(bootstrap, managerId, ELECTION_SESSION_MS);
+    election = new ManagerElection(config.bootstrap(), config.managerId(), config.electionSessionMs());
   }
 
   @Override
   protected void runOnce() {
-    long now = System.currentTimeMillis();
     try {
       for (ConsumerRecord<String, byte[]> r : heartbeats.poll(Duration.ofMillis(200))) {
         try {
-          NodeHeartbeat hb = NodeHeartbeat.parseFrom(r.value());
-          lastBeat.put(hb.getNodeId(), hb);
-          lastSeen.put(hb.getNodeId(), now);
+          membership.heartbeat(NodeHeartbeat.parseFrom(r.value()));
         } catch (InvalidProtocolBufferException e) {
           LOG.warn("ignoring unreadable heartbeat: {}", e.getMessage());
         }
@@ -139,63 +126,27 @@ public final class ShardManager extends ServiceLoop {
         closeProducer();
       }
     }
-    if (leads && watcher.caughtUp() && now - startedAt >= SETTLE_MILLIS && now - lastEvaluation >= 1000) {
+    long now = clock.currentTimeMillis();
+    if (leads && watcher.caughtUp() && now - startedAt >= config.settleMillis()
+        && now - lastEvaluation >= config.evaluateMillis()) {
       lastEvaluation = now;
-      evaluate(now);
+      evaluate();
     }
   }
 
-  private void evaluate(long now) {
-    Set<String> live = new TreeSet<>();
-    lastSeen.forEach((node, seen) -> {
-      if (now - seen <= failureTimeoutMs) {
-        live.add(node);
-      }
-    });
-    if (live.isEmpty()) {
-      return;
-    }
-    Map<String, String> zones = new HashMap<>();
-    Map<String, Set<Integer>> liveShards = new HashMap<>();
-    Map<String, Double> load = new HashMap<>();
-    for (String n : live) {
-      NodeHeartbeat hb = lastBeat.get(n);
-      zones.put(n, hb.getLabelsMap().getOrDefault(ZONE_LABEL, ""));
-      load.put(n, hb.getLoad());
-      Set<Integer> ls = new HashSet<>();
-      for (HostedShard h : hb.getShardsList()) {
-        if (h.getState() == ShardState.LIVE) {
-          ls.add(h.getShard());
-        }
-      }
-      liveShards.put(n, ls);
-    }
+  private void evaluate() {
     ShardAssignment current = watcher.current();
-    Map<Integer, List<String>> placed = new HashMap<>();
-    if (current != null) {
-      for (ShardPlacement p : current.getPlacementsList()) {
-        placed.put(p.getShard(), p.getReplicasList().stream().map(Replica::getNodeId).toList());
-      }
-    }
-    Map<Integer, List<String>> next = Placement.place(shards, replicas,
-        new Placement.Nodes(live, zones, liveShards, load), placed);
-    long termFloor = (long) election.generation() << 32;
-    ShardAssignment.Builder a = ShardAssignment.newBuilder()
-        .setEpoch(Math.max(current == null ? 1 : current.getEpoch() + 1, termFloor))
-        .setManagerId(managerId).setShardCount(shards).setIssuedAtMs(now);
-    next.forEach((shard, nodes) -> {
-      ShardPlacement.Builder p = ShardPlacement.newBuilder().setShard(shard);
-      nodes.forEach(n -> p.addReplicas(Replica.newBuilder().setNodeId(n).setAddress(lastBeat.get(n).getAddress())));
-      a.addPlacements(p);
-    });
-    if (termAnnounced && current != null && current.getPlacementsList().equals(a.getPlacementsList())) {
+    ShardAssignment assignment = planner.next(membership, current, election.generation());
+    if (assignment == null) {
       return;
     }
-    ShardAssignment assignment = a.build();
+    if (termAnnounced && current != null && current.getPlacementsList().equals(assignment.getPlacementsList())) {
+      return;
+    }
     try {
       publish(assignment);
     } catch (ProducerFencedException | InvalidProducerEpochException e) {
-      LOG.warn("manager {} was fenced by a newer leader; stepping down: {}", managerId, e.getMessage());
+      LOG.warn("manager {} was fenced by a newer leader; stepping down: {}", config.managerId(), e.getMessage());
       leading = false;
       closeProducer();
       return;
@@ -206,12 +157,21 @@ public final class ShardManager extends ServiceLoop {
     }
     termAnnounced = true;
     watcher.offer(assignment);
-    LOG.info("published assignment epoch {} over live nodes {}: {}", assignment.getEpoch(), live, next);
+    LOG.info("published assignment epoch {}: {}", assignment.getEpoch(), summary(assignment));
+  }
+
+  private static String summary(ShardAssignment a) {
+    StringBuilder sb = new StringBuilder();
+    for (ShardPlacement p : a.getPlacementsList()) {
+      sb.append(sb.isEmpty() ? "" : " ").append(p.getShard()).append('=')
+          .append(String.join(",", p.getReplicasList().stream().map(Replica::getNodeId).toList()));
+    }
+    return sb.toString();
   }
 
   private void publish(ShardAssignment assignment) {
     if (producer == null) {
-      Properties p = KafkaSettings.producer(bootstrap);
+      Properties p = KafkaSettings.producer(config.bootstrap());
       p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, TRANSACTIONAL_ID);
       p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "10000");
       producer = new KafkaProducer<>(p);

@@ -1,6 +1,6 @@
 package dev.shoal.indexnode.internal;
 
-import dev.shoal.server.Metrics;
+import dev.shoal.indexnode.shard.ShardStore;
 import dev.shoal.internal.v1.EnrichedDocument;
 import dev.shoal.internal.v1.FetchRequest;
 import dev.shoal.internal.v1.FetchResponse;
@@ -9,7 +9,7 @@ import dev.shoal.internal.v1.HydrateResponse;
 import dev.shoal.internal.v1.ShardSearchGrpc;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
-import dev.shoal.indexnode.shard.ShardStore;
+import dev.shoal.server.Metrics;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
@@ -58,6 +58,8 @@ public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBas
     } catch (ParseException e) {
       response.onError(Status.INVALID_ARGUMENT.withDescription("invalid query syntax: " + e.getMessage())
           .asRuntimeException());
+    } catch (IllegalArgumentException e) {
+      response.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
     } catch (IOException | RuntimeException e) {
       response.onError(Status.INTERNAL.withDescription("shard " + request.getShard() + " on " + nodeId + ": " + e)
           .withCause(e).asRuntimeException());
@@ -76,8 +78,8 @@ public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBas
     long t0 = System.nanoTime();
     try {
       HydrateResponse out = HydrateResponse.newBuilder().setShard(request.getShard())
-          .addAllHits(shard.hydrate(request.getIdsList(), request.getQuery(), request.getFieldsList(),
-              request.getWithTitles(), request.getWithSnippets(), request.getWithVectors()))
+          .addAllHits(shard.hydrate(request.getIdsList(), request.getHighlight(), request.getFieldsList(),
+              request.getWithTitles(), request.getWithSnippets(), request.getWithText()))
           .build();
       hydrateSeconds.observe((System.nanoTime() - t0) / 1e9);
       response.onNext(out);

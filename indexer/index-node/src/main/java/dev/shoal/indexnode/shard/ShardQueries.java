@@ -53,14 +53,22 @@ public final class ShardQueries {
   }
 
   /**
-   * The BM25 query: for PLAIN, a disjunction of the analysed terms over {@code contents} (a bag
-   * of words, as Anserini queries BEIR); for LUCENE, the classic query syntax where
-   * {@code title:} and {@code text:} are analysed fields and any other {@code name:} is a
-   * keyword field. Invalid syntax throws {@link ParseException}.
+   * The BM25 query over {@code contents} (title + text): for PLAIN, a disjunction of the analysed
+   * terms (a bag of words, as Anserini queries BEIR); for LUCENE, the classic query syntax where
+   * {@code title:} and {@code text:} are analysed fields and any other {@code name:} is a keyword
+   * field. Invalid syntax throws {@link ParseException}.
    */
   public Query lexical(String text, QuerySyntax syntax) throws ParseException {
+    return lexical(text, syntax, ShardSchema.CONTENTS);
+  }
+
+  /** As {@link #lexical(String, QuerySyntax)} over another analysed field ({@code contents} or {@code title}). */
+  public Query lexical(String text, QuerySyntax syntax, String field) throws ParseException {
+    if (!field.equals(ShardSchema.CONTENTS) && !field.equals(ShardSchema.TITLE)) {
+      throw new IllegalArgumentException("no analysed field '" + field + "': use contents or title");
+    }
     if (syntax == QuerySyntax.LUCENE) {
-      return new FieldMappingParser(analyzer).parse(text);
+      return new FieldMappingParser(field, analyzer).parse(text);
     }
     List<String> terms = terms(text);
     if (terms.isEmpty()) {
@@ -68,7 +76,7 @@ public final class ShardQueries {
     }
     BooleanQuery.Builder b = new BooleanQuery.Builder();
     for (String t : terms) {
-      b.add(new TermQuery(new Term(ShardSchema.CONTENTS, t)), BooleanClause.Occur.SHOULD);
+      b.add(new TermQuery(new Term(field, t)), BooleanClause.Occur.SHOULD);
     }
     return b.build();
   }
@@ -97,8 +105,8 @@ public final class ShardQueries {
 
   /** Classic syntax with Shoal's field names mapped onto the index layout. */
   private static final class FieldMappingParser extends QueryParser {
-    FieldMappingParser(Analyzer analyzer) {
-      super(ShardSchema.CONTENTS, analyzer);
+    FieldMappingParser(String defaultField, Analyzer analyzer) {
+      super(defaultField, analyzer);
     }
 
     @Override

@@ -6,15 +6,19 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.shoal.api.v1.Document;
-import dev.shoal.internal.v1.EnrichedDocument;
 import dev.shoal.api.v1.FieldValue;
 import dev.shoal.api.v1.Filter;
 import dev.shoal.api.v1.NumericRange;
 import dev.shoal.api.v1.Operation;
 import dev.shoal.api.v1.QuerySyntax;
+import dev.shoal.internal.v1.EnrichedDocument;
+import dev.shoal.internal.v1.Leg;
+import dev.shoal.internal.v1.LexicalLeg;
 import dev.shoal.internal.v1.ShardHit;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
+import dev.shoal.internal.v1.VectorLeg;
+import dev.shoal.internal.v1.VectorScorer;
 import java.nio.file.Path;
 import java.util.AbstractMap;
 import java.util.ArrayList;
@@ -24,7 +28,7 @@ import org.apache.lucene.queryparser.classic.ParseException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A shard on real Lucene and RocksDB: BM25, kNN, filters, upsert, delete, commit and recovery. */
+/** A shard on real Lucene and RocksDB: legs, scorers, filters, upsert, delete, commit and recovery. */
 class ShardStoreTest {
 
   @TempDir
@@ -77,21 +81,43 @@ class ShardStoreTest {
     s.refresh();
   }
 
+  private static Leg bm25(String text, QuerySyntax syntax, int k) {
+    return Leg.newBuilder().setName("bm25").setK(k)
+        .setLexical(LexicalLeg.newBuilder().setText(text).setSyntax(syntax)).build();
+  }
+
+  private static Leg bm25(String text, int k) {
+    return bm25(text, QuerySyntax.PLAIN, k);
+  }
+
+  private static Leg dense(List<Float> v, int k) {
+    return Leg.newBuilder().setName("dense").setK(k).setVector(VectorLeg.newBuilder().addAllVector(v)).build();
+  }
+
+  private static List<String> ids(ShardSearchResponse r) {
+    return r.getHitsList().stream().map(ShardHit::getId).toList();
+  }
+
+  private static List<String> byLeg(ShardSearchResponse r, String leg) {
+    return r.getHitsList().stream().filter(h -> h.containsSignals(leg))
+        .sorted(java.util.Comparator.<ShardHit>comparingDouble(h -> -h.getSignalsOrThrow(leg)))
+        .map(ShardHit::getId).toList();
+  }
+
   @Test
   void bm25AndKnnFindTheRightDocuments() throws Exception {
     try (ShardStore s = new ShardStore(0, dir)) {
       load(s);
-      ShardSearchResponse r = s.search(ShardSearchRequest.newBuilder().setQuery("protein folding").setBm25K(10)
-          .addAllQueryVector(List.of(0f, 1f, 0f)).setDenseK(1).setWithSnippets(true).setWithVectors(true).build());
-      List<String> bm25 = r.getHitsList().stream().filter(h -> h.getBm25Rank() > 0)
-          .sorted(java.util.Comparator.comparingInt(ShardHit::getBm25Rank)).map(ShardHit::getId).toList();
-      assertEquals(2, bm25.size(), "only a and c mention folding");
-      assertTrue(bm25.containsAll(List.of("a", "c")));
-      ShardHit dense = r.getHitsList().stream().filter(h -> h.getDenseRank() == 1).findFirst().orElseThrow();
-      assertEquals("b", dense.getId());
-      assertEquals(1.0, dense.getDenseScore(), 1e-5, "cosine of identical unit vectors");
-      assertEquals(3, dense.getVectorCount());
+      ShardSearchResponse r = s.search(ShardSearchRequest.newBuilder().addLegs(bm25("protein folding", 10))
+          .addLegs(dense(List.of(0f, 1f, 0f), 1)).setHydrateTop(3).setHighlight("protein folding").build());
+      List<String> lexical = byLeg(r, "bm25");
+      assertEquals(2, lexical.size(), "only a and c mention folding");
+      assertTrue(lexical.containsAll(List.of("a", "c")));
+      assertEquals(List.of("b"), byLeg(r, "dense"));
+      ShardHit b = r.getHitsList().stream().filter(h -> h.getId().equals("b")).findFirst().orElseThrow();
+      assertEquals(1.0, b.getSignalsOrThrow("dense"), 1e-5, "cosine of identical unit vectors");
       ShardHit a = r.getHitsList().stream().filter(h -> h.getId().equals("a")).findFirst().orElseThrow();
+      assertTrue(a.getHydrated(), "the best hits of the first leg come with their stored parts");
       assertTrue(a.getSnippet().contains("<em>folding</em>"), a.getSnippet());
       assertTrue(a.getSnippet().contains("<em>proteins</em>"), "stemmed match: " + a.getSnippet());
       assertEquals(2, r.getTotalHits());
@@ -99,14 +125,56 @@ class ShardStoreTest {
   }
 
   @Test
-  void filtersApplyToBothLegs() throws Exception {
+  void aScorerGivesEveryHitTheExactDotProductOfItsStoredEmbedding() throws Exception {
+    float[] query = unit(0.6f, 0.8f, 0);
+    Map<String, float[]> stored = Map.of("a", unit(1, 0, 0), "b", unit(0, 1, 0), "c", unit(0.9f, 0.1f, 0));
     try (ShardStore s = new ShardStore(0, dir)) {
       load(s);
-      ShardSearchResponse r = s.search(ShardSearchRequest.newBuilder().setQuery("folding").setBm25K(10)
-          .addAllQueryVector(List.of(1f, 0f, 0f)).setDenseK(10)
+      VectorScorer.Builder scorer = VectorScorer.newBuilder().setName("cosine");
+      for (float x : query) {
+        scorer.addVector(x);
+      }
+      ShardSearchResponse r = s.search(ShardSearchRequest.newBuilder().addLegs(bm25("folding density", 10))
+          .addScorers(scorer).build());
+      assertEquals(3, r.getHitsCount());
+      for (ShardHit h : r.getHitsList()) {
+        float[] v = stored.get(h.getId());
+        double expected = 0;
+        for (int i = 0; i < v.length; i++) {
+          expected += query[i] * v[i];
+        }
+        assertEquals(expected, h.getSignalsOrThrow("cosine"), 0, "bit-identical to the ranker's dot: " + h.getId());
+      }
+    }
+  }
+
+  @Test
+  void aLexicalLegCanSearchTheTitleAlone() throws Exception {
+    try (ShardStore s = new ShardStore(0, dir)) {
+      load(s);
+      Leg title = Leg.newBuilder().setName("title").setK(10).setLexical(LexicalLeg.newBuilder().setText("chaperones")
+          .setField("title")).build();
+      assertEquals(List.of(), ids(s.search(ShardSearchRequest.newBuilder().addLegs(title).build())),
+          "no title says chaperones");
+      assertEquals(List.of("a"), ids(s.search(ShardSearchRequest.newBuilder().addLegs(bm25("chaperones", 10)).build())));
+      Leg kinetics = title.toBuilder().setLexical(title.getLexical().toBuilder().setText("kinetics")).build();
+      ShardSearchResponse r = s.search(ShardSearchRequest.newBuilder().addLegs(kinetics).build());
+      assertEquals(List.of("c"), ids(r));
+      assertTrue(r.getHits(0).containsSignals("title"), "the list's name is the signal's");
+      Leg bad = title.toBuilder().setLexical(title.getLexical().toBuilder().setField("nope")).build();
+      assertThrows(IllegalArgumentException.class, () -> s.search(ShardSearchRequest.newBuilder().addLegs(bad).build()));
+    }
+  }
+
+  @Test
+  void filtersApplyToEveryLeg() throws Exception {
+    try (ShardStore s = new ShardStore(0, dir)) {
+      load(s);
+      ShardSearchResponse r = s.search(ShardSearchRequest.newBuilder().addLegs(bm25("folding", 10))
+          .addLegs(dense(List.of(1f, 0f, 0f), 10))
           .addFilters(Filter.newBuilder().setField("year").setRange(NumericRange.newBuilder().setMin(2010)))
           .addFilters(Filter.newBuilder().setField("lang").setTerm("de")).build());
-      assertEquals(List.of("c"), r.getHitsList().stream().map(ShardHit::getId).toList());
+      assertEquals(List.of("c"), ids(r));
     }
   }
 
@@ -114,11 +182,11 @@ class ShardStoreTest {
   void luceneSyntaxMapsFieldsAndRejectsInvalidInput() throws Exception {
     try (ShardStore s = new ShardStore(0, dir)) {
       load(s);
-      ShardSearchResponse r = s.search(ShardSearchRequest.newBuilder().setQuery("+folding -chaperones lang:de")
-          .setSyntax(QuerySyntax.LUCENE).setBm25K(10).build());
-      assertEquals(List.of("c"), r.getHitsList().stream().map(ShardHit::getId).toList());
-      assertThrows(ParseException.class, () -> s.search(ShardSearchRequest.newBuilder().setQuery("(unbalanced")
-          .setSyntax(QuerySyntax.LUCENE).setBm25K(10).build()));
+      ShardSearchResponse r = s.search(ShardSearchRequest.newBuilder()
+          .addLegs(bm25("+folding -chaperones lang:de", QuerySyntax.LUCENE, 10)).build());
+      assertEquals(List.of("c"), ids(r));
+      assertThrows(ParseException.class, () -> s.search(ShardSearchRequest.newBuilder()
+          .addLegs(bm25("(unbalanced", QuerySyntax.LUCENE, 10)).build()));
     }
   }
 
@@ -132,8 +200,9 @@ class ShardStoreTest {
       assertEquals(2, s.docCount());
       assertNull(s.load("b"));
       assertEquals("Renamed", s.load("a").getDocument().getTitle());
-      ShardSearchResponse r = s.search(ShardSearchRequest.newBuilder().setQuery("folding").setBm25K(10).build());
-      assertEquals(List.of("c"), r.getHitsList().stream().map(ShardHit::getId).toList());
+      assertEquals(List.of("c"), ids(s.search(ShardSearchRequest.newBuilder().addLegs(bm25("folding", 10)).build())));
+      assertEquals(List.of("Renamed. nothing about that topic"), s.hydrate(List.of("a"), "", List.of(), false, false,
+          true).stream().map(ShardHit::getText).toList(), "the passage as the encoder reads it");
     }
   }
 
@@ -157,8 +226,8 @@ class ShardStoreTest {
   void anEmptyShardAnswersWithNothing() throws Exception {
     try (ShardStore s = new ShardStore(3, dir)) {
       assertEquals(0, s.recoveredOffset());
-      ShardSearchResponse r = s.search(ShardSearchRequest.newBuilder().setQuery("anything").setBm25K(10)
-          .addAllQueryVector(List.of(1f, 0f, 0f)).setDenseK(10).build());
+      ShardSearchResponse r = s.search(ShardSearchRequest.newBuilder().addLegs(bm25("anything", 10))
+          .addLegs(dense(List.of(1f, 0f, 0f), 10)).build());
       assertEquals(0, r.getHitsCount());
       assertEquals(3, r.getShard());
     }

@@ -4,6 +4,7 @@ import static jcuda.driver.JCudaDriver.cuMemAllocHost;
 import static jcuda.driver.JCudaDriver.cuMemFreeHost;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemsetD8Async;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
@@ -19,30 +20,40 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.function.Function;
 import jcuda.Pointer;
 import jcuda.Sizeof;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
+import jcuda.driver.CUstream_flags;
 
 /**
  * The encoder on an NVIDIA GPU: Shoal's own CUDA kernels ({@link CudaKernels}) run the whole
  * forward pass in fp16 with fp32 accumulation. Weights come from the ONNX file's initializers
  * ({@link BertWeights}) and are converted to half precision once, on the device.
  *
- * <p>Work is spread over {@value #STREAMS} streams, each with its own device buffers, pooled by
- * batch shape (padded rows × sequence length), so a repeated shape allocates nothing, and its
- * own pinned host buffers for token ids and embeddings. A call takes a free stream (waiting if
- * all are busy); texts are sorted by length and cut into batches of at most {@code maxBatch}.
- * Thread-safe. Errors from the driver surface as {@link jcuda.CudaException}.
+ * <p>Work is spread over {@value #STREAMS} lanes, each a non-blocking stream with its own device
+ * buffers and pinned host buffers, all sized once at construction for {@code maxBatch} sequences
+ * of the model's {@code maxTokens} (and zeroed, so padded rows are never garbage): no request
+ * allocates or frees device memory. A call takes a free lane (waiting if all are busy); texts are
+ * sorted by length and cut into batches of at most {@code maxBatch}.
+ *
+ * <p>Construction checks the model's shape against what the kernels take ({@link
+ * CudaKernels#unsupported}) before touching the device, and throws IllegalArgumentException, so
+ * {@code auto} falls back to the CPU. {@link #close()} waits for in-flight calls, then frees every
+ * device buffer, the pinned memory, the streams and its hold on the context; later calls throw
+ * IllegalStateException. Thread-safe. Errors from the driver surface as {@link jcuda.CudaException}.
  */
 public final class CudaEncoder implements Encoder {
 
   static final int STREAMS = 2;
+  /** Candidates one lane scores at once with {@link #cosine} (the ranker's Score limit). */
+  static final int MAX_COSINE_CANDIDATES = 1_000;
 
   private final ModelSpec spec;
   private final WordPieceTokenizer tokenizer;
@@ -50,11 +61,29 @@ public final class CudaEncoder implements Encoder {
   private final CudaKernels k;
   private final int maxBatch;
   private final DeviceWeights dw;
+  private final List<Lane> allLanes = new ArrayList<>();
   private final BlockingQueue<Lane> lanes = new ArrayBlockingQueue<>(STREAMS);
+  private volatile boolean closed;
+
+  /** The weights of one transformer layer in device memory, fp16. */
+  private record DeviceLayer(CUdeviceptr wq, CUdeviceptr bq, CUdeviceptr wk, CUdeviceptr bk, CUdeviceptr wv,
+                             CUdeviceptr bv, CUdeviceptr wo, CUdeviceptr bo, CUdeviceptr attentionNormGamma,
+                             CUdeviceptr attentionNormBeta, CUdeviceptr w1, CUdeviceptr b1, CUdeviceptr w2,
+                             CUdeviceptr b2, CUdeviceptr outputNormGamma, CUdeviceptr outputNormBeta) {
+    List<CUdeviceptr> all() {
+      return List.of(wq, bq, wk, bk, wv, bv, wo, bo, attentionNormGamma, attentionNormBeta, w1, b1, w2, b2,
+          outputNormGamma, outputNormBeta);
+    }
+  }
 
   /** The weights in device memory, fp16. */
   private record DeviceWeights(CUdeviceptr word, CUdeviceptr position, CUdeviceptr type0, CUdeviceptr embGamma,
-                               CUdeviceptr embBeta, List<CUdeviceptr[]> layers) {
+                               CUdeviceptr embBeta, List<DeviceLayer> layers) {
+    List<CUdeviceptr> all() {
+      List<CUdeviceptr> out = new ArrayList<>(List.of(word, position, type0, embGamma, embBeta));
+      layers.forEach(l -> out.addAll(l.all()));
+      return out;
+    }
   }
 
   public CudaEncoder(ModelSpec spec, int maxBatch) {
@@ -66,29 +95,38 @@ public final class CudaEncoder implements Encoder {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read model " + spec.name(), e);
     }
+    String why = CudaKernels.unsupported(w.hidden(), w.intermediate(), w.headSize(), spec.maxTokens());
+    if (why == null && spec.maxTokens() > w.maxPositions()) {
+      why = spec.maxTokens() + " tokens exceed the model's " + w.maxPositions() + " positions";
+    }
+    if (why != null) {
+      throw new IllegalArgumentException("the CUDA kernels cannot run " + spec.name() + ": " + why);
+    }
     this.k = new CudaKernels();
     k.makeCurrent();
     CUstream setup = new CUstream();
-    cuStreamCreate(setup, 0);
+    cuStreamCreate(setup, CUstream_flags.CU_STREAM_NON_BLOCKING);
     int h = w.hidden();
-    float[] type0 = java.util.Arrays.copyOf(w.tokenTypeEmbeddings(), h);
-    List<CUdeviceptr[]> layers = new ArrayList<>();
+    float[] type0 = Arrays.copyOf(w.tokenTypeEmbeddings(), h);
+    List<DeviceLayer> layers = new ArrayList<>();
     for (BertWeights.Layer l : w.layers()) {
-      float[][] parts = {l.wq(), l.bq(), l.wk(), l.bk(), l.wv(), l.bv(), l.wo(), l.bo(), l.attentionNormGamma(),
-          l.attentionNormBeta(), l.w1(), l.b1(), l.w2(), l.b2(), l.outputNormGamma(), l.outputNormBeta()};
-      CUdeviceptr[] d = new CUdeviceptr[parts.length];
-      for (int i = 0; i < parts.length; i++) {
-        d[i] = k.halfCopy(parts[i], setup);
-      }
-      layers.add(d);
+      layers.add(new DeviceLayer(k.halfCopy(l.wq(), setup), k.halfCopy(l.bq(), setup), k.halfCopy(l.wk(), setup),
+          k.halfCopy(l.bk(), setup), k.halfCopy(l.wv(), setup), k.halfCopy(l.bv(), setup), k.halfCopy(l.wo(), setup),
+          k.halfCopy(l.bo(), setup), k.halfCopy(l.attentionNormGamma(), setup),
+          k.halfCopy(l.attentionNormBeta(), setup), k.halfCopy(l.w1(), setup), k.halfCopy(l.b1(), setup),
+          k.halfCopy(l.w2(), setup), k.halfCopy(l.b2(), setup), k.halfCopy(l.outputNormGamma(), setup),
+          k.halfCopy(l.outputNormBeta(), setup)));
     }
     this.dw = new DeviceWeights(k.halfCopy(w.wordEmbeddings(), setup), k.halfCopy(w.positionEmbeddings(), setup),
         k.halfCopy(type0, setup), k.halfCopy(w.embeddingNormGamma(), setup), k.halfCopy(w.embeddingNormBeta(), setup),
         List.copyOf(layers));
-    cuStreamDestroy(setup);
     for (int i = 0; i < STREAMS; i++) {
-      lanes.add(new Lane());
+      Lane lane = new Lane(setup);
+      allLanes.add(lane);
+      lanes.add(lane);
     }
+    cuStreamSynchronize(setup);
+    cuStreamDestroy(setup);
   }
 
   public String deviceName() {
@@ -115,14 +153,23 @@ public final class CudaEncoder implements Encoder {
     return embedIds(ids);
   }
 
-  /** Embeddings of already tokenised sequences, in order. */
+  /** Embeddings of already tokenised sequences (each at most the model's maxTokens), in order. */
   public float[][] embedIds(int[][] ids) {
+    for (int[] s : ids) {
+      if (s.length > spec.maxTokens()) {
+        throw new IllegalArgumentException("a sequence of " + s.length + " tokens; this encoder takes "
+            + spec.maxTokens());
+      }
+    }
     Integer[] order = new Integer[ids.length];
     for (int i = 0; i < order.length; i++) {
       order[i] = i;
     }
-    java.util.Arrays.sort(order, java.util.Comparator.comparingInt(i -> ids[i].length));
+    Arrays.sort(order, Comparator.comparingInt(i -> ids[i].length));
     float[][] out = new float[ids.length][];
+    if (ids.length == 0) {
+      return out;
+    }
     return onLane(lane -> {
       for (int from = 0; from < order.length; from += maxBatch) {
         int to = Math.min(order.length, from + maxBatch);
@@ -139,8 +186,11 @@ public final class CudaEncoder implements Encoder {
     });
   }
 
-  /** Runs work on a free stream (waiting for one), with this encoder's context current. */
-  private <T> T onLane(java.util.function.Function<Lane, T> work) {
+  /** Runs work on a free lane (waiting for one), with the kernels' context current. */
+  private <T> T onLane(Function<Lane, T> work) {
+    if (closed) {
+      throw new IllegalStateException("encoder closed");
+    }
     Lane lane;
     try {
       lane = lanes.take();
@@ -149,6 +199,9 @@ public final class CudaEncoder implements Encoder {
       throw new IllegalStateException("interrupted while waiting for a CUDA stream", e);
     }
     try {
+      if (closed) {
+        throw new IllegalStateException("encoder closed");
+      }
       k.makeCurrent();
       return work.apply(lane);
     } finally {
@@ -158,40 +211,71 @@ public final class CudaEncoder implements Encoder {
 
   /** Cosine of a query embedding against candidate embeddings (all L2-normalised), on the GPU. */
   public float[] cosine(float[] query, float[][] candidates) {
-    int h = query.length;
-    float[] flat = new float[candidates.length * h];
-    for (int i = 0; i < candidates.length; i++) {
-      System.arraycopy(candidates[i], 0, flat, i * h, h);
+    if (candidates.length > MAX_COSINE_CANDIDATES) {
+      throw new IllegalArgumentException("at most " + MAX_COSINE_CANDIDATES + " candidates, got " + candidates.length);
     }
-    return onLane(lane -> {
-      CUdeviceptr q = CudaKernels.alloc((long) h * Sizeof.FLOAT);
-      CUdeviceptr c = CudaKernels.alloc((long) flat.length * Sizeof.FLOAT);
-      CUdeviceptr s = CudaKernels.alloc((long) candidates.length * Sizeof.FLOAT);
-      try {
-        CudaKernels.upload(q, query);
-        CudaKernels.upload(c, flat);
-        k.cosine(q, c, candidates.length, h, s, lane.stream);
-        cuStreamSynchronize(lane.stream);
-        return CudaKernels.download(s, candidates.length);
-      } finally {
-        CudaKernels.free(q);
-        CudaKernels.free(c);
-        CudaKernels.free(s);
-      }
-    });
+    int h = w.hidden();
+    if (query.length != h) {
+      throw new IllegalArgumentException("a query of " + query.length + " values; the model's is " + h);
+    }
+    if (candidates.length == 0) {
+      return new float[0];
+    }
+    return onLane(lane -> lane.cosine(query, candidates));
   }
 
-  /** One stream with its buffers. Used by one call at a time. */
+  /** One stream with its buffers, all sized at construction. Used by one call at a time. */
   private final class Lane {
     final CUstream stream = new CUstream();
-    final Map<Long, Buffers> byShape = new HashMap<>();
-    Pointer hostIds = new Pointer();
-    Pointer hostOut = new Pointer();
-    long hostIdsBytes;
-    long hostOutBytes;
+    final int rows = roundUp(maxBatch * spec.maxTokens(), CudaKernels.GEMM_TILE);
+    final List<CUdeviceptr> device = new ArrayList<>();
+    final CUdeviceptr ids;
+    final CUdeviceptr lengths;
+    final CUdeviceptr x;
+    final CUdeviceptr q;
+    final CUdeviceptr kk;
+    final CUdeviceptr v;
+    final CUdeviceptr ctx;
+    final CUdeviceptr a;
+    final CUdeviceptr inter;
+    final CUdeviceptr pooled;
+    final CUdeviceptr cosQuery;
+    final CUdeviceptr cosCandidates;
+    final CUdeviceptr cosScores;
+    final Pointer hostIds = new Pointer();
+    final Pointer hostOut = new Pointer();
+    final long hostIdsBytes;
+    final long hostOutBytes;
 
-    Lane() {
-      cuStreamCreate(stream, 0);
+    Lane(CUstream setup) {
+      cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING);
+      int h = w.hidden();
+      long act = (long) rows * h * Sizeof.SHORT;
+      ids = zeroed((long) rows * Sizeof.INT, setup);
+      lengths = zeroed((long) maxBatch * Sizeof.INT, setup);
+      x = zeroed(act, setup);
+      q = zeroed(act, setup);
+      kk = zeroed(act, setup);
+      v = zeroed(act, setup);
+      ctx = zeroed(act, setup);
+      a = zeroed(act, setup);
+      inter = zeroed((long) rows * w.intermediate() * Sizeof.SHORT, setup);
+      pooled = zeroed((long) maxBatch * h * Sizeof.FLOAT, setup);
+      cosQuery = zeroed((long) h * Sizeof.FLOAT, setup);
+      cosCandidates = zeroed((long) MAX_COSINE_CANDIDATES * h * Sizeof.FLOAT, setup);
+      cosScores = zeroed((long) MAX_COSINE_CANDIDATES * Sizeof.FLOAT, setup);
+      hostIdsBytes = Math.max((long) (rows + maxBatch) * Sizeof.INT, (long) (MAX_COSINE_CANDIDATES + 1) * h
+          * Sizeof.FLOAT);
+      hostOutBytes = (long) Math.max(maxBatch * h, MAX_COSINE_CANDIDATES) * Sizeof.FLOAT;
+      cuMemAllocHost(hostIds, hostIdsBytes);
+      cuMemAllocHost(hostOut, hostOutBytes);
+    }
+
+    private CUdeviceptr zeroed(long bytes, CUstream setup) {
+      CUdeviceptr p = CudaKernels.alloc(bytes);
+      cuMemsetD8Async(p, (byte) 0, Math.max(bytes, 16), setup);
+      device.add(p);
+      return p;
     }
 
     float[][] run(int[][] batch) {
@@ -200,12 +284,9 @@ public final class CudaEncoder implements Encoder {
       for (int[] s : batch) {
         seq = Math.max(seq, s.length);
       }
-      int rows = b * seq;
-      int padded = (rows + CudaKernels.GEMM_TILE - 1) / CudaKernels.GEMM_TILE * CudaKernels.GEMM_TILE;
-      Buffers buf = byShape.computeIfAbsent(((long) padded << 32) | seq, key -> new Buffers(padded, maxBatch));
+      int padded = roundUp(b * seq, CudaKernels.GEMM_TILE);
       // token ids (padding = id 0, never read as a key thanks to the lengths) then the lengths
       long idBytes = (long) (padded + b) * Sizeof.INT;
-      ensureHost(idBytes, (long) b * w.hidden() * Sizeof.FLOAT);
       var ints = hostIds.getByteBuffer(0, idBytes).order(ByteOrder.nativeOrder()).asIntBuffer();
       for (int i = 0; i < padded; i++) {
         int s = i / seq;
@@ -215,14 +296,13 @@ public final class CudaEncoder implements Encoder {
       for (int s = 0; s < b; s++) {
         ints.put(padded + s, batch[s].length);
       }
-      cuMemcpyHtoDAsync(buf.ids, hostIds, (long) padded * Sizeof.INT, stream);
-      cuMemcpyHtoDAsync(buf.lengths, hostIds.withByteOffset((long) padded * Sizeof.INT), (long) b * Sizeof.INT,
-          stream);
-      forward(buf, b, seq, padded);
-      cuMemcpyDtoHAsync(hostOut, buf.pooled, (long) b * w.hidden() * Sizeof.FLOAT, stream);
+      cuMemcpyHtoDAsync(ids, hostIds, (long) padded * Sizeof.INT, stream);
+      cuMemcpyHtoDAsync(lengths, hostIds.withByteOffset((long) padded * Sizeof.INT), (long) b * Sizeof.INT, stream);
+      forward(b, seq, padded);
+      long outBytes = (long) b * w.hidden() * Sizeof.FLOAT;
+      cuMemcpyDtoHAsync(hostOut, pooled, outBytes, stream);
       cuStreamSynchronize(stream);
-      var floats = hostOut.getByteBuffer(0, (long) b * w.hidden() * Sizeof.FLOAT).order(ByteOrder.nativeOrder())
-          .asFloatBuffer();
+      var floats = hostOut.getByteBuffer(0, outBytes).order(ByteOrder.nativeOrder()).asFloatBuffer();
       float[][] out = new float[b][w.hidden()];
       for (int s = 0; s < b; s++) {
         floats.get(s * w.hidden(), out[s]);
@@ -230,78 +310,77 @@ public final class CudaEncoder implements Encoder {
       return out;
     }
 
-    private void ensureHost(long idBytes, long outBytes) {
-      if (idBytes > hostIdsBytes) {
-        if (hostIdsBytes > 0) {
-          cuMemFreeHost(hostIds);
-        }
-        hostIds = new Pointer();
-        cuMemAllocHost(hostIds, idBytes);
-        hostIdsBytes = idBytes;
+    float[] cosine(float[] query, float[][] candidates) {
+      int h = w.hidden();
+      int n = candidates.length;
+      var staged = hostIds.getByteBuffer(0, (long) (n + 1) * h * Sizeof.FLOAT).order(ByteOrder.nativeOrder())
+          .asFloatBuffer();
+      staged.put(0, query);
+      for (int i = 0; i < n; i++) {
+        staged.put((i + 1) * h, candidates[i]);
       }
-      if (outBytes > hostOutBytes) {
-        if (hostOutBytes > 0) {
-          cuMemFreeHost(hostOut);
-        }
-        hostOut = new Pointer();
-        cuMemAllocHost(hostOut, outBytes);
-        hostOutBytes = outBytes;
-      }
+      cuMemcpyHtoDAsync(cosQuery, hostIds, (long) h * Sizeof.FLOAT, stream);
+      cuMemcpyHtoDAsync(cosCandidates, hostIds.withByteOffset((long) h * Sizeof.FLOAT), (long) n * h * Sizeof.FLOAT,
+          stream);
+      k.cosine(cosQuery, cosCandidates, n, h, cosScores, stream);
+      cuMemcpyDtoHAsync(hostOut, cosScores, (long) n * Sizeof.FLOAT, stream);
+      cuStreamSynchronize(stream);
+      float[] out = new float[n];
+      hostOut.getByteBuffer(0, (long) n * Sizeof.FLOAT).order(ByteOrder.nativeOrder()).asFloatBuffer().get(out);
+      return out;
     }
 
-    private void forward(Buffers buf, int b, int seq, int rows) {
+    private void forward(int b, int seq, int rows) {
       int h = w.hidden();
       int inter = w.intermediate();
       float eps = w.epsilon();
-      k.embedLayerNorm(buf.ids, rows, seq, dw.word(), dw.position(), dw.type0(), dw.embGamma(), dw.embBeta(), eps, h,
-          buf.x, stream);
-      for (CUdeviceptr[] l : dw.layers()) {
-        k.gemm(buf.x, l[0], l[1], null, buf.q, rows, h, h, CudaKernels.Epilogue.BIAS, stream);
-        k.gemm(buf.x, l[2], l[3], null, buf.k, rows, h, h, CudaKernels.Epilogue.BIAS, stream);
-        k.gemm(buf.x, l[4], l[5], null, buf.v, rows, h, h, CudaKernels.Epilogue.BIAS, stream);
-        k.attention(buf.q, buf.k, buf.v, buf.lengths, b, seq, w.heads(), w.headSize(), buf.ctx, stream);
-        k.gemm(buf.ctx, l[6], l[7], buf.x, buf.a, rows, h, h, CudaKernels.Epilogue.BIAS_RESIDUAL, stream);
-        k.layerNorm(buf.a, rows, l[8], l[9], eps, h, buf.a, stream);
-        k.gemm(buf.a, l[10], l[11], null, buf.inter, rows, inter, h, CudaKernels.Epilogue.BIAS_GELU, stream);
-        k.gemm(buf.inter, l[12], l[13], buf.a, buf.x, rows, h, inter, CudaKernels.Epilogue.BIAS_RESIDUAL, stream);
-        k.layerNorm(buf.x, rows, l[14], l[15], eps, h, buf.x, stream);
-      }
-      k.poolNormalize(buf.x, buf.lengths, b, seq, h, spec.pooling() == ModelSpec.Pooling.CLS ? 0 : 1, buf.pooled,
+      k.embedLayerNorm(ids, rows, seq, dw.word(), dw.position(), dw.type0(), dw.embGamma(), dw.embBeta(), eps, h, x,
           stream);
+      for (DeviceLayer l : dw.layers()) {
+        k.gemm(x, l.wq(), l.bq(), null, q, rows, h, h, CudaKernels.Epilogue.BIAS, stream);
+        k.gemm(x, l.wk(), l.bk(), null, kk, rows, h, h, CudaKernels.Epilogue.BIAS, stream);
+        k.gemm(x, l.wv(), l.bv(), null, v, rows, h, h, CudaKernels.Epilogue.BIAS, stream);
+        k.attention(q, kk, v, lengths, b, seq, w.heads(), w.headSize(), ctx, stream);
+        k.gemm(ctx, l.wo(), l.bo(), x, a, rows, h, h, CudaKernels.Epilogue.BIAS_RESIDUAL, stream);
+        k.layerNorm(a, rows, l.attentionNormGamma(), l.attentionNormBeta(), eps, h, a, stream);
+        k.gemm(a, l.w1(), l.b1(), null, this.inter, rows, inter, h, CudaKernels.Epilogue.BIAS_GELU, stream);
+        k.gemm(this.inter, l.w2(), l.b2(), a, x, rows, h, inter, CudaKernels.Epilogue.BIAS_RESIDUAL, stream);
+        k.layerNorm(x, rows, l.outputNormGamma(), l.outputNormBeta(), eps, h, x, stream);
+      }
+      k.poolNormalize(x, lengths, b, seq, h, spec.pooling() == ModelSpec.Pooling.CLS ? 0 : 1, pooled, stream);
+    }
+
+    void free() {
+      cuStreamSynchronize(stream);
+      device.forEach(CudaKernels::free);
+      cuMemFreeHost(hostIds);
+      cuMemFreeHost(hostOut);
+      cuStreamDestroy(stream);
     }
   }
 
-  /** Device buffers for one batch shape. */
-  private final class Buffers {
-    final CUdeviceptr ids;
-    final CUdeviceptr lengths;
-    final CUdeviceptr x;
-    final CUdeviceptr q;
-    final CUdeviceptr k;
-    final CUdeviceptr v;
-    final CUdeviceptr ctx;
-    final CUdeviceptr a;
-    final CUdeviceptr inter;
-    final CUdeviceptr pooled;
-
-    Buffers(int rows, int batch) {
-      long half = Sizeof.SHORT;
-      long act = (long) rows * w.hidden() * half;
-      ids = CudaKernels.alloc((long) rows * Sizeof.INT);
-      lengths = CudaKernels.alloc((long) batch * Sizeof.INT);
-      x = CudaKernels.alloc(act);
-      q = CudaKernels.alloc(act);
-      k = CudaKernels.alloc(act);
-      v = CudaKernels.alloc(act);
-      ctx = CudaKernels.alloc(act);
-      a = CudaKernels.alloc(act);
-      inter = CudaKernels.alloc((long) rows * w.intermediate() * half);
-      pooled = CudaKernels.alloc((long) batch * w.hidden() * Sizeof.FLOAT);
-    }
+  private static int roundUp(int n, int to) {
+    return (n + to - 1) / to * to;
   }
 
+  /** Waits for in-flight calls, then frees the lanes, the weights and the context. Idempotent. */
   @Override
-  public void close() {
-    // device memory and the context go with the process; an encoder lives as long as its server
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    List<Lane> taken = new ArrayList<>();
+    try {
+      for (int i = 0; i < allLanes.size(); i++) {
+        taken.add(lanes.take()); // each lane is back once its call finished
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    k.makeCurrent();
+    taken.forEach(Lane::free);
+    dw.all().forEach(CudaKernels::free);
+    k.close();
   }
 }

@@ -1,9 +1,10 @@
 package dev.shoal.encoder.cuda;
 
-import static jcuda.driver.JCudaDriver.cuCtxCreate;
 import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
 import static jcuda.driver.JCudaDriver.cuDeviceGet;
 import static jcuda.driver.JCudaDriver.cuDeviceGetName;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
 import static jcuda.driver.JCudaDriver.cuInit;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
@@ -12,6 +13,7 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+import static jcuda.driver.JCudaDriver.cuModuleUnload;
 
 import dev.shoal.encoder.model.ModelFiles;
 import java.io.IOException;
@@ -29,19 +31,50 @@ import jcuda.driver.JCudaDriver;
 /**
  * The compiled kernels ({@code shoal_encoder.cu}, loaded from the committed fatbin with
  * {@code cuModuleLoadData}) and one typed launcher per kernel, so callers never build argument
- * arrays by hand. One CUDA context on device 0; a thread must call {@link #makeCurrent()}
- * before launching. Launches are asynchronous on the given stream. Only loaded after
- * {@link CudaProbe} found a driver.
+ * arrays by hand. Runs in device 0's primary context, shared by every instance in the process
+ * (so two models, or a test beside an encoder, never mix private contexts); a thread must call
+ * {@link #makeCurrent()} before launching. Launches are asynchronous on the given stream; a
+ * launch over nothing (zero rows, zero candidates) is skipped. {@link #close()} unloads the module
+ * and releases the context. Only loaded after {@link CudaProbe} found a driver.
+ *
+ * <p>The committed fatbin is built with nvcc 13 (SASS for sm_80 and sm_90, PTX ISA 9.0 for
+ * newer GPUs): it needs an NVIDIA driver of the R580 series or newer.
  */
-public final class CudaKernels {
+public final class CudaKernels implements AutoCloseable {
 
   static final int BLOCK = 128;
   /** The GEMM kernel's tile: M and N must be multiples of it, K of {@link #GEMM_K_STEP}. */
   public static final int GEMM_TILE = 64;
   public static final int GEMM_K_STEP = 32;
+  /** The longest sequence the attention kernel takes (its score row lives in shared memory). */
+  public static final int MAX_SEQUENCE = 512;
+  /** The widest attention head the kernel takes. */
+  public static final int MAX_HEAD_SIZE = 128;
 
+  /**
+   * Why these kernels cannot run a model of this shape, or null when they can: hidden and
+   * intermediate sizes multiples of the GEMM tile, a head at most {@value #MAX_HEAD_SIZE} wide,
+   * at most {@value #MAX_SEQUENCE} tokens. Checked before any device memory is taken, so a model
+   * they cannot run falls back to the CPU instead of failing every call.
+   */
+  public static String unsupported(int hidden, int intermediate, int headSize, int maxTokens) {
+    if (hidden % GEMM_TILE != 0 || intermediate % GEMM_TILE != 0) {
+      return "hidden (" + hidden + ") and intermediate (" + intermediate + ") sizes must be multiples of " + GEMM_TILE;
+    }
+    if (headSize > MAX_HEAD_SIZE) {
+      return "attention heads of " + headSize + " exceed " + MAX_HEAD_SIZE;
+    }
+    if (maxTokens > MAX_SEQUENCE) {
+      return maxTokens + " tokens exceed the " + MAX_SEQUENCE + " the attention kernel takes";
+    }
+    return null;
+  }
+
+  private final CUdevice device = new CUdevice();
   private final CUcontext context = new CUcontext();
+  private final CUmodule module = new CUmodule();
   private final String deviceName;
+  private boolean closed;
   private final CUfunction f32ToF16 = new CUfunction();
   private final CUfunction embedLayerNorm = new CUfunction();
   private final CUfunction layerNorm = new CUfunction();
@@ -53,19 +86,18 @@ public final class CudaKernels {
   public CudaKernels() {
     JCudaDriver.setExceptionsEnabled(true);
     cuInit(0);
-    CUdevice device = new CUdevice();
     cuDeviceGet(device, 0);
     byte[] name = new byte[256];
     cuDeviceGetName(name, name.length, device);
     this.deviceName = new String(name, java.nio.charset.StandardCharsets.US_ASCII).trim().replace("\0", "");
-    cuCtxCreate(context, 0, device);
+    cuDevicePrimaryCtxRetain(context, device);
+    cuCtxSetCurrent(context);
     byte[] fatbin;
     try {
       fatbin = ModelFiles.readAll("classpath:cuda/shoal_encoder.fatbin");
     } catch (IOException e) {
       throw new UncheckedIOException("the CUDA kernels are missing from the class path", e);
     }
-    CUmodule module = new CUmodule();
     cuModuleLoadData(module, fatbin);
     cuModuleGetFunction(f32ToF16, module, "f32_to_f16");
     cuModuleGetFunction(embedLayerNorm, module, "embed_layernorm");
@@ -84,6 +116,17 @@ public final class CudaKernels {
     cuCtxSetCurrent(context);
   }
 
+  /** Unloads the kernels and releases this instance's hold on the primary context. */
+  @Override
+  public synchronized void close() {
+    if (!closed) {
+      closed = true;
+      cuCtxSetCurrent(context);
+      cuModuleUnload(module);
+      cuDevicePrimaryCtxRelease(device);
+    }
+  }
+
   // ---- memory ----
 
   public static CUdeviceptr alloc(long bytes) {
@@ -98,6 +141,9 @@ public final class CudaKernels {
 
   /** fp32 host data to a new fp16 device buffer (converted on the device). */
   public CUdeviceptr halfCopy(float[] data, CUstream stream) {
+    if (data.length == 0) {
+      return alloc(0);
+    }
     CUdeviceptr tmp = alloc((long) data.length * Sizeof.FLOAT);
     cuMemcpyHtoD(tmp, Pointer.to(data), (long) data.length * Sizeof.FLOAT);
     CUdeviceptr out = alloc((long) data.length * Sizeof.SHORT);
@@ -144,6 +190,9 @@ public final class CudaKernels {
   /** C[M,N] = A[M,K]·B[K,N] + bias (+ GELU | + residual), fp16 in and out, fp32 accumulation. */
   public void gemm(CUdeviceptr a, CUdeviceptr b, CUdeviceptr bias, CUdeviceptr residual, CUdeviceptr c, int m, int n,
                    int k, Epilogue epilogue, CUstream stream) {
+    if (m == 0 || n == 0) {
+      return;
+    }
     if (m % GEMM_TILE != 0 || n % GEMM_TILE != 0 || k % GEMM_K_STEP != 0) {
       throw new IllegalArgumentException("gemm " + m + "x" + n + "x" + k + ": M and N must be multiples of "
           + GEMM_TILE + ", K of " + GEMM_K_STEP);
@@ -155,8 +204,12 @@ public final class CudaKernels {
 
   public void attention(CUdeviceptr q, CUdeviceptr k, CUdeviceptr v, CUdeviceptr lengths, int batch, int seq,
                         int heads, int headSize, CUdeviceptr out, CUstream stream) {
-    if (seq > 512 || headSize > 128) {
-      throw new IllegalArgumentException("attention supports sequences up to 512 and heads up to 128 wide");
+    if (batch == 0) {
+      return;
+    }
+    if (seq > MAX_SEQUENCE || headSize > MAX_HEAD_SIZE) {
+      throw new IllegalArgumentException("attention supports sequences up to " + MAX_SEQUENCE + " and heads up to "
+          + MAX_HEAD_SIZE + " wide");
     }
     launch(attention, seq, heads, batch, seq * Sizeof.FLOAT, stream, Pointer.to(q), Pointer.to(k), Pointer.to(v),
         Pointer.to(lengths), Pointer.to(new int[] {seq}), Pointer.to(new int[] {heads}),
@@ -172,6 +225,9 @@ public final class CudaKernels {
 
   public void cosine(CUdeviceptr query, CUdeviceptr candidates, int n, int width, CUdeviceptr scores,
                      CUstream stream) {
+    if (n == 0) {
+      return;
+    }
     launch(cosine, (n + 3) / 4, 1, 1, 0, stream, Pointer.to(query), Pointer.to(candidates),
         Pointer.to(new int[] {n}), Pointer.to(new int[] {width}), Pointer.to(scores));
   }

@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.encoder.TestTexts;
+import dev.shoal.encoder.model.Pooler;
 import dev.shoal.encoder.onnx.OnnxEncoder;
 import dev.shoal.encoder.reference.ReferenceEncoder;
-import dev.shoal.encoder.model.Pooler;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -20,6 +20,7 @@ import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -43,6 +44,12 @@ class CudaEncoderGpuTest {
     stream = new CUstream();
     JCudaDriver.cuStreamCreate(stream, 0);
     System.out.println("GPU: " + kernels.deviceName());
+  }
+
+  /** An encoder made current by a test before this one must not leave this thread in another context. */
+  @BeforeEach
+  void current() {
+    kernels.makeCurrent();
   }
 
   static float half(float x) {

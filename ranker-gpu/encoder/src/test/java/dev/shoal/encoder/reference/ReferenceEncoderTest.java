@@ -1,7 +1,5 @@
 package dev.shoal.encoder.reference;
 
-import dev.shoal.encoder.onnx.OnnxEncoder;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,6 +8,7 @@ import dev.shoal.encoder.ModelSpec;
 import dev.shoal.encoder.TestTexts;
 import dev.shoal.encoder.model.BertWeights;
 import dev.shoal.encoder.model.Pooler;
+import dev.shoal.encoder.onnx.OnnxEncoder;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;

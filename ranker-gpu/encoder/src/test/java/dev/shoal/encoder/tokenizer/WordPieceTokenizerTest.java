@@ -1,7 +1,5 @@
 package dev.shoal.encoder.tokenizer;
 
-import dev.shoal.encoder.model.ModelFiles;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,6 +8,7 @@ import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.encoder.TestTexts;
+import dev.shoal.encoder.model.ModelFiles;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,7 +1,7 @@
 package dev.shoal.manager.internal;
 
-import dev.shoal.cluster.Topics;
 import dev.shoal.cluster.KafkaSettings;
+import dev.shoal.cluster.Topics;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;

@@ -1,14 +1,14 @@
-package dev.shoal.query.http;
+package dev.shoal.query.internal;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.shoal.api.v1.FusionParams;
 import dev.shoal.api.v1.GetRequest;
 import dev.shoal.api.v1.QuerySyntax;
 import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.SearchRequest;
-import dev.shoal.query.Searcher;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import java.io.IOException;
@@ -18,7 +18,9 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -27,10 +29,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * HTTP/JSON front of the search API, on the same {@link Searcher} as gRPC.
+ * HTTP/JSON front of the search API, on the same {@link QueryPipeline} as gRPC.
  *
  * <ul>
- *   <li>{@code GET /v1/search?q=..&k=..&offset=..&profile=..&syntax=..&explain=..&timeout_ms=..}</li>
+ *   <li>{@code GET /v1/search?q=..&k=..&offset=..&profile=..&syntax=..&explain=..&timeout_ms=..&fields=a,b}
+ *       and, for the advanced stages, {@code &retrievers=bm25,dense&rescorer=cosine&fusion=rrf&rrf_k=60&w.bm25=2}</li>
  *   <li>{@code POST /v1/search} with the JSON form of {@code shoal.v1.SearchRequest}</li>
  *   <li>{@code GET /v1/docs/{id}}</li>
  *   <li>{@code GET /healthz}</li>
@@ -46,12 +49,12 @@ public final class HttpGateway implements AutoCloseable {
   private static final JsonFormat.Parser PARSER = JsonFormat.parser();
   private final HttpServer server;
   private final ExecutorService executor;
-  private final Searcher searcher;
+  private final QueryPipeline pipeline;
   private final int maxBodyBytes;
 
-  public HttpGateway(String host, int port, Searcher searcher, int maxBodyBytes, int threads,
+  public HttpGateway(String host, int port, QueryPipeline pipeline, int maxBodyBytes, int threads,
                      dev.shoal.server.Metrics metrics) {
-    this.searcher = searcher;
+    this.pipeline = pipeline;
     this.maxBodyBytes = maxBodyBytes;
     try {
       this.server = HttpServer.create(new InetSocketAddress(host, port), 128);
@@ -99,7 +102,7 @@ public final class HttpGateway implements AutoCloseable {
           return;
         }
       }
-      send(ex, 200, PRINTER.print(searcher.search(req, Long.MAX_VALUE)));
+      send(ex, 200, PRINTER.print(pipeline.search(req, Long.MAX_VALUE)));
     } catch (StatusException e) {
       sendStatus(ex, e.getStatus());
     } catch (RuntimeException e) {
@@ -112,7 +115,7 @@ public final class HttpGateway implements AutoCloseable {
     try {
       String raw = ex.getRequestURI().getRawPath().substring("/v1/docs/".length());
       String id = URLDecoder.decode(raw, StandardCharsets.UTF_8);
-      send(ex, 200, PRINTER.print(searcher.get(GetRequest.newBuilder().setId(id).build(), Long.MAX_VALUE)));
+      send(ex, 200, PRINTER.print(pipeline.get(GetRequest.newBuilder().setId(id).build(), Long.MAX_VALUE)));
     } catch (StatusException e) {
       sendStatus(ex, e.getStatus());
     } catch (RuntimeException e) {
@@ -164,14 +167,37 @@ public final class HttpGateway implements AutoCloseable {
             .asException();
       }
     }
-    if (p.containsKey("fields")) {
-      for (String f : p.get("fields").split(",")) {
-        if (!f.isBlank()) {
-          b.addFields(f.trim());
+    b.addAllFields(list(p.get("fields")));
+    b.addAllRetrievers(list(p.get("retrievers")));
+    b.setRescorer(p.getOrDefault("rescorer", ""));
+    FusionParams.Builder fusion = FusionParams.newBuilder().setRule(p.getOrDefault("fusion", ""))
+        .setRrfK(intParam(p, "rrf_k"));
+    for (Map.Entry<String, String> e : p.entrySet()) {
+      if (e.getKey().startsWith("w.")) {
+        try {
+          fusion.putWeights(e.getKey().substring(2), Double.parseDouble(e.getValue()));
+        } catch (NumberFormatException bad) {
+          throw Status.INVALID_ARGUMENT.withDescription("'" + e.getKey() + "' must be a number, got '" + e.getValue()
+              + "'").asException();
         }
       }
     }
+    if (!fusion.build().equals(FusionParams.getDefaultInstance())) {
+      b.setFusion(fusion);
+    }
     return b.build();
+  }
+
+  private static List<String> list(String commaSeparated) {
+    List<String> out = new ArrayList<>();
+    if (commaSeparated != null) {
+      for (String x : commaSeparated.split(",")) {
+        if (!x.isBlank()) {
+          out.add(x.trim());
+        }
+      }
+    }
+    return out;
   }
 
   private static int intParam(Map<String, String> p, String name) throws StatusException {

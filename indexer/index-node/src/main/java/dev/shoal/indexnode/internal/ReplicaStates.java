@@ -1,0 +1,87 @@
+package dev.shoal.indexnode.internal;
+
+import dev.shoal.internal.v1.ShardSearchGrpc;
+import dev.shoal.internal.v1.ShardState;
+import dev.shoal.server.GrpcServer;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The state machine of a node's replicas: RECOVERING when opened, then CATCHING_UP or LIVE by
+ * lag (LIVE within {@code liveLag} records of the partition's end), gone when closed; and the
+ * gRPC health that mirrors it ({@code ShardSearch/shard-N} per shard, {@code ShardSearch} SERVING
+ * only while every hosted shard is LIVE). What heartbeats and readiness report. Thread-safe.
+ */
+public final class ReplicaStates {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ReplicaStates.class);
+
+  /** A replica's state and its lag in records (-1 before it was first measured). */
+  public record Replica(ShardState state, long lag) {
+  }
+
+  private final String nodeId;
+  private final long liveLag;
+  private final Map<Integer, Replica> replicas = new ConcurrentHashMap<>();
+  private volatile GrpcServer health;
+
+  public ReplicaStates(String nodeId, long liveLag) {
+    this.nodeId = nodeId;
+    this.liveLag = liveLag;
+  }
+
+  /** The server whose health mirrors the states. */
+  public void reportTo(GrpcServer server) {
+    this.health = server;
+    server.setHealth(ShardSearchGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
+  }
+
+  public void opened(int shard) {
+    replicas.put(shard, new Replica(ShardState.RECOVERING, -1));
+    setHealth(ShardSearchGrpc.SERVICE_NAME + "/shard-" + shard, ServingStatus.NOT_SERVING);
+    overallHealth();
+  }
+
+  public void closed(int shard) {
+    replicas.remove(shard);
+    setHealth(ShardSearchGrpc.SERVICE_NAME + "/shard-" + shard, ServingStatus.NOT_SERVING);
+    overallHealth();
+  }
+
+  /** A new lag measurement: the replica is LIVE or CATCHING_UP by it. */
+  public void measured(int shard, long lag) {
+    ShardState state = lag <= liveLag ? ShardState.LIVE : ShardState.CATCHING_UP;
+    Replica prev = replicas.put(shard, new Replica(state, lag));
+    if (prev == null || prev.state() != state) {
+      LOG.info("shard {} on {} is {} (lag {})", shard, nodeId, state, lag);
+      setHealth(ShardSearchGrpc.SERVICE_NAME + "/shard-" + shard,
+          state == ShardState.LIVE ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+      overallHealth();
+    }
+  }
+
+  public ShardState state(int shard) {
+    Replica r = replicas.get(shard);
+    return r == null ? ShardState.SHARD_STATE_UNSPECIFIED : r.state();
+  }
+
+  public long lag(int shard) {
+    Replica r = replicas.get(shard);
+    return r == null ? -1 : r.lag();
+  }
+
+  private void overallHealth() {
+    boolean allLive = !replicas.isEmpty() && replicas.values().stream().allMatch(r -> r.state() == ShardState.LIVE);
+    setHealth(ShardSearchGrpc.SERVICE_NAME, allLive ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+  }
+
+  private void setHealth(String service, ServingStatus status) {
+    GrpcServer s = health;
+    if (s != null) {
+      s.setHealth(service, status);
+    }
+  }
+}

@@ -1,0 +1,117 @@
+package dev.shoal.query.internal;
+
+import dev.shoal.internal.v1.ShardHit;
+import dev.shoal.internal.v1.ShardSearchResponse;
+import dev.shoal.query.plan.Candidate;
+import dev.shoal.query.plan.Explain;
+import dev.shoal.query.plan.Fusion;
+import dev.shoal.query.plan.FusionWeights;
+import dev.shoal.query.plan.ListStats;
+import dev.shoal.query.plan.Signal;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The shards' answers to one first phase, merged: per leg, one global list ordered by score (ties
+ * by id, so the order is the same whichever replica answered), each document once; and the
+ * candidates ranked by one list or fused over all. Not thread-safe: one per query.
+ */
+final class CandidateLists {
+
+  private final List<String> legs;
+  private final Map<String, ShardHit> hits = new LinkedHashMap<>();
+  private final Map<String, Integer> shardOf = new HashMap<>();
+  private final Map<String, Map<String, Integer>> ranks = new HashMap<>();
+  private final Map<String, ListStats> stats = new HashMap<>();
+  private final long totalHits;
+
+  CandidateLists(List<ShardSearchResponse> answers, List<String> legs) {
+    this.legs = List.copyOf(legs);
+    long total = 0;
+    for (ShardSearchResponse a : answers) {
+      total += a.getTotalHits();
+      for (ShardHit h : a.getHitsList()) {
+        if (shardOf.putIfAbsent(h.getId(), a.getShard()) == null) {
+          hits.put(h.getId(), h);
+        }
+      }
+    }
+    this.totalHits = total;
+    for (String leg : legs) {
+      List<ShardHit> list = hits.values().stream().filter(h -> h.containsSignals(leg))
+          .sorted(Comparator.<ShardHit>comparingDouble(h -> h.getSignalsOrThrow(leg)).reversed()
+              .thenComparing(ShardHit::getId))
+          .toList();
+      double min = Double.MAX_VALUE;
+      double max = -Double.MAX_VALUE;
+      for (int i = 0; i < list.size(); i++) {
+        ShardHit h = list.get(i);
+        ranks.computeIfAbsent(h.getId(), k -> new HashMap<>()).put(leg, i + 1);
+        double s = h.getSignalsOrThrow(leg);
+        min = Math.min(min, s);
+        max = Math.max(max, s);
+      }
+      stats.put(leg, new ListStats(leg, list.size(), min, max));
+    }
+  }
+
+  /** Matches over the shards that answered (their first leg's). */
+  long totalHits() {
+    return totalHits;
+  }
+
+  ListStats stats(String leg) {
+    return stats.getOrDefault(leg, ListStats.empty(leg));
+  }
+
+  /** The hit as its shard sent it (with the stored parts, when the shard hydrated it in the first phase). */
+  ShardHit hit(String id) {
+    return hits.get(id);
+  }
+
+  /** The documents of one leg's list, in its order; each explained by that signal alone. */
+  List<Candidate> single(String leg) {
+    List<Candidate> out = new ArrayList<>();
+    for (ShardHit h : hits.values()) {
+      if (h.containsSignals(leg)) {
+        double s = h.getSignalsOrThrow(leg);
+        int rank = ranks.get(h.getId()).get(leg);
+        out.add(candidate(h, s, Explain.signal(leg, s, rank, 1, s)));
+      }
+    }
+    out.sort(Candidate.ORDER);
+    return out;
+  }
+
+  /** Every document, by the fusion of all legs' lists. */
+  List<Candidate> fused(Fusion fusion, FusionWeights weights) {
+    List<Candidate> out = new ArrayList<>(hits.size());
+    for (ShardHit h : hits.values()) {
+      Map<String, Integer> r = ranks.getOrDefault(h.getId(), Map.of());
+      List<Signal> signals = new ArrayList<>(legs.size());
+      for (String leg : legs) {
+        ListStats l = stats(leg);
+        signals.add(new Signal(leg, weights.of(leg), h.getSignalsOrDefault(leg, 0), r.getOrDefault(leg, 0), l.min(),
+            l.max()));
+      }
+      Fusion.Fused f = fusion.fuse(signals);
+      List<Explain> inputs = new ArrayList<>(signals.size());
+      for (int i = 0; i < signals.size(); i++) {
+        Signal s = signals.get(i);
+        inputs.add(Explain.signal(s.name(), s.score(), s.rank(), s.weight(), f.contributions()[i]));
+      }
+      out.add(candidate(h, f.score(), Explain.stage("fusion", f.score(), 0, fusion.describe(), inputs)));
+    }
+    out.sort(Candidate.ORDER);
+    return out;
+  }
+
+  private Candidate candidate(ShardHit h, double score, Explain why) {
+    return new Candidate(h.getId(), shardOf.get(h.getId()), score, h.getSignalsMap(),
+        ranks.getOrDefault(h.getId(), Map.of()), why);
+  }
+}

@@ -1,0 +1,151 @@
+package dev.shoal.query.internal;
+
+import com.google.common.util.concurrent.FutureCallback;
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.MoreExecutors;
+import dev.shoal.internal.v1.Replica;
+import dev.shoal.internal.v1.ShardSearchRequest;
+import dev.shoal.internal.v1.ShardSearchResponse;
+import dev.shoal.server.time.Scheduler;
+import io.grpc.Status;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One shard's first-phase request: to the best replica; if that one fails, to the next; if it has
+ * not answered by its recent p95 latency, a hedged copy to the next one too, and the first answer
+ * wins (the others are cancelled). Completes with the answer, with null when no replica answered
+ * by the deadline, or exceptionally with INVALID_ARGUMENT (the query is wrong, not the replica).
+ *
+ * <p>All timing (the hedge, the deadline) runs on the {@link Scheduler}'s clock, so hedging is
+ * unit-tested under a manual clock. Thread-safe: replies, timers and the caller meet under this
+ * object's lock.
+ */
+final class HedgedCall {
+
+  /** The winning reply and the replica that sent it. */
+  record Answer(ShardSearchResponse response, String address) {
+  }
+
+  private final List<Replica> replicas;
+  private final ShardSearchRequest request;
+  private final ShardClient client;
+  private final ShardRouter router;
+  private final Scheduler scheduler;
+  private final CompletableFuture<Answer> result = new CompletableFuture<>();
+  private final List<ListenableFuture<ShardSearchResponse>> attempts = new ArrayList<>();
+  private final List<Scheduler.Timer> timers = new ArrayList<>();
+  private long deadlineNanos;
+  private int next;
+  private int inFlight;
+  private boolean hedged;
+
+  HedgedCall(List<Replica> replicas, ShardSearchRequest request, ShardClient client, ShardRouter router,
+             Scheduler scheduler) {
+    this.replicas = List.copyOf(replicas);
+    this.request = request;
+    this.client = client;
+    this.router = router;
+    this.scheduler = scheduler;
+  }
+
+  /** Sends the first attempt and arms the hedge and the deadline. */
+  synchronized CompletableFuture<Answer> start(long deadlineNanos) {
+    this.deadlineNanos = deadlineNanos;
+    long now = scheduler.clock().nanoTime();
+    if (replicas.isEmpty() || now >= deadlineNanos) {
+      result.complete(null);
+      return result;
+    }
+    timers.add(scheduler.schedule(() -> finish(null), deadlineNanos - now));
+    String first = replicas.getFirst().getAddress();
+    sendNext();
+    long hedgeDelay = router.hedgeDelayNanos(first);
+    if (replicas.size() > 1 && now + hedgeDelay < deadlineNanos) {
+      timers.add(scheduler.schedule(this::hedge, hedgeDelay));
+    }
+    return result;
+  }
+
+  /** Whether a hedged copy went out. */
+  synchronized boolean hedged() {
+    return hedged;
+  }
+
+  private synchronized void hedge() {
+    if (!result.isDone() && next < replicas.size()) {
+      hedged = true;
+      sendNext();
+    }
+  }
+
+  private synchronized void sendNext() {
+    if (result.isDone()) {
+      return;
+    }
+    if (next >= replicas.size()) {
+      if (inFlight == 0) {
+        finish(null);
+      }
+      return;
+    }
+    String address = replicas.get(next++).getAddress();
+    inFlight++;
+    long sentAt = scheduler.clock().nanoTime();
+    router.begin(address);
+    ListenableFuture<ShardSearchResponse> f = client.search(address, request, deadlineNanos);
+    attempts.add(f);
+    Futures.addCallback(f, new FutureCallback<>() {
+      @Override
+      public void onSuccess(ShardSearchResponse response) {
+        ended(address, sentAt);
+        finish(new Answer(response, address));
+      }
+
+      @Override
+      public void onFailure(Throwable t) {
+        ended(address, sentAt);
+        failed(Status.fromThrowable(t));
+      }
+    }, MoreExecutors.directExecutor());
+  }
+
+  private synchronized void ended(String address, long sentAt) {
+    inFlight--;
+    router.end(address, (scheduler.clock().nanoTime() - sentAt) / 1e6);
+  }
+
+  private synchronized void failed(Status status) {
+    if (status.getCode() == Status.Code.INVALID_ARGUMENT) {
+      fail(status);
+    } else if (!result.isDone() && status.getCode() != Status.Code.CANCELLED
+        && scheduler.clock().nanoTime() < deadlineNanos) {
+      sendNext(); // the next replica, if any
+    } else if (inFlight == 0) {
+      finish(null);
+    }
+  }
+
+  private synchronized void finish(Answer answer) {
+    if (result.complete(answer)) {
+      cleanUp();
+    }
+  }
+
+  private synchronized void fail(Status status) {
+    if (result.completeExceptionally(status.asException())) {
+      cleanUp();
+    }
+  }
+
+  private void cleanUp() {
+    timers.forEach(Scheduler.Timer::cancel);
+    for (ListenableFuture<ShardSearchResponse> a : attempts) {
+      if (!a.isDone()) {
+        a.cancel(true);
+      }
+    }
+  }
+}

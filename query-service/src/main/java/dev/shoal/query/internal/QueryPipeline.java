@@ -1,0 +1,56 @@
+package dev.shoal.query.internal;
+
+import dev.shoal.api.v1.GetRequest;
+import dev.shoal.api.v1.GetResponse;
+import dev.shoal.api.v1.SearchRequest;
+import dev.shoal.api.v1.SearchResponse;
+import dev.shoal.internal.v1.RankerGrpc;
+import dev.shoal.query.QueryServiceConfig;
+import dev.shoal.query.plan.QueryStages;
+import dev.shoal.server.Metrics;
+import dev.shoal.server.time.Scheduler;
+import io.grpc.StatusException;
+import java.util.function.ToLongFunction;
+
+/**
+ * What the gRPC and HTTP fronts call: {@code Search} ({@link SearchPipeline}) and {@code Get}
+ * ({@link DocumentLookup}) over one router, shard client and ranker, wired once. Time comes from
+ * the scheduler's clock. Thread-safe.
+ */
+public final class QueryPipeline {
+
+  private final SearchPipeline search;
+  private final DocumentLookup lookup;
+
+  /**
+   * @param generations the searcher generation each replica ("address/shard") last reported, for the result cache
+   */
+  public QueryPipeline(QueryServiceConfig config, QueryStages stages, ShardRouter router, ShardClient client,
+                       RankerGrpc.RankerBlockingStub ranker, ToLongFunction<String> generations, Metrics metrics,
+                       Scheduler scheduler) {
+    Plans plans = new Plans(stages, config.fusion(), config.weights());
+    ResultCache cache = config.resultCacheSize() > 0 ? new ResultCache(config.resultCacheSize()) : null;
+    if (cache != null) {
+      metrics.gauge("shoal_search_cache_hit_ratio", "Share of searches answered from the result cache.", () -> {
+        long h = cache.hits();
+        long m = cache.misses();
+        return h + m == 0 ? 0 : (double) h / (h + m);
+      });
+      metrics.gauge("shoal_search_cache_entries", "Answers held by the result cache.", cache::size);
+    }
+    this.search = new SearchPipeline(new RequestValidator(config.limits()), plans, router,
+        new Scatter(router, client, scheduler), new Hydrator(router, client, scheduler.clock()),
+        new QueryEmbedder(ranker, scheduler.clock(), config.rankerBudgetMillis()), cache, generations,
+        new SearchMetrics(metrics), scheduler.clock());
+    this.lookup = new DocumentLookup(router, client, scheduler.clock());
+  }
+
+  /** @param deadlineNanos absolute on the scheduler's clock, or {@code Long.MAX_VALUE} for none */
+  public SearchResponse search(SearchRequest request, long deadlineNanos) throws StatusException {
+    return search.search(request, deadlineNanos);
+  }
+
+  public GetResponse get(GetRequest request, long deadlineNanos) throws StatusException {
+    return lookup.get(request, deadlineNanos);
+  }
+}

@@ -1,0 +1,96 @@
+package dev.shoal.query.internal;
+
+import dev.shoal.cluster.HeartbeatWatcher;
+import dev.shoal.internal.v1.ShardSearchRequest;
+import dev.shoal.internal.v1.ShardSearchResponse;
+import dev.shoal.server.time.Scheduler;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The first phase of one query: the same request to one replica of every shard at once
+ * ({@link HedgedCall} each), then the answers that came by the deadline. Thread-safe; one call
+ * per query.
+ */
+final class Scatter {
+
+  /** How long past the deadline the caller waits for a call's own deadline timer before giving up on it. */
+  private static final long GRACE_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+  /**
+   * What the shards answered.
+   *
+   * @param answeredBy  shard → the replica's address that answered (second-phase calls go there first)
+   * @param generations replica ("address/shard") → the searcher generation it answered from
+   * @param hedged      shard requests that went to a second replica
+   */
+  record Result(List<ShardSearchResponse> answers, Map<Integer, String> answeredBy, Map<String, Long> generations,
+                int hedged) {
+  }
+
+  private final ShardRouter router;
+  private final ShardClient client;
+  private final Scheduler scheduler;
+
+  Scatter(ShardRouter router, ShardClient client, Scheduler scheduler) {
+    this.router = router;
+    this.client = client;
+    this.scheduler = scheduler;
+  }
+
+  /**
+   * @param request the request for shard 0; each shard gets a copy with its own number
+   * @throws StatusException INVALID_ARGUMENT when a shard refused the query itself
+   */
+  Result run(ShardSearchRequest request, int shards, String session, long deadlineNanos) throws StatusException {
+    List<HedgedCall> calls = new ArrayList<>(shards);
+    List<CompletableFuture<HedgedCall.Answer>> pending = new ArrayList<>(shards);
+    for (int s = 0; s < shards; s++) {
+      HedgedCall c = new HedgedCall(router.replicas(s, session), request.toBuilder().setShard(s).build(), client,
+          router, scheduler);
+      calls.add(c);
+      pending.add(c.start(deadlineNanos));
+    }
+    List<ShardSearchResponse> answers = new ArrayList<>(shards);
+    Map<Integer, String> answeredBy = new HashMap<>();
+    Map<String, Long> generations = new HashMap<>();
+    int hedged = 0;
+    StatusException refused = null;
+    for (int s = 0; s < shards; s++) {
+      HedgedCall.Answer a;
+      try {
+        a = pending.get(s).get(Math.max(0, deadlineNanos - scheduler.clock().nanoTime()) + GRACE_NANOS,
+            TimeUnit.NANOSECONDS);
+      } catch (TimeoutException e) {
+        a = null;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw Status.CANCELLED.withDescription("interrupted").asException();
+      } catch (ExecutionException e) {
+        if (e.getCause() instanceof StatusException se && refused == null) {
+          refused = se;
+        }
+        a = null;
+      }
+      hedged += calls.get(s).hedged() ? 1 : 0;
+      if (a != null) {
+        answers.add(a.response());
+        answeredBy.put(a.response().getShard(), a.address());
+        generations.put(HeartbeatWatcher.replica(a.address(), a.response().getShard()),
+            a.response().getSearcherGeneration());
+      }
+    }
+    if (refused != null) {
+      throw refused;
+    }
+    return new Result(answers, answeredBy, generations, hedged);
+  }
+}

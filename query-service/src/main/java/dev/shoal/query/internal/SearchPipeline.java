@@ -1,0 +1,301 @@
+package dev.shoal.query.internal;
+
+import dev.shoal.api.v1.Hit;
+import dev.shoal.api.v1.SearchRequest;
+import dev.shoal.api.v1.SearchResponse;
+import dev.shoal.api.v1.StageTiming;
+import dev.shoal.internal.v1.HydrateRequest;
+import dev.shoal.internal.v1.RankerGrpc;
+import dev.shoal.internal.v1.ShardHit;
+import dev.shoal.internal.v1.ShardSearchRequest;
+import dev.shoal.query.plan.Candidate;
+import dev.shoal.query.plan.Fusion;
+import dev.shoal.query.plan.FusionWeights;
+import dev.shoal.query.plan.ListStats;
+import dev.shoal.query.plan.QueryContext;
+import dev.shoal.query.plan.RescoreContext;
+import dev.shoal.query.plan.Retriever;
+import dev.shoal.query.plan.SearchPlan;
+import dev.shoal.server.time.Clock;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.StatusRuntimeException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.ToLongFunction;
+
+/**
+ * The read path behind the gRPC and HTTP fronts, as a short run of stages: validate; the
+ * {@link SearchPlan}; the query's embedding if the plan needs one; the first phase on every shard
+ * ({@link Scatter}); the merged lists ranked by one list or fused ({@link CandidateLists}); the
+ * head re-scored; the page hydrated.
+ *
+ * <p>Deadlines: the whole request runs within its deadline. A shard that has not answered by then
+ * is left out and the answer is {@code partial}; a model stage that fails (query embedding,
+ * rescorer) is skipped and the answer is {@code degraded}, saying which. Only when no shard
+ * answers is the call an error. Complete answers go to the result cache. Thread-safe.
+ */
+final class SearchPipeline {
+
+  /** Default deadline when the client sets none. */
+  public static final long DEFAULT_TIMEOUT_MS = 5_000;
+  /** Pages up to this deep in single-list plans are hydrated speculatively in the first phase. */
+  static final int SPECULATIVE_PAGE_MAX = 20;
+
+  private final RequestValidator validator;
+  private final Plans plans;
+  private final ShardRouter router;
+  private final Scatter scatter;
+  private final Hydrator hydrator;
+  private final QueryEmbedder embedder;
+  private final ResultCache cache;
+  private final ToLongFunction<String> generations;
+  private final SearchMetrics metrics;
+  private final Clock clock;
+
+  SearchPipeline(RequestValidator validator, Plans plans, ShardRouter router, Scatter scatter, Hydrator hydrator,
+                 QueryEmbedder embedder, ResultCache cache, ToLongFunction<String> generations, SearchMetrics metrics,
+                 Clock clock) {
+    this.validator = validator;
+    this.plans = plans;
+    this.router = router;
+    this.scatter = scatter;
+    this.hydrator = hydrator;
+    this.embedder = embedder;
+    this.cache = cache;
+    this.generations = generations;
+    this.metrics = metrics;
+    this.clock = clock;
+  }
+
+  /** Collects stage timings on the pipeline's clock. */
+  private final class Timings {
+    final SearchResponse.Builder out;
+    long mark;
+
+    Timings(SearchResponse.Builder out, long start) {
+      this.out = out;
+      this.mark = start;
+    }
+
+    void stage(String name) {
+      long now = clock.nanoTime();
+      out.addTimings(StageTiming.newBuilder().setStage(name).setMillis((now - mark) / 1e6));
+      mark = now;
+    }
+  }
+
+  /**
+   * @param deadlineNanos absolute deadline on this pipeline's clock from the transport, or
+   *                      {@code Long.MAX_VALUE} when the client set none
+   */
+  SearchResponse search(SearchRequest raw, long deadlineNanos) throws StatusException {
+    long start = clock.nanoTime();
+    SearchRequest r = validator.validate(raw);
+    SearchPlan plan;
+    try {
+      plan = plans.resolve(r);
+    } catch (IllegalArgumentException e) {
+      throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException();
+    }
+    SearchRequest cacheKey = cache == null ? null : ResultCache.key(r);
+    if (cacheKey != null) {
+      SearchResponse hit = cache.get(cacheKey, generations);
+      if (hit != null) {
+        SearchResponse.Builder b = hit.toBuilder().clearTimings();
+        Timings t = new Timings(b, start);
+        t.stage("cache");
+        b.addTimings(StageTiming.newBuilder().setStage("total").setMillis((clock.nanoTime() - start) / 1e6));
+        return b.build();
+      }
+    }
+    long timeoutMs = r.getTimeoutMs() > 0 ? r.getTimeoutMs() : DEFAULT_TIMEOUT_MS;
+    long deadline = Math.min(deadlineNanos, start + TimeUnit.MILLISECONDS.toNanos(timeoutMs));
+    SearchResponse.Builder out = SearchResponse.newBuilder();
+    Timings timings = new Timings(out, start);
+    timings.stage("parse");
+
+    QueryContext query = new QueryContext(r, null);
+    SearchPlan asked = plan;
+    if (plan.needsQueryVector()) {
+      try {
+        query = new QueryContext(r, embedder.embed(r.getQuery(), deadline));
+      } catch (StatusRuntimeException e) {
+        plan = plan.withoutQueryVector();
+        if (plan == null) {
+          throw Status.UNAVAILABLE.withDescription("the " + asked.describe() + " plan needs the ranker for the query "
+              + "embedding, and it failed: " + e.getStatus()).asException();
+        }
+        out.setDegraded(true).setDegradedReason("query embedding failed (" + e.getStatus().getCode() + "); "
+            + plan.describe() + " only");
+      }
+      timings.stage("embed");
+    }
+
+    int window = r.getOffset() + r.getTopK();
+    int shards = router.shardCount();
+    if (shards == 0) {
+      throw Status.UNAVAILABLE.withDescription("no routing table yet: the cluster is starting").asException();
+    }
+    Scatter.Result first = scatter.run(firstPhase(r, asked, plan, query, window, shards), shards, r.getSession(),
+        deadline);
+    timings.stage("retrieve");
+    metrics.hedged(first.hedged());
+    out.setShardsTotal(shards).setShardsAnswered(first.answers().size()).setPartial(first.answers().size() < shards);
+    if (first.answers().isEmpty()) {
+      throw Status.DEADLINE_EXCEEDED.withDescription("no shard answered within " + timeoutMs + " ms").asException();
+    }
+
+    CandidateLists lists = new CandidateLists(first.answers(), plan.legNames());
+    out.setTotalHits(lists.totalHits());
+    List<Candidate> ranked = plan.retrievers().size() == 1 ? lists.single(plan.legNames().getFirst())
+        : lists.fused(plan.fusion(), plan.weights());
+    timings.stage("fuse");
+
+    if (plan.rescorer() != null && !ranked.isEmpty()) {
+      List<Candidate> head = ranked.subList(0, Math.min(r.getRerankDepth(), ranked.size()));
+      try {
+        ranked = plan.rescorer().rescore(head, new Context(query, plan, lists, first.answeredBy(), deadline));
+      } catch (Exception e) {
+        String why = e instanceof StatusRuntimeException sre ? sre.getStatus().getCode().toString() : e.getMessage();
+        out.setDegraded(true).setDegradedReason("rescorer '" + plan.rescorer().name() + "' failed (" + why
+            + "); first-phase order");
+      }
+      timings.stage("rerank");
+    }
+
+    List<Candidate> page = ranked.subList(Math.min(r.getOffset(), ranked.size()), Math.min(ranked.size(), window));
+    Map<String, ShardHit> stored = new HashMap<>();
+    List<Candidate> missing = new ArrayList<>();
+    for (Candidate c : page) {
+      ShardHit h = lists.hit(c.id());
+      if (h.getHydrated()) {
+        stored.put(c.id(), h);
+      } else {
+        missing.add(c);
+      }
+    }
+    if (!missing.isEmpty()) {
+      stored.putAll(hydrator.hydrate(missing, first.answeredBy(), r.getSession(), HydrateRequest.newBuilder()
+          .setHighlight(r.getQuery()).addAllFields(r.getFieldsList()).setWithTitles(true).setWithSnippets(true),
+          deadline));
+    }
+    timings.stage("fetch");
+    for (Candidate c : page) {
+      ShardHit h = stored.getOrDefault(c.id(), lists.hit(c.id()));
+      Hit.Builder hit = Hit.newBuilder().setId(c.id()).setScore(c.score()).setTitle(h.getTitle())
+          .setSnippet(h.getSnippet()).putAllFields(h.getFieldsMap()).setShard(c.shard());
+      if (r.getExplain()) {
+        hit.setExplanation(c.explanation().toProto());
+      }
+      out.addHits(hit);
+    }
+    out.addTimings(StageTiming.newBuilder().setStage("total").setMillis((clock.nanoTime() - start) / 1e6));
+    SearchResponse response = out.build();
+    metrics.record(response, profileLabel(r));
+    if (cacheKey != null) {
+      cache.put(cacheKey, response, first.generations());
+    }
+    return response;
+  }
+
+  /**
+   * The request every shard gets: the legs of the plan's retrievers, the rescorer's shard-side
+   * scorers, and for single-list plans with a small page the stored parts of each shard's best
+   * few hits (its fair share of the page plus two; ~8% of 10-hit pages over 4 shards need a
+   * Hydrate call for the rest), so most such searches make one round trip to the shards.
+   */
+  private static ShardSearchRequest firstPhase(SearchRequest r, SearchPlan asked, SearchPlan plan, QueryContext query,
+                                               int window, int shards) {
+    int k = asked.singleList() ? window : Math.max(window, r.getRerankDepth());
+    ShardSearchRequest.Builder b = ShardSearchRequest.newBuilder().addAllFilters(r.getFiltersList());
+    for (Retriever ret : plan.retrievers()) {
+      b.addLegs(ret.leg(query, k));
+    }
+    if (plan.rescorer() != null) {
+      b.addAllScorers(plan.rescorer().shardScorers(query));
+    }
+    if (asked.singleList() && window <= SPECULATIVE_PAGE_MAX) {
+      b.setHydrateTop(Math.min(window, (window + shards - 1) / shards + 2)).addAllFields(r.getFieldsList())
+          .setHighlight(r.getQuery());
+    }
+    return b.build();
+  }
+
+  private static String profileLabel(SearchRequest r) {
+    return r.getRetrieversCount() > 0 || !r.getRescorer().isEmpty() ? "custom"
+        : r.getProfile().name().toLowerCase(Locale.ROOT);
+  }
+
+  /** What a rescorer of this query may use. */
+  private final class Context implements RescoreContext {
+    private final QueryContext query;
+    private final SearchPlan plan;
+    private final CandidateLists lists;
+    private final Map<Integer, String> answeredBy;
+    private final long deadline;
+
+    Context(QueryContext query, SearchPlan plan, CandidateLists lists, Map<Integer, String> answeredBy, long deadline) {
+      this.query = query;
+      this.plan = plan;
+      this.lists = lists;
+      this.answeredBy = answeredBy;
+      this.deadline = deadline;
+    }
+
+    @Override
+    public QueryContext query() {
+      return query;
+    }
+
+    @Override
+    public Fusion fusion() {
+      return plan.fusion();
+    }
+
+    @Override
+    public FusionWeights weights() {
+      return plan.weights();
+    }
+
+    @Override
+    public Optional<ListStats> list(String leg) {
+      return plan.legNames().contains(leg) ? Optional.of(lists.stats(leg)) : Optional.empty();
+    }
+
+    @Override
+    public long deadlineNanos() {
+      return deadline;
+    }
+
+    @Override
+    public long nanoTime() {
+      return clock.nanoTime();
+    }
+
+    @Override
+    public Map<String, String> passages(List<Candidate> candidates) {
+      Map<String, ShardHit> got = hydrator.hydrate(candidates, answeredBy, query.request().getSession(),
+          HydrateRequest.newBuilder().setWithText(true), deadline);
+      Map<String, String> out = new HashMap<>();
+      for (Candidate c : candidates) {
+        ShardHit h = got.get(c.id());
+        if (h == null) {
+          throw new IllegalStateException("shard " + c.shard() + " did not give the passage of '" + c.id() + "'");
+        }
+        out.put(c.id(), h.getText());
+      }
+      return out;
+    }
+
+    @Override
+    public RankerGrpc.RankerBlockingStub ranker() {
+      return embedder.stub(deadline);
+    }
+  }
+}

@@ -1,0 +1,24 @@
+package dev.shoal.query.plan;
+
+import java.util.List;
+
+/**
+ * Combines a candidate's signals into one score: how two or more ranked lists become one, and how
+ * a rescorer merges its model's scores with the first phase. Implementations are immutable
+ * values (a rule with its parameters, e.g. RRF with k = 10), safe for concurrent use; they are
+ * created by a {@link FusionRule} from the request's {@code FusionParams}.
+ */
+public interface Fusion {
+
+  /** The fused score and what each signal (in the order given) contributed to it. */
+  record Fused(double score, double[] contributions) {
+  }
+
+  /** The rule's registered name, e.g. {@code rrf}. */
+  String name();
+
+  Fused fuse(List<Signal> signals);
+
+  /** As shown in explanations, e.g. {@code rrf(k=10)}. */
+  String describe();
+}

@@ -1,0 +1,145 @@
+package dev.shoal.query.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.SettableFuture;
+import dev.shoal.internal.v1.FetchRequest;
+import dev.shoal.internal.v1.FetchResponse;
+import dev.shoal.internal.v1.HydrateRequest;
+import dev.shoal.internal.v1.HydrateResponse;
+import dev.shoal.internal.v1.Replica;
+import dev.shoal.internal.v1.ShardSearchRequest;
+import dev.shoal.internal.v1.ShardSearchResponse;
+import dev.shoal.server.time.ManualClock;
+import io.grpc.Status;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** Hedging and failover of one shard's request, under a manual clock: nothing here waits for real time. */
+class HedgedCallTest {
+
+  /** A shard client whose calls answer only when the test says so. */
+  static final class HeldCalls implements ShardClient {
+    record Call(String address, SettableFuture<ShardSearchResponse> reply) {
+    }
+
+    final List<Call> calls = new ArrayList<>();
+
+    @Override
+    public synchronized ListenableFuture<ShardSearchResponse> search(String address, ShardSearchRequest r, long d) {
+      SettableFuture<ShardSearchResponse> f = SettableFuture.create();
+      calls.add(new Call(address, f));
+      return f;
+    }
+
+    @Override
+    public ListenableFuture<HydrateResponse> hydrate(String address, HydrateRequest r, long d) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public ListenableFuture<FetchResponse> fetch(String address, FetchRequest r, long d) {
+      throw new UnsupportedOperationException();
+    }
+
+    synchronized List<String> addresses() {
+      return calls.stream().map(Call::address).toList();
+    }
+
+    synchronized Call call(int i) {
+      return calls.get(i);
+    }
+  }
+
+  private final ManualClock clock = new ManualClock();
+  private final ShardRouter router = new ShardRouter();
+  private final HeldCalls shards = new HeldCalls();
+  private final List<Replica> replicas = List.of(Replica.newBuilder().setAddress("a:1").build(),
+      Replica.newBuilder().setAddress("b:1").build());
+
+  private static ShardSearchResponse answer(int shard) {
+    return ShardSearchResponse.newBuilder().setShard(shard).setTotalHits(7).build();
+  }
+
+  /** Gives replica a:1 a p95 of 10 ms: 20 answers of 1..10 ms on the manual clock. */
+  private void warmUp() {
+    for (int i = 0; i < 20; i++) {
+      router.begin("a:1");
+      router.end("a:1", 1 + i % 10);
+    }
+    assertEquals(TimeUnit.MILLISECONDS.toNanos(10), router.hedgeDelayNanos("a:1"));
+  }
+
+  private CompletableFuture<HedgedCall.Answer> start(HedgedCall call, long deadlineMillis) {
+    return call.start(clock.nanoTime() + TimeUnit.MILLISECONDS.toNanos(deadlineMillis));
+  }
+
+  @Test
+  void aReplicaThatAnswersWithinItsP95GetsNoHedge() {
+    warmUp();
+    HedgedCall call = new HedgedCall(replicas, ShardSearchRequest.getDefaultInstance(), shards, router, clock);
+    CompletableFuture<HedgedCall.Answer> f = start(call, 1_000);
+    clock.advanceMillis(9);
+    shards.call(0).reply().set(answer(0));
+    clock.advanceMillis(50);
+    assertEquals("a:1", f.join().address());
+    assertEquals(List.of("a:1"), shards.addresses());
+    assertFalse(call.hedged());
+    assertEquals(0, clock.pending(), "the hedge and deadline timers are cancelled once answered");
+  }
+
+  @Test
+  void aReplicaThatHasNotAnsweredByItsP95GetsAHedgeAndTheFirstAnswerWins() {
+    warmUp();
+    HedgedCall call = new HedgedCall(replicas, ShardSearchRequest.getDefaultInstance(), shards, router, clock);
+    CompletableFuture<HedgedCall.Answer> f = start(call, 1_000);
+    clock.advanceMillis(9);
+    assertEquals(List.of("a:1"), shards.addresses(), "not yet: 9 ms is within a:1's p95 of 10 ms");
+    clock.advanceMillis(1);
+    assertEquals(List.of("a:1", "b:1"), shards.addresses(), "at a:1's p95 a hedged copy goes to b:1");
+    assertTrue(call.hedged());
+    assertFalse(f.isDone());
+    shards.call(1).reply().set(answer(3));
+    assertEquals("b:1", f.join().address());
+    assertTrue(shards.call(0).reply().isCancelled(), "the losing attempt is cancelled");
+  }
+
+  @Test
+  void aFailedReplicaIsReplacedByTheNextAtOnce() {
+    HedgedCall call = new HedgedCall(replicas, ShardSearchRequest.getDefaultInstance(), shards, router, clock);
+    CompletableFuture<HedgedCall.Answer> f = start(call, 1_000);
+    shards.call(0).reply().setException(Status.UNAVAILABLE.asRuntimeException());
+    assertEquals(List.of("a:1", "b:1"), shards.addresses());
+    shards.call(1).reply().set(answer(0));
+    assertEquals("b:1", f.join().address());
+    assertFalse(call.hedged(), "a retry after a failure is not a hedge");
+  }
+
+  @Test
+  void noAnswerByTheDeadlineIsNull() {
+    HedgedCall call = new HedgedCall(replicas, ShardSearchRequest.getDefaultInstance(), shards, router, clock);
+    CompletableFuture<HedgedCall.Answer> f = start(call, 200);
+    clock.advanceMillis(199);
+    assertFalse(f.isDone());
+    clock.advanceMillis(1);
+    assertNull(f.join());
+    assertEquals(2, shards.addresses().size(), "hedged after the default delay (50 ms), then gave up");
+    assertTrue(shards.call(0).reply().isCancelled() && shards.call(1).reply().isCancelled());
+  }
+
+  @Test
+  void anInvalidQueryFailsTheCallAtOnceWithoutTryingAnotherReplica() {
+    HedgedCall call = new HedgedCall(replicas, ShardSearchRequest.getDefaultInstance(), shards, router, clock);
+    CompletableFuture<HedgedCall.Answer> f = start(call, 1_000);
+    shards.call(0).reply().setException(Status.INVALID_ARGUMENT.withDescription("bad syntax").asRuntimeException());
+    assertTrue(f.isCompletedExceptionally());
+    assertEquals(List.of("a:1"), shards.addresses());
+  }
+}

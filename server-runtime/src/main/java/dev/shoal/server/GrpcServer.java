@@ -1,0 +1,157 @@
+package dev.shoal.server;
+
+import io.grpc.BindableService;
+import io.grpc.Server;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One gRPC server of a Shoal process: the services it is given, plus {@code grpc.health.v1.Health}
+ * and server reflection v1, always, so no server can forget them. Built by composition
+ * ({@link #forAddress}), as grpc-java's own {@link HealthStatusManager} is used.
+ *
+ * <p>Lifecycle: {@link Builder#start()} binds the port and marks every service SERVING (a
+ * service may then be marked otherwise, e.g. an index node until its shards are LIVE);
+ * {@link #close()} marks the server NOT_SERVING, lets in-flight calls finish for up to 2 s, then
+ * stops it. Thread-safe: health may be set from any thread.
+ */
+public final class GrpcServer implements AutoCloseable {
+
+  /** The largest request a server accepts unless told otherwise, in bytes. */
+  public static final int DEFAULT_MAX_INBOUND_BYTES = 16 << 20;
+
+  private final String host;
+  private final HealthStatusManager health = new HealthStatusManager();
+  private final Server server;
+  private final EventLoopGroup bossGroup;
+  private final EventLoopGroup workerGroup;
+
+  /** What to serve and how. Not thread-safe. */
+  public static final class Builder {
+    private final String host;
+    private final int port;
+    private final List<BindableService> services = new ArrayList<>();
+    private int maxInboundBytes = DEFAULT_MAX_INBOUND_BYTES;
+    private boolean ownEventLoops;
+
+    private Builder(String host, int port) {
+      this.host = host;
+      this.port = port;
+    }
+
+    public Builder service(BindableService s) {
+      services.add(s);
+      return this;
+    }
+
+    public Builder services(List<? extends BindableService> s) {
+      services.addAll(s);
+      return this;
+    }
+
+    public Builder maxInboundMessageBytes(int bytes) {
+      this.maxInboundBytes = bytes;
+      return this;
+    }
+
+    /**
+     * Calls run on the server's own transport event loops instead of being handed to an executor.
+     * Saves a thread hand-off per call (measurable at sub-millisecond service times); only for
+     * servers whose handlers never block (no waiting on other calls, locks or sleeps). The loops
+     * are the server's own, never shared with other servers' and clients' I/O in the same
+     * process (a demo or test runs every service in one JVM).
+     */
+    public Builder handlersNeverBlock() {
+      this.ownEventLoops = true;
+      return this;
+    }
+
+    public GrpcServer start() {
+      return new GrpcServer(this);
+    }
+  }
+
+  public static Builder forAddress(String host, int port) {
+    return new Builder(host, port);
+  }
+
+  private GrpcServer(Builder b) {
+    this.host = b.host;
+    NettyServerBuilder nb = NettyServerBuilder.forAddress(new InetSocketAddress(b.host, b.port))
+        .maxInboundMessageSize(b.maxInboundBytes);
+    if (b.ownEventLoops) {
+      bossGroup = new NioEventLoopGroup(1);
+      workerGroup = new NioEventLoopGroup(Runtime.getRuntime().availableProcessors());
+      nb.directExecutor().bossEventLoopGroup(bossGroup).workerEventLoopGroup(workerGroup)
+          .channelType(NioServerSocketChannel.class);
+    } else {
+      bossGroup = null;
+      workerGroup = null;
+    }
+    nb.addService(health.getHealthService()).addService(ProtoReflectionServiceV1.newInstance());
+    List<String> names = new ArrayList<>();
+    for (BindableService s : b.services) {
+      var definition = s.bindService();
+      nb.addService(definition);
+      names.add(definition.getServiceDescriptor().getName());
+    }
+    try {
+      server = nb.build().start();
+    } catch (IOException e) {
+      shutdownLoops();
+      throw new UncheckedIOException("cannot bind gRPC server on " + b.host + ":" + b.port, e);
+    }
+    names.forEach(n -> health.setStatus(n, ServingStatus.SERVING));
+    health.setStatus("", ServingStatus.SERVING);
+  }
+
+  /** Sets the health of a named service ("" is the whole server). */
+  public void setHealth(String service, ServingStatus status) {
+    health.setStatus(service, status);
+  }
+
+  public int port() {
+    return server.getPort();
+  }
+
+  public String address() {
+    return host + ":" + port();
+  }
+
+  @Override
+  public synchronized void close() {
+    if (server.isShutdown()) {
+      return;
+    }
+    health.enterTerminalState();
+    server.shutdown();
+    try {
+      if (!server.awaitTermination(2, TimeUnit.SECONDS)) {
+        server.shutdownNow().awaitTermination(2, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      server.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+    shutdownLoops();
+  }
+
+  private void shutdownLoops() {
+    for (EventLoopGroup g : new EventLoopGroup[] {workerGroup, bossGroup}) {
+      if (g != null) {
+        g.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      }
+    }
+  }
+}

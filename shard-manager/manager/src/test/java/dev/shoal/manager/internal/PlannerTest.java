@@ -1,0 +1,113 @@
+package dev.shoal.manager.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.shoal.cluster.Epoch;
+import dev.shoal.internal.v1.HostedShard;
+import dev.shoal.internal.v1.NodeHeartbeat;
+import dev.shoal.internal.v1.Replica;
+import dev.shoal.internal.v1.ShardAssignment;
+import dev.shoal.internal.v1.ShardPlacement;
+import dev.shoal.internal.v1.ShardState;
+import dev.shoal.server.time.ManualClock;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import org.junit.jupiter.api.Test;
+
+/** The leader's decisions over time, under a manual clock: failure detection and epochs. */
+class PlannerTest {
+
+  private static final long FAILURE_MS = 5_000;
+  private final ManualClock clock = new ManualClock();
+  private final Membership members = new Membership(clock, FAILURE_MS);
+  private final Planner planner = new Planner("m1", 4, 2, clock);
+
+  private void beat(String node, ShardAssignment routing) {
+    NodeHeartbeat.Builder hb = NodeHeartbeat.newBuilder().setNodeId(node).setAddress(node + ":1");
+    if (routing != null) {
+      for (ShardPlacement p : routing.getPlacementsList()) {
+        if (p.getReplicasList().stream().anyMatch(r -> r.getNodeId().equals(node))) {
+          hb.addShards(HostedShard.newBuilder().setShard(p.getShard()).setState(ShardState.LIVE));
+        }
+      }
+    }
+    members.heartbeat(hb.build());
+  }
+
+  private static Map<Integer, Set<String>> placement(ShardAssignment a) {
+    Map<Integer, Set<String>> out = new TreeMap<>();
+    for (ShardPlacement p : a.getPlacementsList()) {
+      out.put(p.getShard(), new TreeSet<>(p.getReplicasList().stream().map(Replica::getNodeId).toList()));
+    }
+    return out;
+  }
+
+  private static Set<String> nodes(ShardAssignment a) {
+    Set<String> out = new TreeSet<>();
+    placement(a).values().forEach(out::addAll);
+    return out;
+  }
+
+  @Test
+  void aNodeSilentPastTheFailureTimeoutLosesItsShardsAndNotBefore() {
+    for (String n : List.of("a", "b", "c")) {
+      beat(n, null);
+    }
+    ShardAssignment first = planner.next(members, null, 1);
+    assertEquals(Set.of("a", "b", "c"), nodes(first));
+    // b and c keep heartbeating every second; a falls silent
+    for (int s = 1; s <= 5; s++) {
+      clock.advanceMillis(1_000);
+      beat("b", first);
+      beat("c", first);
+    }
+    ShardAssignment atTimeout = planner.next(members, first, 1);
+    assertEquals(placement(first), placement(atTimeout), "silent exactly the failure timeout: still a member");
+    clock.advanceMillis(1);
+    beat("b", first);
+    beat("c", first);
+    ShardAssignment after = planner.next(members, atTimeout, 1);
+    assertEquals(Set.of("b", "c"), nodes(after), "silent past the timeout: its replicas move to the others");
+    for (Set<String> replicas : placement(after).values()) {
+      assertEquals(2, replicas.size(), "every shard back to R replicas");
+    }
+  }
+
+  @Test
+  void aNodeThatHeartbeatsAgainInTimeKeepsItsShards() {
+    beat("a", null);
+    beat("b", null);
+    ShardAssignment first = planner.next(members, null, 1);
+    clock.advanceMillis(4_900);
+    beat("a", first);
+    beat("b", first);
+    clock.advanceMillis(4_900);
+    beat("b", first);
+    assertEquals(placement(first), placement(planner.next(members, first, 1)), "a's last beat is 4.9 s old");
+  }
+
+  @Test
+  void epochsGrowWithinATermAndEveryEpochOfANewTermIsAboveTheOldTerms() {
+    beat("a", null);
+    ShardAssignment t1 = planner.next(members, null, 1);
+    assertEquals(Epoch.firstOfTerm(1), t1.getEpoch());
+    ShardAssignment t1b = planner.next(members, t1, 1);
+    assertEquals(t1.getEpoch() + 1, t1b.getEpoch());
+    ShardAssignment t2 = planner.next(members, t1b, 2);
+    assertEquals(Epoch.firstOfTerm(2), t2.getEpoch());
+    assertTrue(t2.getEpoch() > t1b.getEpoch());
+    assertEquals(2, Epoch.term(t2.getEpoch()));
+  }
+
+  @Test
+  void noLiveNodeMeansNothingToPublish() {
+    beat("a", null);
+    clock.advanceMillis(FAILURE_MS + 1);
+    assertNull(planner.next(members, null, 1));
+  }
+}
