@@ -4,6 +4,7 @@ import dev.shoal.cli.internal.UntilStopped;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.Encoders;
 import dev.shoal.enricher.Enricher;
+import dev.shoal.enricher.EnricherConfig;
 import dev.shoal.server.HealthEndpoint;
 import dev.shoal.server.Metrics;
 import dev.shoal.server.MetricsHttpServer;
@@ -44,7 +45,7 @@ final class EnricherCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Metrics metrics = new Metrics();
     Encoder encoder = Encoders.create(model.spec(), "auto", threads, 16);
-    Enricher enricher = new Enricher(bootstrap, id, encoder, 64, metrics);
+    Enricher enricher = new Enricher(EnricherConfig.defaults(bootstrap, id), encoder, metrics);
     enricher.start();
     MetricsHttpServer metricsServer = new MetricsHttpServer("127.0.0.1", metricsPort, metrics);
     HealthEndpoint health = HealthEndpoint.start("127.0.0.1", healthPort, enricher::isReady);

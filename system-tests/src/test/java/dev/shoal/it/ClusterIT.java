@@ -13,6 +13,7 @@ import dev.shoal.cluster.ClusterTopics;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.encoder.onnx.OnnxEncoder;
 import dev.shoal.enricher.Enricher;
+import dev.shoal.enricher.EnricherConfig;
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.ingest.DocumentProducer;
 import dev.shoal.internal.v1.ShardAssignment;
@@ -79,7 +80,7 @@ class ClusterIT {
     encoder = new OnnxEncoder(ModelSpec.ALL_MINILM_L6_V2.withMaxTokens(64), 2, 16);
     ranker = new RankerServer("127.0.0.1", 0, encoder);
     ranker.start();
-    enricher = new Enricher(kafka.bootstrap(), "cluster-it", encoder, 64);
+    enricher = new Enricher(EnricherConfig.defaults(kafka.bootstrap(), "cluster-it"), encoder);
     enricher.start();
     for (String n : List.of("n1", "n2", "n3")) {
       startNode(n);

@@ -10,6 +10,7 @@ import dev.shoal.cluster.ClusterTopics;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.encoder.onnx.OnnxEncoder;
 import dev.shoal.enricher.Enricher;
+import dev.shoal.enricher.EnricherConfig;
 import dev.shoal.ingest.DocumentProducer;
 import dev.shoal.internal.v1.FetchRequest;
 import dev.shoal.internal.v1.FetchResponse;
@@ -70,7 +71,7 @@ class CrashRecoveryIT {
       String bootstrap = kafka.bootstrap();
       ClusterTopics.ensure(bootstrap, SHARDS, (short) 1);
       try (OnnxEncoder encoder = new OnnxEncoder(ModelSpec.ALL_MINILM_L6_V2.withMaxTokens(32), 2, 32);
-           Enricher enricher = new Enricher(bootstrap, "crash-test-enricher", encoder, 128);
+           Enricher enricher = new Enricher(EnricherConfig.defaults(bootstrap, "crash-test-enricher").withMaxBatch(128), encoder);
            ShardManager manager = new ShardManager(ShardManagerConfig.defaults(bootstrap, "m1", SHARDS).withReplicas(1)
                .withFailureTimeoutMillis(60_000));
            DocumentProducer producer = new DocumentProducer(bootstrap)) {

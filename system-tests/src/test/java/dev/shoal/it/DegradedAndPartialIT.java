@@ -13,6 +13,7 @@ import dev.shoal.cluster.ClusterTopics;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.encoder.onnx.OnnxEncoder;
 import dev.shoal.enricher.Enricher;
+import dev.shoal.enricher.EnricherConfig;
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.ingest.DocumentProducer;
 import dev.shoal.internal.v1.EmbedRequest;
@@ -89,7 +90,7 @@ class DegradedAndPartialIT {
         // never answers
       }
     }).start();
-    enricher = new Enricher(kafka.bootstrap(), "partial-it", encoder, 64);
+    enricher = new Enricher(EnricherConfig.defaults(kafka.bootstrap(), "partial-it"), encoder);
     enricher.start();
     for (int i = 0; i < 4; i++) {
       nodes.add(startNode("n" + i));

@@ -12,6 +12,7 @@ import dev.shoal.cluster.ClusterTopics;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.encoder.onnx.OnnxEncoder;
 import dev.shoal.enricher.Enricher;
+import dev.shoal.enricher.EnricherConfig;
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.ingest.DocumentProducer;
 import dev.shoal.internal.v1.HostedShard;
@@ -56,7 +57,7 @@ class HedgingIT {
       ranker.start();
       Process n0 = ServiceProcess.node(kafka.bootstrap(), "n0", dir.resolve("n0"), dir).process();
       Process n1 = ServiceProcess.node(kafka.bootstrap(), "n1", dir.resolve("n1"), dir).process();
-      try (Enricher enricher = new Enricher(kafka.bootstrap(), "hedging-it", encoder, 64);
+      try (Enricher enricher = new Enricher(EnricherConfig.defaults(kafka.bootstrap(), "hedging-it"), encoder);
            ShardManager manager = new ShardManager(ShardManagerConfig.defaults(kafka.bootstrap(), "m1", 4)
                .withFailureTimeoutMillis(120_000))) {
         enricher.start();

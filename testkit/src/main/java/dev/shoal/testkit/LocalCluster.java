@@ -6,6 +6,7 @@ import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.Encoders;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.enricher.Enricher;
+import dev.shoal.enricher.EnricherConfig;
 import dev.shoal.indexnode.IndexNode;
 import dev.shoal.indexnode.IndexNodeConfig;
 import dev.shoal.indexnode.shard.ShardStore;
@@ -89,7 +90,7 @@ public final class LocalCluster implements AutoCloseable {
           options.caches() ? dev.shoal.ranker.RankerService.QUERY_CACHE_SIZE : 0);
       ranker.start();
       started.push(ranker);
-      enricher = new Enricher(bootstrap, "shoal-enricher-1", encoder, 64, metrics);
+      enricher = new Enricher(EnricherConfig.defaults(bootstrap, "shoal-enricher-1"), encoder, metrics);
       enricher.start();
       started.push(enricher);
       ShardManager manager = new ShardManager(ShardManagerConfig.defaults(bootstrap, "manager-1", options.shards()));

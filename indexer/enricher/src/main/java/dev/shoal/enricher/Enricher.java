@@ -51,10 +51,8 @@ import org.slf4j.LoggerFactory;
 public final class Enricher extends ServiceLoop {
 
   private static final Logger LOG = LoggerFactory.getLogger(Enricher.class);
-  private final String bootstrap;
-  private final String transactionalId;
+  private final EnricherConfig config;
   private final Encoder encoder;
-  private final int maxBatch;
   private final AtomicLong enriched = new AtomicLong();
   private final AtomicLong deadLettered = new AtomicLong();
   private final Metrics.Counter enrichedMetric;
@@ -64,16 +62,14 @@ public final class Enricher extends ServiceLoop {
   private KafkaConsumer<String, byte[]> consumer;
   private KafkaProducer<String, byte[]> producer;
 
-  public Enricher(String bootstrap, String transactionalId, Encoder encoder, int maxBatch) {
-    this(bootstrap, transactionalId, encoder, maxBatch, new Metrics());
+  public Enricher(EnricherConfig config, Encoder encoder) {
+    this(config, encoder, new Metrics());
   }
 
-  public Enricher(String bootstrap, String transactionalId, Encoder encoder, int maxBatch, Metrics metrics) {
+  public Enricher(EnricherConfig config, Encoder encoder, Metrics metrics) {
     super("enricher");
-    this.bootstrap = bootstrap;
-    this.transactionalId = transactionalId;
+    this.config = config;
     this.encoder = encoder;
-    this.maxBatch = maxBatch;
     this.enrichedMetric = metrics.counter("shoal_enricher_records_total",
         "Records consumed from shoal.docs, by outcome.", "outcome", "enriched");
     this.deadLetterMetric = metrics.counter("shoal_enricher_records_total",
@@ -97,12 +93,12 @@ public final class Enricher extends ServiceLoop {
 
   @Override
   protected void onStart() {
-    Properties c = KafkaSettings.consumer(bootstrap, "shoal-enricher");
-    c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(maxBatch));
+    Properties c = KafkaSettings.consumer(config.bootstrap(), "shoal-enricher");
+    c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(config.maxBatch()));
     consumer = new KafkaConsumer<>(c);
-    Properties p = KafkaSettings.producer(bootstrap);
-    p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
-    p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(16 << 20));
+    Properties p = KafkaSettings.producer(config.bootstrap());
+    p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, config.transactionalId());
+    p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(config.maxRequestBytes()));
     producer = new KafkaProducer<>(p);
     producer.initTransactions();
     consumer.subscribe(List.of(Topics.DOCS));

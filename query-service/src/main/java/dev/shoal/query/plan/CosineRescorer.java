@@ -24,11 +24,7 @@ public final class CosineRescorer implements Rescorer {
 
   @Override
   public List<VectorScorer> shardScorers(QueryContext query) {
-    VectorScorer.Builder s = VectorScorer.newBuilder().setName(NAME);
-    for (float x : query.requireQueryVector()) {
-      s.addVector(x);
-    }
-    return List.of(s.build());
+    return List.of(VectorScorer.newBuilder().setName(NAME).addAllVector(query.requireQueryVectorValues()).build());
   }
 
   @Override

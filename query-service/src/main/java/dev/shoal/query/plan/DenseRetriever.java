@@ -20,10 +20,7 @@ public final class DenseRetriever implements Retriever {
 
   @Override
   public Leg leg(QueryContext query, int k) {
-    VectorLeg.Builder v = VectorLeg.newBuilder();
-    for (float x : query.requireQueryVector()) {
-      v.addVector(x);
-    }
-    return Leg.newBuilder().setName(NAME).setK(k).setVector(v).build();
+    return Leg.newBuilder().setName(NAME).setK(k)
+        .setVector(VectorLeg.newBuilder().addAllVector(query.requireQueryVectorValues())).build();
   }
 }

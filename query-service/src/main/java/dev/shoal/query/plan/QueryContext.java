@@ -3,16 +3,40 @@ package dev.shoal.query.plan;
 import dev.shoal.api.v1.Filter;
 import dev.shoal.api.v1.QuerySyntax;
 import dev.shoal.api.v1.SearchRequest;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 
 /**
  * What every stage of a plan knows about one query: the validated request (defaults applied)
  * and the query's embedding, when the plan needed one and the ranker gave it. Immutable.
- *
- * @param request     the validated request
- * @param queryVector the query's L2-normalised embedding, or null when none was computed
  */
-public record QueryContext(SearchRequest request, float[] queryVector) {
+public final class QueryContext {
+
+  private final SearchRequest request;
+  private final float[] queryVector;
+  private final List<Float> queryVectorValues;
+
+  /**
+   * @param request     the validated request
+   * @param queryVector the query's L2-normalised embedding, or null when none was computed
+   */
+  public QueryContext(SearchRequest request, float[] queryVector) {
+    this.request = request;
+    this.queryVector = queryVector == null ? null : queryVector.clone();
+    List<Float> values = null;
+    if (queryVector != null) {
+      values = new ArrayList<>(queryVector.length);
+      for (float x : queryVector) {
+        values.add(x);
+      }
+    }
+    this.queryVectorValues = values == null ? null : Collections.unmodifiableList(values);
+  }
+
+  public SearchRequest request() {
+    return request;
+  }
 
   public String text() {
     return request.getQuery();
@@ -32,9 +56,15 @@ public record QueryContext(SearchRequest request, float[] queryVector) {
 
   /** The embedding; only for stages that declared they need it (the plan drops them when there is none). */
   public float[] requireQueryVector() {
+    requireQueryVectorValues();
+    return queryVector.clone();
+  }
+
+  /** The embedding as the values a proto's repeated float takes (boxed once per query, shared by the stages). */
+  public List<Float> requireQueryVectorValues() {
     if (queryVector == null) {
       throw new IllegalStateException("this stage needs the query's embedding, and the plan has none");
     }
-    return queryVector;
+    return queryVectorValues;
   }
 }
