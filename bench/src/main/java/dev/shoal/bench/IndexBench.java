@@ -20,7 +20,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -74,10 +73,10 @@ public final class IndexBench {
     }
     try (ShardStore store = new ShardStore(0, tmp.resolve("alone"))) {
       long t0 = System.nanoTime();
-      List<Map.Entry<Long, EnrichedDocument>> batch = new ArrayList<>();
+      List<ShardStore.Record> batch = new ArrayList<>();
       long offset = 0;
       for (EnrichedDocument e : records) {
-        batch.add(Map.entry(offset++, e));
+        batch.add(ShardStore.Record.of(offset++, e));
         if (batch.size() == 500) {
           store.apply(batch, offset);
           batch.clear();

@@ -44,6 +44,7 @@ public final class GrpcServer implements AutoCloseable {
     private final List<BindableService> services = new ArrayList<>();
     private int maxInboundBytes = DEFAULT_MAX_INBOUND_BYTES;
     private boolean ownEventLoops;
+    private java.util.concurrent.Executor executor;
 
     private Builder(String host, int port) {
       this.host = host;
@@ -77,6 +78,15 @@ public final class GrpcServer implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Calls run on this executor (the caller's to shut down after the server), so a slow call
+     * never holds up the transport's event loops, the health checks they carry, or other calls.
+     */
+    public Builder executor(java.util.concurrent.Executor e) {
+      this.executor = e;
+      return this;
+    }
+
     public GrpcServer start() {
       return new GrpcServer(this);
     }
@@ -98,6 +108,9 @@ public final class GrpcServer implements AutoCloseable {
     } else {
       bossGroup = null;
       workerGroup = null;
+    }
+    if (b.executor != null) {
+      nb.executor(b.executor);
     }
     nb.addService(health.getHealthService()).addService(ProtoReflectionServiceV1.newInstance());
     List<String> names = new ArrayList<>();

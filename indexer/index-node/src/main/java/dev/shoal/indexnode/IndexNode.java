@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -39,8 +40,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threads: the indexing thread owns the Kafka consumer and every write (it also opens and
  * closes shards when the assignment changes); a scheduler refreshes searchers; the heartbeat
- * thread reports; the server's event loops search. Lifecycle: {@link #start()}, then
- * {@link #close()}, which stops indexing, commits every shard and closes the server.
+ * thread reports; a pool of its own runs shard calls. Lifecycle: {@link #start()}, then
+ * {@link #close()}.
  */
 public final class IndexNode implements AutoCloseable {
 
@@ -61,6 +62,12 @@ public final class IndexNode implements AutoCloseable {
     t.setDaemon(true);
     return t;
   });
+  private final ExecutorService searchPool = Executors.newFixedThreadPool(
+      Math.max(2, Runtime.getRuntime().availableProcessors()), r -> {
+        Thread t = new Thread(r, "shard-search");
+        t.setDaemon(true);
+        return t;
+      });
   private GrpcServer server;
   private HeartbeatPublisher heartbeats;
 
@@ -86,8 +93,9 @@ public final class IndexNode implements AutoCloseable {
 
   public IndexNode start() {
     ShardSearchService search = new ShardSearchService(config.nodeId(), shards::get, inFlight, metrics);
-    // shard searches and reads: CPU and local storage only
-    server = GrpcServer.forAddress(config.host(), config.port()).service(search).handlersNeverBlock().start();
+    // shard calls run on their own pool, never on the transport's event loops: one slow call (a
+    // regexp over a large term dictionary, a deep page of snippets) must not hold up the others
+    server = GrpcServer.forAddress(config.host(), config.port()).service(search).executor(searchPool).start();
     states.reportTo(server);
     heartbeats = new HeartbeatPublisher(config.bootstrap(), config.timings(), this::heartbeat).start();
     watcher.onAssignment(this::onAssignment);
@@ -150,23 +158,38 @@ public final class IndexNode implements AutoCloseable {
   private NodeHeartbeat heartbeat() {
     NodeHeartbeat.Builder hb = NodeHeartbeat.newBuilder().setNodeId(config.nodeId()).setAddress(server.address())
         .setLoad(inFlight.get()).setTimestampMs(clock.currentTimeMillis()).setAssignmentEpoch(appliedEpoch.get());
-    for (ShardStore s : shards.values()) {
-      hb.addShards(HostedShard.newBuilder().setShard(s.shard()).setState(states.state(s.shard()))
-          .setLag(states.lag(s.shard())).setDocCount(s.docCount()).setSearcherGeneration(s.searcherGeneration()));
+    for (int shard : states.hosted()) {
+      HostedShard.Builder h = HostedShard.newBuilder().setShard(shard).setState(states.state(shard))
+          .setLag(states.lag(shard)).setFailure(states.failure(shard));
+      ShardStore s = shards.get(shard);
+      if (s != null && s.tryAcquire()) {
+        try {
+          h.setDocCount(s.docCount()).setSearcherGeneration(s.searcherGeneration()).setDeadLetters(s.deadLetterCount());
+        } finally {
+          s.release();
+        }
+      }
+      hb.addShards(h);
     }
     return hb.build();
   }
 
+  /**
+   * Stops heartbeating, then serving (in-flight calls drain for up to 2 s), then indexing: every
+   * shard is committed and closed once no call reads it any more.
+   */
   @Override
   public void close() {
-    refresher.shutdownNow();
-    watcher.close();
-    indexLoop.close();
     if (heartbeats != null) {
       heartbeats.close();
     }
     if (server != null) {
       server.close();
     }
+    searchPool.shutdown();
+    refresher.shutdownNow();
+    watcher.close();
+    indexLoop.close();
+    searchPool.shutdownNow();
   }
 }

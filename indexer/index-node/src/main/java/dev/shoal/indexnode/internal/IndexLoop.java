@@ -12,12 +12,13 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.AbstractMap;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
@@ -35,21 +36,51 @@ import org.slf4j.LoggerFactory;
  * {@code shoal.docs.enriched} into its {@link ShardStore}, measures lag, and commits every
  * {@code commitMillis} or {@code commitDocs}. Owns the Kafka consumer and every write: both are
  * used on this thread only.
+ *
+ * <p>Error policy, per shard, so one shard's trouble never stops the others: a record that can
+ * never be applied (no value, unreadable, an embedding of another dimension) is a dead letter of
+ * its shard and passed over; any other failure while opening, applying or committing a shard
+ * discards the shard's uncommitted changes, reopens it from its last commit, seeks its partition
+ * back there and pauses it for a backoff (100 ms doubling, at most 5 s), so nothing polled is
+ * skipped; after {@value #MAX_ATTEMPTS} failures in a row the shard is FAILED with the reason
+ * (reported in the heartbeat, so the manager places a replacement) and stays paused.
  */
 public final class IndexLoop extends ServiceLoop {
 
+  /** Consecutive failures after which a shard is FAILED. */
+  static final int MAX_ATTEMPTS = 5;
   private static final Logger LOG = LoggerFactory.getLogger(IndexLoop.class);
+
+  /** A shard in trouble: paused until {@code retryAtNanos} (never, once FAILED). */
+  private record Trouble(String reason, long retryAtNanos) {
+  }
+
   private final IndexNodeConfig config;
   private final Map<Integer, ShardStore> shards;
   private final ReplicaStates states;
   private final Supplier<Set<Integer>> desired;
   private final Supplier<Consumer<String, byte[]>> consumers;
+  private final ShardOpener opener;
   private final Clock clock;
   private final Metrics metrics;
   private final Metrics.Histogram commitSeconds;
   private final Map<Integer, Metrics.Counter> indexed = new ConcurrentHashMap<>();
+  private final Map<Integer, Trouble> trouble = new HashMap<>();
+  /** Failures in a row per shard; cleared by an apply that succeeds. */
+  private final Map<Integer, Integer> failures = new HashMap<>();
   private Consumer<String, byte[]> consumer;
   private long lastCommitNanos;
+
+  /** Opens a shard's store from its directory (tests open them with faults injected on purpose). */
+  public interface ShardOpener {
+    ShardStore open(int shard, Path dir) throws IOException;
+  }
+
+  public IndexLoop(IndexNodeConfig config, Map<Integer, ShardStore> shards, ReplicaStates states,
+                   Supplier<Set<Integer>> desired, Supplier<Consumer<String, byte[]>> consumers, Clock clock,
+                   Metrics metrics) {
+    this(config, shards, states, desired, consumers, ShardStore::new, clock, metrics);
+  }
 
   /**
    * @param shards    the node's hosted shards; this loop is the only writer of the map
@@ -57,14 +88,15 @@ public final class IndexLoop extends ServiceLoop {
    * @param consumers creates the loop's consumer (read_committed, no group), on the loop's thread
    */
   public IndexLoop(IndexNodeConfig config, Map<Integer, ShardStore> shards, ReplicaStates states,
-                   Supplier<Set<Integer>> desired, Supplier<Consumer<String, byte[]>> consumers, Clock clock,
-                   Metrics metrics) {
+                   Supplier<Set<Integer>> desired, Supplier<Consumer<String, byte[]>> consumers, ShardOpener opener,
+                   Clock clock, Metrics metrics) {
     super("index-" + config.nodeId());
     this.config = config;
     this.shards = shards;
     this.states = states;
     this.desired = desired;
     this.consumers = consumers;
+    this.opener = opener;
     this.clock = clock;
     this.metrics = metrics;
     this.commitSeconds = metrics.histogram("shoal_indexer_commit_seconds", "Durable commit of one shard.",
@@ -80,7 +112,8 @@ public final class IndexLoop extends ServiceLoop {
   @Override
   protected void runOnce() throws IOException, InterruptedException {
     reconcile();
-    if (shards.isEmpty()) {
+    retryDue();
+    if (shards.isEmpty() || consumer.assignment().size() == consumer.paused().size()) {
       Thread.sleep(100);
       return;
     }
@@ -91,35 +124,118 @@ public final class IndexLoop extends ServiceLoop {
       return;
     }
     for (TopicPartition tp : records.partitions()) {
-      ShardStore store = shards.get(tp.partition());
-      if (store == null) {
+      int shard = tp.partition();
+      ShardStore store = shards.get(shard);
+      if (store == null || trouble.containsKey(shard)) {
         continue;
       }
       List<ConsumerRecord<String, byte[]>> rs = records.records(tp);
-      List<Map.Entry<Long, EnrichedDocument>> batch = new ArrayList<>(rs.size());
-      for (ConsumerRecord<String, byte[]> r : rs) {
-        try {
-          batch.add(new AbstractMap.SimpleImmutableEntry<>(r.offset(), EnrichedDocument.parseFrom(r.value())));
-        } catch (InvalidProtocolBufferException e) {
-          // only the enricher writes this topic; an unreadable record is a bug, not user input
-          LOG.error("skipping unreadable enriched record {}@{}: {}", tp, r.offset(), e.getMessage());
+      try {
+        store.apply(parse(rs), rs.getLast().offset() + 1);
+        indexed(shard).add(rs.size());
+        if (failures.remove(shard) != null) {
+          states.recovered(shard);
         }
+      } catch (IOException | RuntimeException e) {
+        failed(shard, "applying records " + rs.getFirst().offset() + ".." + rs.getLast().offset(), e);
       }
-      store.apply(batch, rs.getLast().offset() + 1);
-      indexed(tp.partition()).add(batch.size());
     }
     measureLag();
+    commitDue();
+  }
+
+  private static List<ShardStore.Record> parse(List<ConsumerRecord<String, byte[]>> rs) {
+    List<ShardStore.Record> out = new ArrayList<>(rs.size());
+    for (ConsumerRecord<String, byte[]> r : rs) {
+      if (r.value() == null) {
+        out.add(ShardStore.Record.unreadable(r.offset(), "record with no value (a tombstone): deletes are "
+            + "DELETE records"));
+        continue;
+      }
+      try {
+        out.add(ShardStore.Record.of(r.offset(), EnrichedDocument.parseFrom(r.value())));
+      } catch (InvalidProtocolBufferException e) {
+        out.add(ShardStore.Record.unreadable(r.offset(), "not an EnrichedDocument: " + e.getMessage()));
+      }
+    }
+    return out;
+  }
+
+  private void commitDue() {
     long now = clock.nanoTime();
     boolean due = now - lastCommitNanos >= config.commitMillis() * 1_000_000;
-    for (ShardStore s : shards.values()) {
+    for (ShardStore s : new ArrayList<>(shards.values())) {
+      if (trouble.containsKey(s.shard())) {
+        continue;
+      }
       if ((due && s.appliedOffset() != s.committedOffset()) || s.pendingSinceCommit() >= config.commitDocs()) {
         long start = clock.nanoTime();
-        s.commit();
-        commitSeconds.observe((clock.nanoTime() - start) / 1e9);
+        try {
+          s.commit();
+          commitSeconds.observe((clock.nanoTime() - start) / 1e9);
+        } catch (IOException | RuntimeException e) {
+          failed(s.shard(), "committing", e);
+        }
       }
     }
     if (due) {
       lastCommitNanos = now;
+    }
+  }
+
+  /**
+   * A shard failed: its uncommitted changes are discarded, it is reopened from its last commit and
+   * its partition sought back there and paused until the backoff has passed (or for good, FAILED).
+   */
+  private void failed(int shard, String what, Exception e) {
+    int attempts = failures.merge(shard, 1, Integer::sum);
+    String reason = what + " failed: " + e;
+    LOG.warn("shard {} on {}: {} (failure {} of {})", shard, config.nodeId(), reason, attempts, MAX_ATTEMPTS, e);
+    ShardStore store = shards.remove(shard);
+    if (store != null) {
+      try {
+        store.abandon();
+      } catch (IOException | RuntimeException closing) {
+        LOG.warn("discarding shard {}'s uncommitted changes failed: {}", shard, closing.toString());
+      }
+    }
+    TopicPartition tp = new TopicPartition(Topics.ENRICHED, shard);
+    if (consumer.assignment().contains(tp)) {
+      consumer.pause(List.of(tp));
+    }
+    long backoff = Math.min(5_000, 100L << Math.min(attempts - 1, 10));
+    boolean gaveUp = attempts >= MAX_ATTEMPTS;
+    trouble.put(shard, new Trouble(reason, gaveUp ? Long.MAX_VALUE : clock.nanoTime() + backoff * 1_000_000));
+    if (gaveUp) {
+      states.failed(shard, reason);
+    } else {
+      states.retrying(shard, reason);
+    }
+  }
+
+  /** Shards whose backoff has passed reopen from their commit and resume where it left off. */
+  private void retryDue() {
+    long now = clock.nanoTime();
+    for (Map.Entry<Integer, Trouble> e : new ArrayList<>(trouble.entrySet())) {
+      int shard = e.getKey();
+      if (now < e.getValue().retryAtNanos() || !desired.get().contains(shard)) {
+        continue;
+      }
+      try {
+        ShardStore store = shards.get(shard);
+        if (store == null) {
+          store = opener.open(shard, shardDir(shard));
+          shards.put(shard, store);
+        }
+        TopicPartition tp = new TopicPartition(Topics.ENRICHED, shard);
+        assign();
+        consumer.seek(tp, store.appliedOffset());
+        consumer.resume(List.of(tp));
+        trouble.remove(shard);
+        LOG.info("shard {} on {} resumes at offset {}", shard, config.nodeId(), store.appliedOffset());
+      } catch (IOException | RuntimeException reopen) {
+        failed(shard, "reopening", reopen);
+      }
     }
   }
 
@@ -131,42 +247,70 @@ public final class IndexLoop extends ServiceLoop {
   private void measureLag() {
     // one broker round trip for all hosted partitions, not one per shard
     Map<TopicPartition, Long> ends = consumer.endOffsets(consumer.assignment());
-    for (ShardStore s : shards.values()) {
-      TopicPartition tp = new TopicPartition(Topics.ENRICHED, s.shard());
+    for (int shard : shards.keySet()) {
+      TopicPartition tp = new TopicPartition(Topics.ENRICHED, shard);
+      if (!consumer.assignment().contains(tp)) {
+        continue;
+      }
       // position() rather than the applied offset: transaction markers occupy offsets too
       long lag = Math.max(0, ends.getOrDefault(tp, 0L) - consumer.position(tp));
-      states.measured(s.shard(), lag);
+      states.measured(shard, lag);
     }
   }
 
   private void reconcile() throws IOException {
     Set<Integer> want = desired.get();
-    if (want.equals(shards.keySet())) {
+    Set<Integer> hosted = new TreeSet<>(shards.keySet());
+    hosted.addAll(trouble.keySet());
+    if (want.equals(hosted)) {
       return;
     }
-    for (Integer s : new ArrayList<>(shards.keySet())) {
+    for (Integer s : hosted) {
       if (!want.contains(s)) {
         states.closed(s);
-        shards.remove(s).close();
+        trouble.remove(s);
+        failures.remove(s);
+        ShardStore store = shards.remove(s);
+        if (store != null) {
+          store.close();
+        }
         metrics.removeGauge("shoal_indexer_consumer_lag", "node", config.nodeId(), "shard", Integer.toString(s));
         deleteRecursively(shardDir(s));
         LOG.info("node {} closed shard {} and removed its directory", config.nodeId(), s);
       }
     }
     for (Integer s : want) {
-      if (!shards.containsKey(s)) {
+      if (!hosted.contains(s)) {
         states.opened(s);
-        ShardStore store = new ShardStore(s, shardDir(s));
-        shards.put(s, store);
         metrics.gauge("shoal_indexer_consumer_lag", "Records of the shard's partition not yet applied.",
-            () -> Math.max(0, states.lag(store.shard())), "node", config.nodeId(), "shard", Integer.toString(s));
-        LOG.info("node {} opened shard {} at offset {}", config.nodeId(), s, store.recoveredOffset());
+            () -> Math.max(0, states.lag(s)), "node", config.nodeId(), "shard", Integer.toString(s));
+        try {
+          ShardStore store = opener.open(s, shardDir(s));
+          shards.put(s, store);
+          LOG.info("node {} opened shard {} at offset {}", config.nodeId(), s, store.recoveredOffset());
+        } catch (IOException | RuntimeException e) {
+          failed(s, "opening", e);
+        }
       }
     }
+    assign();
+  }
+
+  /** Assigns the partitions of the open shards, each at its applied offset (new ones) or where it is. */
+  private void assign() {
+    Set<TopicPartition> before = consumer.assignment();
     List<TopicPartition> tps = shards.keySet().stream().map(s -> new TopicPartition(Topics.ENRICHED, s)).toList();
     consumer.assign(tps);
     for (TopicPartition tp : tps) {
-      consumer.seek(tp, shards.get(tp.partition()).appliedOffset());
+      if (!before.contains(tp)) {
+        consumer.seek(tp, shards.get(tp.partition()).appliedOffset());
+      }
+    }
+    for (Map.Entry<Integer, Trouble> t : trouble.entrySet()) {
+      TopicPartition tp = new TopicPartition(Topics.ENRICHED, t.getKey());
+      if (consumer.assignment().contains(tp)) {
+        consumer.pause(List.of(tp));
+      }
     }
   }
 

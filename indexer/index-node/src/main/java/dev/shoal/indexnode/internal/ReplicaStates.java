@@ -10,17 +10,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The state machine of a node's replicas: RECOVERING when opened, then CATCHING_UP or LIVE by
- * lag (LIVE within {@code liveLag} records of the partition's end), gone when closed; and the
- * gRPC health that mirrors it ({@code ShardSearch/shard-N} per shard, {@code ShardSearch} SERVING
+ * The state machine of a node's replicas: RECOVERING when opened (and again while a failed
+ * apply is retried from the last commit), then CATCHING_UP or LIVE by lag (LIVE within
+ * {@code liveLag} records of the partition's end), FAILED with a reason when it cannot progress
+ * (a lag measurement never turns a FAILED replica LIVE), gone when closed; and the gRPC health
+ * that mirrors it ({@code ShardSearch/shard-N} per shard, {@code ShardSearch} SERVING
  * only while every hosted shard is LIVE). What heartbeats and readiness report. Thread-safe.
  */
 public final class ReplicaStates {
 
   private static final Logger LOG = LoggerFactory.getLogger(ReplicaStates.class);
 
-  /** A replica's state and its lag in records (-1 before it was first measured). */
-  public record Replica(ShardState state, long lag) {
+  /** A replica's state, its lag in records (-1 before it was first measured) and, when FAILED, why. */
+  public record Replica(ShardState state, long lag, String failure) {
   }
 
   private final String nodeId;
@@ -40,7 +42,7 @@ public final class ReplicaStates {
   }
 
   public void opened(int shard) {
-    replicas.put(shard, new Replica(ShardState.RECOVERING, -1));
+    replicas.put(shard, new Replica(ShardState.RECOVERING, -1, ""));
     setHealth(ShardSearchGrpc.SERVICE_NAME + "/shard-" + shard, ServingStatus.NOT_SERVING);
     overallHealth();
   }
@@ -51,16 +53,59 @@ public final class ReplicaStates {
     overallHealth();
   }
 
-  /** A new lag measurement: the replica is LIVE or CATCHING_UP by it. */
+  /** A new lag measurement: the replica is LIVE or CATCHING_UP by it, unless it is retrying or FAILED. */
   public void measured(int shard, long lag) {
+    Replica prev = replicas.get(shard);
+    if (prev != null && (prev.state() == ShardState.FAILED || !prev.failure().isEmpty())) {
+      replicas.put(shard, new Replica(prev.state(), lag, prev.failure()));
+      return;
+    }
     ShardState state = lag <= liveLag ? ShardState.LIVE : ShardState.CATCHING_UP;
-    Replica prev = replicas.put(shard, new Replica(state, lag));
+    replicas.put(shard, new Replica(state, lag, ""));
     if (prev == null || prev.state() != state) {
       LOG.info("shard {} on {} is {} (lag {})", shard, nodeId, state, lag);
       setHealth(ShardSearchGrpc.SERVICE_NAME + "/shard-" + shard,
           state == ShardState.LIVE ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
       overallHealth();
     }
+  }
+
+  /** A failed apply being retried from the last commit: RECOVERING, with the failure, until an apply succeeds. */
+  public void retrying(int shard, String why) {
+    Replica prev = replicas.get(shard);
+    replicas.put(shard, new Replica(ShardState.RECOVERING, prev == null ? -1 : prev.lag(), why));
+    if (prev == null || prev.state() != ShardState.RECOVERING) {
+      LOG.warn("shard {} on {} is retrying from its last commit: {}", shard, nodeId, why);
+      setHealth(ShardSearchGrpc.SERVICE_NAME + "/shard-" + shard, ServingStatus.NOT_SERVING);
+      overallHealth();
+    }
+  }
+
+  /** An apply succeeded again: the next lag measurement decides the state. */
+  public void recovered(int shard) {
+    Replica prev = replicas.get(shard);
+    if (prev != null && prev.state() != ShardState.FAILED && !prev.failure().isEmpty()) {
+      replicas.put(shard, new Replica(prev.state(), prev.lag(), ""));
+    }
+  }
+
+  /** The replica cannot progress: FAILED with the reason, until the assignment takes it away. */
+  public void failed(int shard, String why) {
+    Replica prev = replicas.get(shard);
+    replicas.put(shard, new Replica(ShardState.FAILED, prev == null ? -1 : prev.lag(), why));
+    LOG.error("shard {} on {} FAILED: {}", shard, nodeId, why);
+    setHealth(ShardSearchGrpc.SERVICE_NAME + "/shard-" + shard, ServingStatus.NOT_SERVING);
+    overallHealth();
+  }
+
+  /** The shards this node hosts or tries to (failed ones included), ascending. */
+  public java.util.List<Integer> hosted() {
+    return replicas.keySet().stream().sorted().toList();
+  }
+
+  public String failure(int shard) {
+    Replica r = replicas.get(shard);
+    return r == null ? "" : r.failure();
   }
 
   public ShardState state(int shard) {

@@ -11,48 +11,64 @@ import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
 import dev.shoal.server.Metrics;
 import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntFunction;
 import org.apache.lucene.queryparser.classic.ParseException;
 
 /**
- * {@code shoal.v1.ShardSearch} over the shards a node hosts. A shard the node does not host
- * (any more) is FAILED_PRECONDITION, so a stale router retries elsewhere; invalid syntax is
- * INVALID_ARGUMENT. Thread-safe.
+ * {@code shoal.internal.v1.ShardSearch} over the shards a node hosts. Each call holds a read
+ * reference on its shard for as long as it runs, so a shard closed meanwhile (moved away, or
+ * reopened after a failure) waits for it instead of freeing what it reads. A shard the node does
+ * not host (any more) is FAILED_PRECONDITION, so a stale router retries elsewhere; invalid syntax
+ * or a leg the shard cannot run is INVALID_ARGUMENT. A call the client has cancelled by the time
+ * it would start (the losing copy of a hedged request) does no work. Thread-safe.
  */
 public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBase {
 
   private final String nodeId;
   private final IntFunction<ShardStore> shards;
-  private final java.util.concurrent.atomic.AtomicInteger inFlight;
-
+  private final AtomicInteger inFlight;
   private final Metrics.Histogram searchSeconds;
   private final Metrics.Histogram hydrateSeconds;
+  private final Metrics.Counter cancelled;
 
-  public ShardSearchService(String nodeId, IntFunction<ShardStore> shards, java.util.concurrent.atomic.AtomicInteger inFlight,
-                     Metrics metrics) {
+  public ShardSearchService(String nodeId, IntFunction<ShardStore> shards, AtomicInteger inFlight, Metrics metrics) {
     this.nodeId = nodeId;
     this.shards = shards;
     this.inFlight = inFlight;
     this.searchSeconds = metrics.histogram("shoal_shard_search_seconds", "First phase of a search on one shard, "
         + "as the node spends it (no transport).", Metrics.LATENCY_SECONDS, "node", nodeId);
     this.hydrateSeconds = metrics.histogram("shoal_shard_hydrate_seconds", "Second phase (titles, snippets, "
-        + "vectors) on one shard, as the node spends it.", Metrics.LATENCY_SECONDS, "node", nodeId);
+        + "passages) on one shard, as the node spends it.", Metrics.LATENCY_SECONDS, "node", nodeId);
+    this.cancelled = metrics.counter("shoal_shard_cancelled_total", "Shard calls the client cancelled before "
+        + "they started (losing hedges, expired deadlines); no work was done.", "node", nodeId);
   }
 
-  @Override
-  public void search(ShardSearchRequest request, StreamObserver<ShardSearchResponse> response) {
-    ShardStore shard = shards.apply(request.getShard());
-    if (shard == null) {
-      response.onError(notHosted(request.getShard()));
+  /** The work of one call on an acquired shard. */
+  private interface Work<T> {
+    T run(ShardStore shard) throws IOException, ParseException;
+  }
+
+  private <T> void serve(int shardNumber, StreamObserver<T> response, Metrics.Histogram seconds, Work<T> work) {
+    if (response instanceof ServerCallStreamObserver<T> call && call.isCancelled()) {
+      cancelled.inc();
+      return;
+    }
+    ShardStore shard = shards.apply(shardNumber);
+    if (shard == null || !shard.tryAcquire()) {
+      response.onError(notHosted(shardNumber));
       return;
     }
     inFlight.incrementAndGet();
     long t0 = System.nanoTime();
     try {
-      ShardSearchResponse out = shard.search(request);
-      searchSeconds.observe((System.nanoTime() - t0) / 1e9);
+      T out = work.run(shard);
+      if (seconds != null) {
+        seconds.observe((System.nanoTime() - t0) / 1e9);
+      }
       response.onNext(out);
       response.onCompleted();
     } catch (ParseException e) {
@@ -61,53 +77,38 @@ public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBas
     } catch (IllegalArgumentException e) {
       response.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
     } catch (IOException | RuntimeException e) {
-      response.onError(Status.INTERNAL.withDescription("shard " + request.getShard() + " on " + nodeId + ": " + e)
+      response.onError(Status.INTERNAL.withDescription("shard " + shardNumber + " on " + nodeId + ": " + e)
           .withCause(e).asRuntimeException());
     } finally {
+      shard.release();
       inFlight.decrementAndGet();
     }
   }
 
   @Override
+  public void search(ShardSearchRequest request, StreamObserver<ShardSearchResponse> response) {
+    serve(request.getShard(), response, searchSeconds, shard -> shard.search(request));
+  }
+
+  @Override
   public void hydrate(HydrateRequest request, StreamObserver<HydrateResponse> response) {
-    ShardStore shard = shards.apply(request.getShard());
-    if (shard == null) {
-      response.onError(notHosted(request.getShard()));
-      return;
-    }
-    long t0 = System.nanoTime();
-    try {
-      HydrateResponse out = HydrateResponse.newBuilder().setShard(request.getShard())
-          .addAllHits(shard.hydrate(request.getIdsList(), request.getHighlight(), request.getFieldsList(),
-              request.getWithTitles(), request.getWithSnippets(), request.getWithText()))
-          .build();
-      hydrateSeconds.observe((System.nanoTime() - t0) / 1e9);
-      response.onNext(out);
-      response.onCompleted();
-    } catch (IOException | RuntimeException e) {
-      response.onError(Status.INTERNAL.withDescription("shard " + request.getShard() + " on " + nodeId + ": " + e)
-          .withCause(e).asRuntimeException());
-    }
+    serve(request.getShard(), response, hydrateSeconds, shard -> HydrateResponse.newBuilder()
+        .setShard(request.getShard())
+        .addAllHits(shard.hydrate(request.getIdsList(), request.getHighlight(), request.getFieldsList(),
+            request.getWithTitles(), request.getWithSnippets(), request.getWithText()))
+        .build());
   }
 
   @Override
   public void fetch(FetchRequest request, StreamObserver<FetchResponse> response) {
-    ShardStore shard = shards.apply(request.getShard());
-    if (shard == null) {
-      response.onError(notHosted(request.getShard()));
-      return;
-    }
-    try {
+    serve(request.getShard(), response, null, shard -> {
       EnrichedDocument e = shard.load(request.getId());
       FetchResponse.Builder out = FetchResponse.newBuilder().setFound(e != null);
       if (e != null) {
         out.setDocument(e.getDocument());
       }
-      response.onNext(out.build());
-      response.onCompleted();
-    } catch (IOException e) {
-      response.onError(Status.INTERNAL.withDescription(e.getMessage()).asRuntimeException());
-    }
+      return out.build();
+    });
   }
 
   private RuntimeException notHosted(int shard) {

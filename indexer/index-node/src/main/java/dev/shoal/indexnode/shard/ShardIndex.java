@@ -118,6 +118,35 @@ public final class ShardIndex implements AutoCloseable {
     }
   }
 
+  /** The dimension of the indexed embeddings, or 0 when none is indexed yet. */
+  public int vectorDimension() {
+    return read(s -> {
+      for (var leaf : s.getIndexReader().leaves()) {
+        var fi = leaf.reader().getFieldInfos().fieldInfo(ShardSchema.VECTOR);
+        if (fi != null && fi.getVectorDimension() > 0) {
+          return fi.getVectorDimension();
+        }
+      }
+      return 0;
+    });
+  }
+
+  /**
+   * Discards every change since the last commit and closes this index (the writer cannot be used
+   * again): what a failed apply undoes before the shard is reopened from its commit.
+   */
+  public void rollback() throws IOException {
+    try {
+      searchers.close();
+    } finally {
+      try {
+        writer.rollback();
+      } finally {
+        directory.close();
+      }
+    }
+  }
+
   @Override
   public void close() throws IOException {
     try {

@@ -8,8 +8,10 @@ import dev.shoal.internal.v1.ShardSearchResponse;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.lucene.queryparser.classic.ParseException;
 import org.apache.lucene.search.IndexSearcher;
 
@@ -20,25 +22,60 @@ import org.apache.lucene.search.IndexSearcher;
  * {@link ShardSearcher}.
  *
  * <p>Durability: {@link #apply} writes RocksDB through its WAL in one batch per call, together
- * with the next Kafka offset; {@link #commit} makes Lucene durable with the same offset in its
- * commit user data. Recovery resumes from the Lucene commit's offset: records between it and
- * RocksDB's offset are replayed, and upserts/deletes by id are idempotent, so a crash at any
- * point loses nothing and doubles nothing.
+ * with the next Kafka offset; {@link #commit} syncs that WAL, then makes Lucene durable with the
+ * same offset in its commit user data, so no Lucene commit records an offset the document store
+ * could lose. Recovery resumes from the lower of the two stores' offsets: records after it are
+ * replayed, and upserts and deletes by id are idempotent and never replace a newer version of a
+ * document with an older one, so a crash at any point loses nothing and doubles nothing.
  *
- * <p>Threading: {@link #apply} and {@link #commit} from one writer thread; {@link #refresh},
- * {@link #search}, {@link #hydrate} and {@link #load} from any thread.
+ * <p>Records that can never be applied (no value, unreadable, an embedding of another dimension,
+ * no id) become dead letters: kept with their offset and reason, counted, and passed over.
+ * {@link #abandon()} discards Lucene's uncommitted changes and closes the shard, for a caller that
+ * reopens it from its commit after a failed apply.
+ *
+ * <p>Threading: {@link #apply}, {@link #commit} and {@link #abandon} from one writer thread;
+ * {@link #refresh}, {@link #search}, {@link #hydrate} and {@link #load} from any thread, between a
+ * successful {@link #tryAcquire()} and its {@link #release()}: closing the shard stops new
+ * acquisitions and waits for the readers in flight before it frees RocksDB's native handles (a
+ * read through a freed handle would crash the JVM).
  */
 public final class ShardStore implements AutoCloseable {
+
+  /** A record read from Kafka: its offset and the enriched document, or why it could not be read. */
+  public record Record(long offset, EnrichedDocument document, String unreadable) {
+    public static Record of(long offset, EnrichedDocument document) {
+      return new Record(offset, document, null);
+    }
+
+    public static Record unreadable(long offset, String why) {
+      return new Record(offset, null, why);
+    }
+  }
+
+  /** What a shard could not apply. */
+  public record DeadLetter(long offset, String reason) {
+  }
+
+  /** A fault a test injects on purpose before a batch is applied (nothing else uses it). */
+  public interface FaultInjection {
+    void beforeApply(int shard, long firstOffset) throws IOException;
+  }
 
   private final int shard;
   private final ShardIndex index;
   private final DocStore docs;
   private final ShardSearcher searcher;
   private final long recoveredOffset;
+  private final AtomicInteger deadLetterCount = new AtomicInteger();
   private volatile long appliedOffset;
   private volatile long committedOffset;
   private volatile long visibleOffset;
+  private volatile FaultInjection faults;
   private long pendingSinceCommit;
+  private int dimension;
+  private final Object readers = new Object();
+  private int activeReaders;
+  private boolean closing;
 
   public ShardStore(int shard, Path dir) throws IOException {
     this.shard = shard;
@@ -50,17 +87,21 @@ public final class ShardStore implements AutoCloseable {
       throw e;
     }
     this.searcher = new ShardSearcher(shard);
-    this.recoveredOffset = index.openedAtOffset();
+    long docsOffset = docs.offset();
+    // a lost WAL tail leaves RocksDB behind the Lucene commit: replay from the lower offset
+    this.recoveredOffset = Math.min(index.openedAtOffset(), docsOffset);
     this.appliedOffset = recoveredOffset;
-    this.committedOffset = recoveredOffset;
+    this.committedOffset = index.openedAtOffset();
     this.visibleOffset = recoveredOffset;
+    this.dimension = docs.dimension() > 0 ? docs.dimension() : index.vectorDimension();
+    this.deadLetterCount.set(docs.deadLetters().size());
   }
 
   public int shard() {
     return shard;
   }
 
-  /** The Kafka offset to resume from: the one stored in the last Lucene commit. */
+  /** The Kafka offset replay resumes from: the lower of the Lucene commit's and the document store's. */
   public long recoveredOffset() {
     return recoveredOffset;
   }
@@ -78,20 +119,71 @@ public final class ShardStore implements AutoCloseable {
     return visibleOffset;
   }
 
-  /** Applies records in offset order; {@code nextOffset} is the offset after the last one. */
-  public void apply(Iterable<Map.Entry<Long, EnrichedDocument>> records, long nextOffset) throws IOException {
-    for (Map.Entry<Long, EnrichedDocument> r : records) {
-      EnrichedDocument e = r.getValue();
-      String id = e.getDocument().getId();
-      if (e.getOp() == Operation.DELETE) {
-        index.delete(id);
-      } else {
-        index.upsert(id, DocumentMapper.toLucene(e));
-      }
-      pendingSinceCommit++;
+  /** For tests: a fault to raise before each apply, or null for none. */
+  public void injectFaults(FaultInjection f) {
+    this.faults = f;
+  }
+
+  /**
+   * Applies records in offset order; {@code nextOffset} is the offset after the last one.
+   * Records that can never be applied become dead letters; an exception means nothing of the
+   * batch is in the document store, and Lucene may hold part of it until {@link #abandon()}.
+   */
+  public void apply(List<Record> records, long nextOffset) throws IOException {
+    FaultInjection f = faults;
+    if (f != null && !records.isEmpty()) {
+      f.beforeApply(shard, records.getFirst().offset());
     }
-    docs.write(records, nextOffset);
+    Map<String, DocStore.Version> pending = new HashMap<>();
+    int newDimension = 0;
+    try (DocStore.Batch batch = docs.batch()) {
+      for (Record r : records) {
+        String why = r.document() == null ? r.unreadable() : invalid(r.document(), newDimension);
+        if (why != null) {
+          batch.deadLetter(new DeadLetter(r.offset(), why));
+          deadLetterCount.incrementAndGet();
+          continue;
+        }
+        EnrichedDocument e = r.document();
+        String id = e.getDocument().getId();
+        DocStore.Version v = new DocStore.Version(e.getSourcePartition(), e.getSourceOffset());
+        DocStore.Version stored = pending.containsKey(id) ? pending.get(id) : docs.version(id);
+        if (!v.supersedes(stored)) {
+          continue; // an older version of a document already replaced or deleted
+        }
+        pending.put(id, v);
+        if (e.getOp() == Operation.DELETE) {
+          index.delete(id);
+          batch.delete(id, v);
+        } else {
+          if (dimension == 0 && newDimension == 0 && e.getEmbeddingCount() > 0) {
+            newDimension = e.getEmbeddingCount();
+            batch.dimension(newDimension);
+          }
+          index.upsert(id, DocumentMapper.toLucene(e));
+          batch.upsert(e, v);
+        }
+        pendingSinceCommit++;
+      }
+      batch.commit(nextOffset);
+    }
+    if (newDimension > 0) {
+      dimension = newDimension;
+    }
     appliedOffset = nextOffset;
+  }
+
+  /** Why a readable record can never be applied, or null. */
+  private String invalid(EnrichedDocument e, int newDimension) {
+    if (e.getDocument().getId().isEmpty()) {
+      return "enriched record without a document id";
+    }
+    int d = dimension > 0 ? dimension : newDimension;
+    if (e.getOp() != Operation.DELETE && e.getEmbeddingCount() > 0 && d > 0 && e.getEmbeddingCount() != d) {
+      return "embedding of dimension " + e.getEmbeddingCount() + " in a shard of dimension " + d + " (model '"
+          + e.getModel() + "'): re-enrich with the shard's model";
+    }
+    return null;
   }
 
   /** Documents applied since the last commit. */
@@ -99,9 +191,10 @@ public final class ShardStore implements AutoCloseable {
     return pendingSinceCommit;
   }
 
-  /** A durable Lucene commit recording the applied offset. */
+  /** Syncs the document store's WAL, then commits Lucene with the applied offset. */
   public void commit() throws IOException {
     long offset = appliedOffset;
+    docs.syncWal();
     index.commit(offset);
     committedOffset = offset;
     pendingSinceCommit = 0;
@@ -120,6 +213,16 @@ public final class ShardStore implements AutoCloseable {
 
   public long searcherGeneration() {
     return index.searcherGeneration();
+  }
+
+  /** Records passed over as dead letters (since the shard was created). */
+  public int deadLetterCount() {
+    return deadLetterCount.get();
+  }
+
+  /** Every dead letter, in offset order. */
+  public List<DeadLetter> deadLetters() {
+    return docs.deadLetters();
   }
 
   /**
@@ -152,8 +255,56 @@ public final class ShardStore implements AutoCloseable {
     return docs.offset();
   }
 
+  /** Takes a read reference; false once the shard is closing (the caller answers as if it were not hosted). */
+  public boolean tryAcquire() {
+    synchronized (readers) {
+      if (closing) {
+        return false;
+      }
+      activeReaders++;
+      return true;
+    }
+  }
+
+  public void release() {
+    synchronized (readers) {
+      if (--activeReaders == 0) {
+        readers.notifyAll();
+      }
+    }
+  }
+
+  /** Refuses new readers and waits for those in flight (reads are short: a search, a few documents). */
+  private void drainReaders() {
+    synchronized (readers) {
+      closing = true;
+      boolean interrupted = false;
+      while (activeReaders > 0) {
+        try {
+          readers.wait(1_000);
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /** Discards Lucene's changes since the last commit and closes the shard without committing. */
+  public void abandon() throws IOException {
+    drainReaders();
+    try {
+      index.rollback();
+    } finally {
+      docs.close();
+    }
+  }
+
   @Override
   public void close() throws IOException {
+    drainReaders();
     try {
       if (pendingSinceCommit > 0 || appliedOffset != committedOffset) {
         commit();

@@ -20,7 +20,6 @@ import dev.shoal.internal.v1.ShardSearchResponse;
 import dev.shoal.internal.v1.VectorLeg;
 import dev.shoal.internal.v1.VectorScorer;
 import java.nio.file.Path;
-import java.util.AbstractMap;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -54,10 +53,11 @@ class ShardStoreTest {
     return v;
   }
 
-  private static List<Map.Entry<Long, EnrichedDocument>> records(long first, EnrichedDocument... docs) {
-    List<Map.Entry<Long, EnrichedDocument>> out = new ArrayList<>();
+  /** Records at consecutive offsets from {@code first}, each with its own source offset as its version. */
+  private static List<ShardStore.Record> records(long first, EnrichedDocument... docs) {
+    List<ShardStore.Record> out = new ArrayList<>();
     for (int i = 0; i < docs.length; i++) {
-      out.add(new AbstractMap.SimpleImmutableEntry<>(first + i, docs[i]));
+      out.add(ShardStore.Record.of(first + i, docs[i].toBuilder().setSourceOffset(first + i).build()));
     }
     return out;
   }
@@ -230,6 +230,89 @@ class ShardStoreTest {
           .addLegs(dense(List.of(1f, 0f, 0f), 10)).build());
       assertEquals(0, r.getHitsCount());
       assertEquals(3, r.getShard());
+    }
+  }
+
+  private static void copyTree(Path from, Path to) throws java.io.IOException {
+    try (var paths = java.nio.file.Files.walk(from)) {
+      for (Path p : paths.toList()) {
+        Path target = to.resolve(from.relativize(p).toString());
+        if (java.nio.file.Files.isDirectory(p)) {
+          java.nio.file.Files.createDirectories(target);
+        } else {
+          java.nio.file.Files.copy(p, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+    }
+  }
+
+  private static void deleteTree(Path dir) throws java.io.IOException {
+    try (var paths = java.nio.file.Files.walk(dir)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        java.nio.file.Files.delete(p);
+      }
+    }
+  }
+
+  /**
+   * A machine that loses power after a Lucene commit but before RocksDB's WAL reached the disk
+   * comes back with a document store older than the commit (simulated with a copy of the store
+   * from before the last batch). Recovery must start from the older offset, so replay brings the
+   * lost documents back.
+   */
+  @Test
+  void aLostWalTailIsReplayedBecauseRecoveryStartsFromTheLowerOffset() throws Exception {
+    Path stale = dir.resolve("stale-docs");
+    try (ShardStore s = new ShardStore(0, dir.resolve("shard"))) {
+      s.apply(records(0, doc("a", "A", "first batch", unit(1, 0, 0), Map.of())), 1);
+      s.commit();
+      copyTree(dir.resolve("shard").resolve("docs"), stale);
+      s.apply(records(1, doc("b", "B", "second batch", unit(0, 1, 0), Map.of())), 2);
+      s.commit();
+    }
+    deleteTree(dir.resolve("shard").resolve("docs"));
+    copyTree(stale, dir.resolve("shard").resolve("docs"));
+    try (ShardStore s = new ShardStore(0, dir.resolve("shard"))) {
+      assertEquals(1, s.recoveredOffset(), "replay starts where the document store's durable prefix ends");
+      s.apply(records(1, doc("b", "B", "second batch", unit(0, 1, 0), Map.of())), 2); // the replay
+      assertEquals("B", s.load("b").getDocument().getTitle(), "every document loadable after recovery");
+      s.refresh();
+      assertEquals(2, s.docCount());
+    }
+  }
+
+  @Test
+  void anOlderVersionNeverReplacesANewerOneNorResurrectsADeletedOne() throws Exception {
+    try (ShardStore s = new ShardStore(0, dir)) {
+      EnrichedDocument v2 = doc("x", "second", "newer text", unit(1, 0, 0), Map.of()).toBuilder()
+          .setSourcePartition(3).setSourceOffset(20).build();
+      EnrichedDocument v1 = doc("x", "first", "older text", unit(1, 0, 0), Map.of()).toBuilder()
+          .setSourcePartition(3).setSourceOffset(10).build();
+      s.apply(List.of(ShardStore.Record.of(0, v2), ShardStore.Record.of(1, v1)), 2);
+      assertEquals("second", s.load("x").getDocument().getTitle(), "v1 arrived after v2 and is older");
+      EnrichedDocument delete = EnrichedDocument.newBuilder().setOp(Operation.DELETE)
+          .setDocument(Document.newBuilder().setId("x")).setSourcePartition(3).setSourceOffset(30).build();
+      s.apply(List.of(ShardStore.Record.of(2, delete), ShardStore.Record.of(3, v2)), 4);
+      s.refresh();
+      assertNull(s.load("x"), "the delete is newer than v2");
+      assertEquals(0, s.docCount());
+      s.apply(List.of(ShardStore.Record.of(4, v2)), 5); // the same record again (a replay) still applies
+      assertNull(s.load("x"));
+    }
+  }
+
+  @Test
+  void noDocumentIdCollidesWithTheStoresOwnRecords() throws Exception {
+    try (ShardStore s = new ShardStore(0, dir)) {
+      for (String id : List.of("\u0000meta.offset", "offset", "dimension", "v/a", "dlq/00000000000000000001")) {
+        s.apply(records(s.appliedOffset(), doc(id, "Collision " + id, "vitamin", unit(1, 0, 0), Map.of())),
+            s.appliedOffset() + 1);
+      }
+      s.refresh();
+      assertEquals(5, s.docCount());
+      assertEquals(5, s.docStoreOffset(), "the offset is intact");
+      assertEquals("Collision \u0000meta.offset", s.load("\u0000meta.offset").getDocument().getTitle());
+      assertTrue(s.deadLetters().isEmpty());
     }
   }
 }
