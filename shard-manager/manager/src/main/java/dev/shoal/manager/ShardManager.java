@@ -17,6 +17,7 @@ import dev.shoal.server.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
+import java.util.function.Function;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -64,7 +65,10 @@ public final class ShardManager extends ServiceLoop {
   private final Membership membership;
   private final Planner planner;
   private KafkaConsumer<String, byte[]> heartbeats;
-  private ManagerElection election;
+  private final Function<ShardManagerConfig, Election> elections;
+  private Election election;
+  /** The term this manager was fenced in: it stays a follower until the election moves past it. */
+  private int fencedInTerm = Integer.MIN_VALUE;
   private KafkaProducer<String, byte[]> producer;
   private long lastEvaluation;
   private long startedAt;
@@ -77,11 +81,18 @@ public final class ShardManager extends ServiceLoop {
   }
 
   public ShardManager(ShardManagerConfig config, Clock clock) {
+    this(config, clock, c -> new ManagerElection(c.bootstrap(), c.managerId(), c.electionSessionMs()));
+  }
+
+  /** @param elections how this manager learns whether it leads (tests pass a zombie's stub) */
+  public ShardManager(ShardManagerConfig config, Clock clock, Function<ShardManagerConfig, Election> elections) {
     super("shard-manager");
     this.config = config;
     this.clock = clock;
+    this.elections = elections;
     this.watcher = new AssignmentWatcher(config.bootstrap());
-    this.membership = new Membership(clock, config.timings().failureMillis());
+    this.membership = new Membership(clock, config.timings().freshMillis(), config.timings().failureMillis(),
+        config.graceMillis());
     this.planner = new Planner(config.managerId(), config.shards(), config.replicas(), clock);
   }
 
@@ -102,7 +113,7 @@ public final class ShardManager extends ServiceLoop {
     TopicPartition tp = new TopicPartition(Topics.HEARTBEATS, 0);
     heartbeats.assign(List.of(tp));
     heartbeats.seekToEnd(List.of(tp));
-    election = new ManagerElection(config.bootstrap(), config.managerId(), config.electionSessionMs());
+    election = elections.apply(config);
   }
 
   @Override
@@ -118,7 +129,9 @@ public final class ShardManager extends ServiceLoop {
     } catch (WakeupException e) {
       return;
     }
-    boolean leads = election.poll(Duration.ofMillis(10));
+    // a manager fenced by a newer leader's producer stays a follower until the election moves on:
+    // it may believe it leads for a while (a paused process, a partition from the coordinator)
+    boolean leads = election.poll(Duration.ofMillis(10)) && election.generation() > fencedInTerm;
     if (leads != leading) {
       leading = leads;
       termAnnounced = false;
@@ -146,7 +159,9 @@ public final class ShardManager extends ServiceLoop {
     try {
       publish(assignment);
     } catch (ProducerFencedException | InvalidProducerEpochException e) {
-      LOG.warn("manager {} was fenced by a newer leader; stepping down: {}", config.managerId(), e.getMessage());
+      LOG.warn("manager {} was fenced by a newer leader; a follower until its election moves past term {}: {}",
+          config.managerId(), election.generation(), e.getMessage());
+      fencedInTerm = election.generation();
       leading = false;
       closeProducer();
       return;

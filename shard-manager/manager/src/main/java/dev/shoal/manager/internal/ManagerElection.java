@@ -2,6 +2,7 @@ package dev.shoal.manager.internal;
 
 import dev.shoal.cluster.KafkaSettings;
 import dev.shoal.cluster.Topics;
+import dev.shoal.manager.Election;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
@@ -27,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * <p>Not thread-safe: {@link #poll} from the manager's loop thread only ({@link #wakeup} from
  * any thread).
  */
-public final class ManagerElection implements AutoCloseable {
+public final class ManagerElection implements Election {
 
   private static final Logger LOG = LoggerFactory.getLogger(ManagerElection.class);
   private static final TopicPartition PARTITION = new TopicPartition(Topics.MANAGER_ELECTION, 0);
@@ -79,6 +80,7 @@ public final class ManagerElection implements AutoCloseable {
   }
 
   /** Keeps the membership alive and applies rebalances; returns whether this manager leads now. */
+  @Override
   public boolean poll(Duration timeout) {
     try {
       consumer.poll(timeout); // the topic is never written; this is the group heartbeat and rebalance
@@ -93,10 +95,12 @@ public final class ManagerElection implements AutoCloseable {
   }
 
   /** The group generation of the current term (meaningful while {@link #leading()}). */
+  @Override
   public int generation() {
     return generation;
   }
 
+  @Override
   public void wakeup() {
     consumer.wakeup();
   }

@@ -126,4 +126,15 @@ class PlacementTest {
     Map<Integer, List<String>> step2 = place(3, 2, Set.of("n1", "n2", "n3"), step1, live);
     assertEquals(step1, step2);
   }
+
+  @Test
+  void theTailOfAMoveIsDroppedFromAZoneTheShardHasTwice() {
+    Map<String, String> zones = Map.of("a1", "a", "a2", "a", "b1", "b");
+    Map<Integer, List<String>> moving = Map.of(0, List.of("a1", "b1", "a2"));
+    Map<String, Set<Integer>> live = Map.of("a1", Set.of(0), "a2", Set.of(0), "b1", Set.of(0));
+    Map<Integer, List<String>> next = Placement.place(1, 2, new Placement.Nodes(zones.keySet(), zones, live, Map.of()),
+        moving);
+    assertTrue(next.get(0).contains("b1"), "the only copy in zone b stays: " + next);
+    assertEquals(2, next.get(0).size());
+  }
 }

@@ -24,7 +24,7 @@ class PlannerTest {
 
   private static final long FAILURE_MS = 5_000;
   private final ManualClock clock = new ManualClock();
-  private final Membership members = new Membership(clock, FAILURE_MS);
+  private final Membership members = new Membership(clock, 3_000, FAILURE_MS, FAILURE_MS);
   private final Planner planner = new Planner("m1", 4, 2, clock);
 
   private void beat(String node, ShardAssignment routing) {
@@ -109,5 +109,93 @@ class PlannerTest {
     beat("a", null);
     clock.advanceMillis(FAILURE_MS + 1);
     assertNull(planner.next(members, null, 1));
+  }
+
+  private static ShardAssignment table(Map<Integer, List<String>> placement) {
+    ShardAssignment.Builder a = ShardAssignment.newBuilder().setEpoch(Epoch.firstOfTerm(1)).setShardCount(
+        placement.size());
+    placement.forEach((shard, nodes) -> {
+      ShardPlacement.Builder p = ShardPlacement.newBuilder().setShard(shard);
+      nodes.forEach(n -> p.addReplicas(Replica.newBuilder().setNodeId(n).setAddress(n + ":1")));
+      a.addPlacements(p);
+    });
+    return a.build();
+  }
+
+  private void report(String node, Map<Integer, ShardState> states) {
+    NodeHeartbeat.Builder hb = NodeHeartbeat.newBuilder().setNodeId(node).setAddress(node + ":1");
+    states.forEach((shard, state) -> hb.addShards(HostedShard.newBuilder().setShard(shard).setState(state)));
+    members.heartbeat(hb.build());
+  }
+
+  /**
+   * Shard 0 on X and Y plus a new LIVE copy on Z (the tail of a move). X stops heartbeating: still
+   * within the failure timeout, but its LIVE report is older than the freshness window, so it must
+   * not count; dropping Y would leave one fresh LIVE copy.
+   */
+  @Test
+  void aLiveReportOlderThanTheFreshnessWindowNeverJustifiesADrop() {
+    // y = "a", z = "b", x = "c": among equally loaded LIVE copies the drop rule takes the smallest
+    // id, so counting c's stale LIVE would drop a (Y)
+    Planner one = new Planner("m1", 1, 2, clock);
+    ShardAssignment moving = table(Map.of(0, List.of("c", "a", "b")));
+    for (String n : List.of("a", "b", "c")) {
+      report(n, Map.of(0, ShardState.LIVE));
+    }
+    clock.advanceMillis(3_500);
+    report("a", Map.of(0, ShardState.LIVE));
+    report("b", Map.of(0, ShardState.LIVE));
+    Set<String> next = placement(one.next(members, moving, 1)).get(0);
+    assertTrue(next.containsAll(Set.of("a", "b")), "both fresh LIVE copies stay: " + next);
+  }
+
+  @Test
+  void withEveryReportFreshTheTailOfAMoveIsDropped() {
+    Planner one = new Planner("m1", 1, 2, clock);
+    for (String n : List.of("x", "y", "z")) {
+      report(n, Map.of(0, ShardState.LIVE));
+    }
+    assertEquals(2, placement(one.next(members, table(Map.of(0, List.of("x", "y", "z"))), 1)).get(0).size());
+  }
+
+  @Test
+  void aNodeBackFromABlipWithinTheGracePeriodKeepsItsReplicas() {
+    Membership graceful = new Membership(clock, 3_000, FAILURE_MS, 60_000);
+    Planner one = new Planner("m1", 1, 2, clock);
+    ShardAssignment start = table(Map.of(0, List.of("x", "y")));
+    for (String n : List.of("x", "y", "z")) {
+      graceful.heartbeat(NodeHeartbeat.newBuilder().setNodeId(n).setAddress(n + ":1").addShards(HostedShard
+          .newBuilder().setShard(0).setState(n.equals("z") ? ShardState.SHARD_STATE_UNSPECIFIED : ShardState.LIVE))
+          .build());
+    }
+    clock.advanceMillis(FAILURE_MS + 1_000); // x silent past the failure timeout
+    for (String n : List.of("y", "z")) {
+      graceful.heartbeat(NodeHeartbeat.newBuilder().setNodeId(n).setAddress(n + ":1").addShards(HostedShard
+          .newBuilder().setShard(0).setState(n.equals("y") ? ShardState.LIVE : ShardState.CATCHING_UP)).build());
+    }
+    ShardAssignment during = one.next(graceful, start, 1);
+    assertEquals(Set.of("x", "y", "z"), placement(during).get(0), "a replacement builds on z; x keeps its copy");
+    clock.advanceMillis(2_000);
+    graceful.heartbeat(NodeHeartbeat.newBuilder().setNodeId("x").setAddress("x:1").addShards(HostedShard.newBuilder()
+        .setShard(0).setState(ShardState.LIVE)).build());
+    graceful.heartbeat(NodeHeartbeat.newBuilder().setNodeId("y").setAddress("y:1").addShards(HostedShard.newBuilder()
+        .setShard(0).setState(ShardState.LIVE)).build());
+    ShardAssignment back = one.next(graceful, during, 1);
+    assertTrue(placement(back).get(0).containsAll(Set.of("x", "y")), "x is back with its own copy: " + placement(back));
+    clock.advanceMillis(60_001);
+    graceful.heartbeat(NodeHeartbeat.newBuilder().setNodeId("y").setAddress("y:1").addShards(HostedShard.newBuilder()
+        .setShard(0).setState(ShardState.LIVE)).build());
+    graceful.heartbeat(NodeHeartbeat.newBuilder().setNodeId("z").setAddress("z:1").addShards(HostedShard.newBuilder()
+        .setShard(0).setState(ShardState.LIVE)).build());
+    assertEquals(Set.of("y", "z"), placement(one.next(graceful, back, 1)).get(0), "past the grace period x is gone");
+  }
+
+  @Test
+  void aReplicaReportedFailedIsReplacedOnAnotherNode() {
+    Planner one = new Planner("m1", 1, 2, clock);
+    report("x", Map.of(0, ShardState.FAILED));
+    report("y", Map.of(0, ShardState.LIVE));
+    report("z", Map.of());
+    assertEquals(Set.of("y", "z"), placement(one.next(members, table(Map.of(0, List.of("x", "y"))), 1)).get(0));
   }
 }

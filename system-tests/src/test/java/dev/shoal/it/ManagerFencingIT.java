@@ -1,0 +1,90 @@
+package dev.shoal.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.shoal.cluster.ClusterTimings;
+import dev.shoal.cluster.ClusterTopics;
+import dev.shoal.cluster.HeartbeatPublisher;
+import dev.shoal.internal.v1.NodeHeartbeat;
+import dev.shoal.manager.Election;
+import dev.shoal.manager.ShardManager;
+import dev.shoal.manager.ShardManagerConfig;
+import dev.shoal.server.time.Clock;
+import dev.shoal.testkit.ClusterView;
+import dev.shoal.testkit.EmbeddedKafka;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A zombie shard manager on a real broker: manager A believes it leads for good (its election
+ * stub always says so, as a paused process or one cut off from the group coordinator would), and
+ * B leads for real. Once B's producer has fenced A's, A must stay a follower: none of its
+ * assignments may appear after B's first, and B is never fenced back.
+ */
+class ManagerFencingIT {
+
+  @TempDir
+  Path dir;
+
+  /** An election that always says "you lead, term 1". */
+  static final class Zombie implements Election {
+    @Override
+    public boolean poll(Duration timeout) {
+      try {
+        Thread.sleep(timeout.toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return true;
+    }
+
+    @Override
+    public int generation() {
+      return 1;
+    }
+
+    @Override
+    public void wakeup() {
+    }
+
+    @Override
+    public void close() {
+    }
+  }
+
+  @Test
+  void aFencedManagerNeverTakesLeadershipBack() throws Exception {
+    try (EmbeddedKafka kafka = new EmbeddedKafka(dir.resolve("kafka")).start()) {
+      String bootstrap = kafka.bootstrap();
+      ClusterTopics.ensure(bootstrap, 4, (short) 1);
+      int[] beat = {0};
+      try (HeartbeatPublisher node = new HeartbeatPublisher(bootstrap, ClusterTimings.defaults(),
+               () -> NodeHeartbeat.newBuilder().setNodeId(beat[0]++ % 20 < 10 ? "n1" : "n2").setAddress("127.0.0.1:1")
+                   .setTimestampMs(System.currentTimeMillis()).build()).start();
+           ClusterView view = new ClusterView(bootstrap);
+           ShardManager a = new ShardManager(ShardManagerConfig.defaults(bootstrap, "A", 4).withReplicas(1),
+               Clock.SYSTEM, c -> new Zombie())) {
+        a.start();
+        assertTrue(ClusterView.await(() -> view.assignments().stream()
+            .anyMatch(p -> p.assignment().getManagerId().equals("A")), 30_000), "A publishes while alone");
+        try (ShardManager b = new ShardManager(ShardManagerConfig.defaults(bootstrap, "B", 4).withReplicas(1))) {
+          b.start();
+          assertTrue(ClusterView.await(() -> view.assignments().stream()
+              .anyMatch(p -> p.assignment().getManagerId().equals("B")), 30_000), "B leads");
+          // the nodes alternate, so a leader keeps publishing new placements; give A every chance
+          Thread.sleep(15_000);
+          List<String> order = view.assignments().stream().map(p -> p.assignment().getManagerId()).toList();
+          int firstB = order.indexOf("B");
+          assertEquals(List.of(), order.subList(firstB, order.size()).stream().filter("A"::equals).toList(),
+              "after B's first assignment, none of A's: " + order);
+          assertTrue(b.leading(), "B was never fenced back");
+          assertTrue(order.subList(firstB, order.size()).size() >= 2, "B kept publishing: " + order);
+        }
+      }
+    }
+  }
+}
