@@ -7,6 +7,7 @@ import dev.shoal.api.document.SourceRecord;
 import dev.shoal.api.v1.Document;
 import dev.shoal.api.v1.Operation;
 import dev.shoal.cluster.KafkaSettings;
+import dev.shoal.cluster.Shards;
 import dev.shoal.cluster.Topics;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.internal.v1.EnrichedDocument;
@@ -14,18 +15,25 @@ import dev.shoal.server.Metrics;
 import dev.shoal.server.ServiceLoop;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
@@ -39,19 +47,53 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Consume-transform-produce from {@code shoal.docs} to {@code shoal.docs.enriched}: validates
- * each record, embeds the valid upserts in one batch, and writes the enriched records, the
- * rejected ones (to {@code shoal.docs.dlq} with the reason) and the consumed offsets in one
- * Kafka transaction. A crash anywhere either commits all of a batch or none of it, so each
- * document is embedded and written once as far as any {@code read_committed} reader can tell.
+ * each record, embeds the valid upserts in one batch, and writes the enriched records (each with
+ * its version: source partition and offset), the rejected ones (to {@code shoal.docs.dlq} with
+ * the reason) and the consumed offsets in one Kafka transaction. A crash anywhere either commits
+ * all of a batch or none of it, so each document is embedded and written once as far as any
+ * {@code read_committed} reader can tell.
  *
- * <p>Error policy: a malformed record never stops the loop (DLQ). A failure of the encoder or
- * of Kafka aborts the transaction and rewinds to the last committed offsets; the batch is
- * retried. A fenced producer (another enricher took over the same transactional id) is fatal.
+ * <p>Per-id order: a record must be keyed by its id and sit in the partition Kafka's default
+ * partitioner gives that key (so every version of a document passes through one partition, in
+ * order); a keyless record, or one in another partition, is dead-lettered with how to key it.
+ *
+ * <p>Error policy: a malformed record never stops the loop (DLQ). A failure of the encoder or of
+ * Kafka aborts the transaction and the batch is retried from memory (the consumer's position is
+ * already past it; nothing is fetched again and no coordinator call is needed); a batch that
+ * fails {@value #ATTEMPTS_BEFORE_SPLIT} times is split in two and each half retried, so a record
+ * that keeps failing ends up alone and is dead-lettered with the failure as its reason while the
+ * rest flows. Partitions revoked by a rebalance drop their pending records: their new owner
+ * starts from the committed offsets. A fenced producer (another enricher took over the same
+ * transactional id) is fatal.
  */
 public final class Enricher extends ServiceLoop {
 
+  /** Failed transactions of one batch before it is split in two. */
+  static final int ATTEMPTS_BEFORE_SPLIT = 2;
   private static final Logger LOG = LoggerFactory.getLogger(Enricher.class);
-  private final EnricherConfig config;
+
+  /** The Kafka clients an enricher uses; tests pass Kafka's MockConsumer and MockProducer. */
+  public record Clients(Supplier<Consumer<String, byte[]>> consumer, Supplier<Producer<String, byte[]>> producer) {
+    /** Real clients for the configuration: read_committed group consumer, transactional producer. */
+    public static Clients kafka(EnricherConfig config) {
+      return new Clients(() -> {
+        Properties c = KafkaSettings.consumer(config.bootstrap(), "shoal-enricher");
+        c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(config.maxBatch()));
+        return new KafkaConsumer<>(c);
+      }, () -> {
+        Properties p = KafkaSettings.producer(config.bootstrap());
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, config.transactionalId());
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(config.maxRequestBytes()));
+        return new KafkaProducer<>(p);
+      });
+    }
+  }
+
+  /** Records to enrich in one transaction, with the failed attempts so far. */
+  private record Batch(List<ConsumerRecord<String, byte[]>> records, int attempts) {
+  }
+
+  private final Clients clients;
   private final Encoder encoder;
   private final AtomicLong enriched = new AtomicLong();
   private final AtomicLong deadLettered = new AtomicLong();
@@ -59,16 +101,22 @@ public final class Enricher extends ServiceLoop {
   private final Metrics.Counter deadLetterMetric;
   private final Metrics.Histogram batchSizes;
   private final Metrics.Histogram embedSeconds;
-  private KafkaConsumer<String, byte[]> consumer;
-  private KafkaProducer<String, byte[]> producer;
+  private final Deque<Batch> pending = new ArrayDeque<>();
+  private Consumer<String, byte[]> consumer;
+  private Producer<String, byte[]> producer;
+  private int partitions;
 
   public Enricher(EnricherConfig config, Encoder encoder) {
     this(config, encoder, new Metrics());
   }
 
   public Enricher(EnricherConfig config, Encoder encoder, Metrics metrics) {
+    this(Clients.kafka(config), encoder, metrics);
+  }
+
+  public Enricher(Clients clients, Encoder encoder, Metrics metrics) {
     super("enricher");
-    this.config = config;
+    this.clients = clients;
     this.encoder = encoder;
     this.enrichedMetric = metrics.counter("shoal_enricher_records_total",
         "Records consumed from shoal.docs, by outcome.", "outcome", "enriched");
@@ -80,9 +128,6 @@ public final class Enricher extends ServiceLoop {
         Metrics.LATENCY_SECONDS);
   }
 
-  private long pendingEnriched;
-  private long pendingDeadLettered;
-
   public long enrichedCount() {
     return enriched.get();
   }
@@ -93,50 +138,110 @@ public final class Enricher extends ServiceLoop {
 
   @Override
   protected void onStart() {
-    Properties c = KafkaSettings.consumer(config.bootstrap(), "shoal-enricher");
-    c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(config.maxBatch()));
-    consumer = new KafkaConsumer<>(c);
-    Properties p = KafkaSettings.producer(config.bootstrap());
-    p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, config.transactionalId());
-    p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(config.maxRequestBytes()));
-    producer = new KafkaProducer<>(p);
+    consumer = clients.consumer().get();
+    producer = clients.producer().get();
     producer.initTransactions();
-    consumer.subscribe(List.of(Topics.DOCS));
+    consumer.subscribe(List.of(Topics.DOCS), new ConsumerRebalanceListener() {
+      @Override
+      public void onPartitionsRevoked(Collection<TopicPartition> revoked) {
+        drop(revoked);
+      }
+
+      @Override
+      public void onPartitionsLost(Collection<TopicPartition> lost) {
+        drop(lost);
+      }
+
+      @Override
+      public void onPartitionsAssigned(Collection<TopicPartition> assigned) {
+      }
+    });
+  }
+
+  /** A new owner of these partitions starts from the committed offsets: what is pending for them is not ours. */
+  private void drop(Collection<TopicPartition> gone) {
+    List<Batch> kept = new ArrayList<>();
+    for (Batch b : pending) {
+      List<ConsumerRecord<String, byte[]>> rs = b.records().stream()
+          .filter(r -> !gone.contains(new TopicPartition(r.topic(), r.partition()))).toList();
+      if (!rs.isEmpty()) {
+        kept.add(new Batch(rs, b.attempts()));
+      }
+    }
+    pending.clear();
+    pending.addAll(kept);
   }
 
   @Override
-  protected void runOnce() {
-    ConsumerRecords<String, byte[]> records;
-    try {
-      records = consumer.poll(Duration.ofMillis(500));
-    } catch (WakeupException e) {
-      return;
+  protected void runOnce() throws InterruptedException {
+    if (pending.isEmpty()) {
+      ConsumerRecords<String, byte[]> records;
+      try {
+        records = consumer.poll(Duration.ofMillis(500));
+      } catch (WakeupException e) {
+        return;
+      }
+      if (records.isEmpty()) {
+        return;
+      }
+      List<ConsumerRecord<String, byte[]>> all = new ArrayList<>(records.count());
+      records.forEach(all::add);
+      pending.add(new Batch(all, 0));
     }
-    if (records.isEmpty()) {
-      return;
-    }
+    Batch batch = pending.peekFirst();
     try {
-      producer.beginTransaction();
-      process(records);
-      producer.sendOffsetsToTransaction(nextOffsets(records), consumer.groupMetadata());
-      producer.commitTransaction();
-      // counted once committed, so an aborted and retried batch is not counted twice
-      enriched.addAndGet(pendingEnriched);
-      deadLettered.addAndGet(pendingDeadLettered);
-      enrichedMetric.add(pendingEnriched);
-      deadLetterMetric.add(pendingDeadLettered);
+      long[] counts = transaction(batch.records(), null);
+      pending.removeFirst();
+      count(counts);
     } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
       throw e;
     } catch (RuntimeException e) {
-      LOG.warn("enrichment of {} records failed, aborting and retrying: {}", records.count(), e.toString());
-      try {
-        producer.abortTransaction();
-      } catch (KafkaException abortFailure) {
-        LOG.warn("abort failed: {}", abortFailure.toString());
+      abort();
+      pending.removeFirst();
+      int attempts = batch.attempts() + 1;
+      LOG.warn("enrichment of {} records failed (attempt {}): {}", batch.records().size(), attempts, e.toString());
+      if (attempts < ATTEMPTS_BEFORE_SPLIT) {
+        pending.addFirst(new Batch(batch.records(), attempts));
+      } else if (batch.records().size() > 1) {
+        List<ConsumerRecord<String, byte[]>> rs = batch.records();
+        int half = rs.size() / 2;
+        pending.addFirst(new Batch(rs.subList(half, rs.size()), 0));
+        pending.addFirst(new Batch(rs.subList(0, half), 0));
+      } else {
+        deadLetterAlone(batch.records().getFirst(), e);
       }
-      rewind(records);
-      throw e;
+      Thread.sleep(Math.min(2_000, 100L * attempts));
     }
+  }
+
+  /** A record that failed alone {@value #ATTEMPTS_BEFORE_SPLIT} times goes to the DLQ with the failure. */
+  private void deadLetterAlone(ConsumerRecord<String, byte[]> r, RuntimeException failure) {
+    String reason = "enrichment failed " + ATTEMPTS_BEFORE_SPLIT + " times: " + failure;
+    try {
+      count(transaction(List.of(r), reason));
+    } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      abort();
+      LOG.warn("dead-lettering {}-{}@{} failed, retrying it: {}", r.topic(), r.partition(), r.offset(), e.toString());
+      pending.addFirst(new Batch(List.of(r), ATTEMPTS_BEFORE_SPLIT));
+    }
+  }
+
+  private void abort() {
+    try {
+      producer.abortTransaction();
+    } catch (KafkaException abortFailure) {
+      LOG.warn("abort failed: {}", abortFailure.toString());
+    }
+  }
+
+  /** Counted once committed, so an aborted and retried batch is not counted twice. */
+  private void count(long[] counts) {
+    enriched.addAndGet(counts[0]);
+    deadLettered.addAndGet(counts[1]);
+    enrichedMetric.add(counts[0]);
+    deadLetterMetric.add(counts[1]);
   }
 
   @Override
@@ -145,7 +250,26 @@ public final class Enricher extends ServiceLoop {
         || e instanceof AuthorizationException;
   }
 
-  private void process(ConsumerRecords<String, byte[]> records) {
+  /**
+   * One transaction: the records enriched (or all dead-lettered with {@code deadLetterReason}), and
+   * their offsets. Returns {enriched, dead-lettered}.
+   */
+  private long[] transaction(List<ConsumerRecord<String, byte[]>> records, String deadLetterReason) {
+    producer.beginTransaction();
+    long[] counts = deadLetterReason == null ? process(records) : deadLetterAll(records, deadLetterReason);
+    producer.sendOffsetsToTransaction(nextOffsets(records), consumer.groupMetadata());
+    producer.commitTransaction();
+    return counts;
+  }
+
+  private long[] deadLetterAll(List<ConsumerRecord<String, byte[]>> records, String reason) {
+    for (ConsumerRecord<String, byte[]> r : records) {
+      producer.send(deadLetter(r, reason));
+    }
+    return new long[] {0, records.size()};
+  }
+
+  private long[] process(List<ConsumerRecord<String, byte[]>> records) {
     List<ConsumerRecord<String, byte[]>> upserts = new ArrayList<>();
     List<Document> docs = new ArrayList<>();
     List<ProducerRecord<String, byte[]>> out = new ArrayList<>();
@@ -153,7 +277,8 @@ public final class Enricher extends ServiceLoop {
     for (ConsumerRecord<String, byte[]> r : records) {
       SourceRecord parsed;
       try {
-        parsed = DocumentJson.parse(r.key() == null ? null : r.key().getBytes(StandardCharsets.UTF_8), r.value());
+        checkKey(r);
+        parsed = DocumentJson.parse(r.key().getBytes(StandardCharsets.UTF_8), r.value());
       } catch (InvalidDocumentException e) {
         out.add(deadLetter(r, e.getMessage()));
         rejected++;
@@ -189,8 +314,37 @@ public final class Enricher extends ServiceLoop {
     for (ProducerRecord<String, byte[]> r : out) {
       producer.send(r);
     }
-    pendingEnriched = out.size() - rejected;
-    pendingDeadLettered = rejected;
+    return new long[] {out.size() - rejected, rejected};
+  }
+
+  /**
+   * Every version of a document must pass through one partition, in order: the record is keyed by
+   * its id and sits where Kafka's default partitioner puts that key.
+   */
+  private void checkKey(ConsumerRecord<String, byte[]> r) throws InvalidDocumentException {
+    if (r.key() == null) {
+      throw new InvalidDocumentException("record has no key: key every record by its document id, so that all "
+          + "versions of a document go through one partition in order");
+    }
+    int n = partitionCount();
+    int expected = Shards.of(r.key(), n);
+    if (r.partition() != expected) {
+      throw new InvalidDocumentException("record for id '" + abbreviate(r.key()) + "' is in partition "
+          + r.partition() + ", but Kafka's default partitioner puts that key in partition " + expected + " of " + n
+          + ": produce with the key as it is and the default partitioner (murmur2; librdkafka clients such as "
+          + "Python's, Go's and C's: partitioner=murmur2_random)");
+    }
+  }
+
+  private int partitionCount() {
+    if (partitions == 0) {
+      partitions = consumer.partitionsFor(Topics.DOCS).size();
+    }
+    return partitions;
+  }
+
+  private static String abbreviate(String s) {
+    return s.length() <= 80 ? s : s.substring(0, 77) + "...";
   }
 
   private static ProducerRecord<String, byte[]> enrichedRecord(ConsumerRecord<String, byte[]> src, EnrichedDocument e) {
@@ -202,29 +356,19 @@ public final class Enricher extends ServiceLoop {
     ProducerRecord<String, byte[]> dlq = new ProducerRecord<>(Topics.DLQ, r.key(), r.value());
     dlq.headers().add(Topics.H_REASON, reason.getBytes(StandardCharsets.UTF_8));
     dlq.headers().add(Topics.H_SOURCE_TOPIC, r.topic().getBytes(StandardCharsets.UTF_8));
-    dlq.headers().add(Topics.H_SOURCE_PARTITION,
-        Integer.toString(r.partition()).getBytes(StandardCharsets.UTF_8));
-    dlq.headers().add(Topics.H_SOURCE_OFFSET,
-        Long.toString(r.offset()).getBytes(StandardCharsets.UTF_8));
+    dlq.headers().add(Topics.H_SOURCE_PARTITION, Integer.toString(r.partition()).getBytes(StandardCharsets.UTF_8));
+    dlq.headers().add(Topics.H_SOURCE_OFFSET, Long.toString(r.offset()).getBytes(StandardCharsets.UTF_8));
     LOG.info("dead-lettered {}-{}@{}: {}", r.topic(), r.partition(), r.offset(), reason);
     return dlq;
   }
 
-  private static Map<TopicPartition, OffsetAndMetadata> nextOffsets(ConsumerRecords<String, byte[]> records) {
+  private static Map<TopicPartition, OffsetAndMetadata> nextOffsets(List<ConsumerRecord<String, byte[]>> records) {
     Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
-    for (TopicPartition tp : records.partitions()) {
-      List<ConsumerRecord<String, byte[]>> rs = records.records(tp);
-      offsets.put(tp, new OffsetAndMetadata(rs.getLast().offset() + 1));
+    for (ConsumerRecord<String, byte[]> r : records) {
+      offsets.merge(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1),
+          (a, b) -> a.offset() >= b.offset() ? a : b);
     }
     return offsets;
-  }
-
-  private void rewind(ConsumerRecords<String, byte[]> records) {
-    Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(records.partitions());
-    for (TopicPartition tp : records.partitions()) {
-      OffsetAndMetadata c = committed.get(tp);
-      consumer.seek(tp, c == null ? records.records(tp).getFirst().offset() : c.offset());
-    }
   }
 
   @Override

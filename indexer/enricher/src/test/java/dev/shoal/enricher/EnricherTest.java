@@ -1,0 +1,253 @@
+package dev.shoal.enricher;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.shoal.cluster.Shards;
+import dev.shoal.cluster.Topics;
+import dev.shoal.encoder.Encoder;
+import dev.shoal.encoder.Encoders;
+import dev.shoal.encoder.ModelSpec;
+import dev.shoal.internal.v1.EnrichedDocument;
+import dev.shoal.server.Metrics;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.MockConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.MockProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The enricher's failure paths against Kafka's MockConsumer and MockProducer (which keep
+ * committed and aborted transactions apart) and the real MiniLM model on ONNX Runtime. The
+ * faults are injected on purpose: a failed offset commit, an encoder that throws on one text.
+ */
+class EnricherTest {
+
+  private static final int PARTITIONS = 3;
+  private static Encoder model;
+
+  private MockConsumer<String, byte[]> consumer;
+  private MockProducer<String, byte[]> producer;
+  private final Map<TopicPartition, Long> nextOffset = new HashMap<>();
+
+  @BeforeAll
+  static void loadModel() {
+    model = Encoders.create(ModelSpec.ALL_MINILM_L6_V2, "cpu", 1, 16);
+  }
+
+  @AfterAll
+  static void closeModel() {
+    model.close();
+  }
+
+  @BeforeEach
+  void clients() {
+    consumer = new MockConsumer<>("earliest");
+    producer = new MockProducer<>(true, null, new StringSerializer(), new ByteArraySerializer());
+    List<PartitionInfo> infos = new ArrayList<>();
+    for (int p = 0; p < PARTITIONS; p++) {
+      infos.add(new PartitionInfo(Topics.DOCS, p, null, null, null));
+    }
+    consumer.updatePartitions(Topics.DOCS, infos);
+  }
+
+  private Enricher start(Encoder encoder) throws Exception {
+    Enricher e = new Enricher(new Enricher.Clients(() -> consumer, () -> producer), encoder, new Metrics());
+    e.onStart();
+    List<TopicPartition> all = IntStream.range(0, PARTITIONS).mapToObj(p -> new TopicPartition(Topics.DOCS, p)).toList();
+    consumer.rebalance(all);
+    Map<TopicPartition, Long> beginning = new HashMap<>();
+    all.forEach(tp -> beginning.put(tp, 0L));
+    consumer.updateBeginningOffsets(beginning);
+    return e;
+  }
+
+  /** Adds a record where the default partitioner puts its id (or to {@code partition} when given). */
+  private void add(String id, String text, Integer partition, boolean keyed) {
+    int p = partition != null ? partition : Shards.of(id, PARTITIONS);
+    TopicPartition tp = new TopicPartition(Topics.DOCS, p);
+    long offset = nextOffset.merge(tp, 1L, Long::sum) - 1;
+    String json = "{\"id\":\"" + id + "\",\"title\":\"t " + id + "\",\"text\":\"" + text + "\"}";
+    consumer.addRecord(new ConsumerRecord<>(Topics.DOCS, p, offset, keyed ? id : null,
+        json.getBytes(StandardCharsets.UTF_8)));
+  }
+
+  private void add(String id, String text) {
+    add(id, text, null, true);
+  }
+
+  private static void runUntil(Enricher e, long records) throws Exception {
+    for (int i = 0; i < 500 && e.enrichedCount() + e.deadLetterCount() < records; i++) {
+      e.runOnce();
+    }
+  }
+
+  private List<EnrichedDocument> committedEnriched() throws Exception {
+    List<EnrichedDocument> out = new ArrayList<>();
+    for (ProducerRecord<String, byte[]> r : producer.history()) {
+      if (r.topic().equals(Topics.ENRICHED)) {
+        out.add(EnrichedDocument.parseFrom(r.value()));
+      }
+    }
+    return out;
+  }
+
+  private List<ProducerRecord<String, byte[]>> committedDeadLetters() {
+    return producer.history().stream().filter(r -> r.topic().equals(Topics.DLQ)).toList();
+  }
+
+  private Map<TopicPartition, OffsetAndMetadata> lastCommittedOffsets() {
+    Map<TopicPartition, OffsetAndMetadata> last = new HashMap<>();
+    for (Map<String, Map<TopicPartition, OffsetAndMetadata>> tx : producer.consumerGroupOffsetsHistory()) {
+      tx.values().forEach(last::putAll);
+    }
+    return last;
+  }
+
+  private static String reason(ProducerRecord<String, byte[]> r) {
+    return new String(r.headers().lastHeader(Topics.H_REASON).value(), StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void failedOffsetCommitRetriesTheSameBatchFromMemoryAndWritesEachDocumentOnce() throws Exception {
+    Enricher e = start(model);
+    for (int i = 0; i < 12; i++) {
+      add("doc-" + i, "passage number " + i + " about coral reefs");
+    }
+    producer.sendOffsetsToTransactionException = new KafkaException("coordinator not available (injected)");
+    e.runOnce();
+    assertTrue(producer.transactionAborted(), "the failed transaction is aborted");
+    assertEquals(0, producer.history().size(), "nothing of the aborted transaction is visible");
+    assertEquals(0, e.enrichedCount());
+
+    producer.sendOffsetsToTransactionException = null;
+    runUntil(e, 12);
+
+    List<EnrichedDocument> written = committedEnriched();
+    assertEquals(12, written.size(), "every record written once, none lost and none twice");
+    assertEquals(12, written.stream().map(d -> d.getDocument().getId()).distinct().count());
+    assertEquals(12, e.enrichedCount(), "an aborted attempt is not counted");
+    for (EnrichedDocument d : written) {
+      assertEquals(ModelSpec.ALL_MINILM_L6_V2.dimension(), d.getEmbeddingCount());
+      assertEquals(ModelSpec.ALL_MINILM_L6_V2.name(), d.getModel());
+    }
+    Map<TopicPartition, OffsetAndMetadata> offsets = lastCommittedOffsets();
+    nextOffset.forEach((tp, next) -> assertEquals(next, offsets.get(tp).offset(), "offset committed for " + tp));
+  }
+
+  @Test
+  void aRecordTheEncoderKeepsFailingOnIsDeadLetteredAloneAndTheRestFlowsInOrder() throws Exception {
+    Encoder poisoned = new FailingOn("POISON", model);
+    Enricher e = start(poisoned);
+    int n = 20;
+    for (int i = 0; i < n; i++) {
+      add("doc-" + i, i == 13 ? "POISON pill passage" : "passage number " + i);
+    }
+    runUntil(e, n);
+
+    assertEquals(n - 1, e.enrichedCount());
+    assertEquals(1, e.deadLetterCount());
+    List<ProducerRecord<String, byte[]>> dlq = committedDeadLetters();
+    assertEquals(1, dlq.size());
+    assertEquals("doc-13", dlq.getFirst().key());
+    assertTrue(reason(dlq.getFirst()).contains("enrichment failed") && reason(dlq.getFirst()).contains("POISON"),
+        "the reason says what failed: " + reason(dlq.getFirst()));
+    List<EnrichedDocument> written = committedEnriched();
+    assertEquals(n - 1, written.size());
+    Map<Integer, Long> lastOffset = new HashMap<>();
+    for (EnrichedDocument d : written) {
+      Long before = lastOffset.put(d.getSourcePartition(), d.getSourceOffset());
+      assertTrue(before == null || before < d.getSourceOffset(), "per-partition order kept across the split");
+    }
+    Map<TopicPartition, OffsetAndMetadata> offsets = lastCommittedOffsets();
+    nextOffset.forEach((tp, next) -> assertEquals(next, offsets.get(tp).offset(), "offset committed for " + tp));
+  }
+
+  @Test
+  void keylessAndMispartitionedRecordsAreDeadLetteredWithHowToKeyThem() throws Exception {
+    Enricher e = start(model);
+    add("good-1", "a passage");
+    add("keyless", "a passage", null, false);
+    int wrong = (Shards.of("misplaced", PARTITIONS) + 1) % PARTITIONS;
+    add("misplaced", "a passage", wrong, true);
+    add("good-2", "another passage");
+    runUntil(e, 4);
+
+    assertEquals(2, e.enrichedCount());
+    List<String> ids = committedEnriched().stream().map(d -> d.getDocument().getId()).sorted().toList();
+    assertEquals(List.of("good-1", "good-2"), ids);
+    Map<String, String> reasons = new HashMap<>();
+    for (ProducerRecord<String, byte[]> r : committedDeadLetters()) {
+      String value = new String(r.value(), StandardCharsets.UTF_8);
+      reasons.put(value.contains("keyless") ? "keyless" : "misplaced", reason(r));
+    }
+    assertTrue(reasons.get("keyless").contains("no key"), reasons.get("keyless"));
+    assertTrue(reasons.get("misplaced").contains("partition " + wrong)
+        && reasons.get("misplaced").contains("partition " + Shards.of("misplaced", PARTITIONS)),
+        reasons.get("misplaced"));
+  }
+
+  @Test
+  void recordsOfARevokedPartitionAreDroppedFromThePendingBatch() throws Exception {
+    Enricher e = start(model);
+    List<String> ids = IntStream.range(0, 30).mapToObj(i -> "doc-" + i).toList();
+    ids.forEach(id -> add(id, "passage " + id));
+    producer.sendOffsetsToTransactionException = new KafkaException("injected");
+    e.runOnce();
+    producer.sendOffsetsToTransactionException = null;
+
+    TopicPartition revoked = new TopicPartition(Topics.DOCS, 0);
+    consumer.rebalance(List.of(new TopicPartition(Topics.DOCS, 1), new TopicPartition(Topics.DOCS, 2)));
+    long kept = ids.stream().filter(id -> Shards.of(id, PARTITIONS) != 0).count();
+    assertTrue(kept < ids.size() && kept > 0, "the ids spread over the partitions");
+    runUntil(e, kept);
+
+    List<EnrichedDocument> written = committedEnriched();
+    assertEquals(kept, written.size());
+    assertTrue(written.stream().noneMatch(d -> d.getSourcePartition() == 0),
+        "the new owner of partition 0 enriches its records, not this enricher");
+    assertTrue(!lastCommittedOffsets().containsKey(revoked), "no offset committed for a partition no longer owned");
+  }
+
+  /** Delegates to a real encoder but throws whenever a text contains the marker: a poison record. */
+  private record FailingOn(String marker, Encoder delegate) implements Encoder {
+    @Override
+    public ModelSpec model() {
+      return delegate.model();
+    }
+
+    @Override
+    public float[][] embed(List<String> texts, Kind kind) {
+      for (String t : texts) {
+        if (t.contains(marker)) {
+          throw new IllegalStateException("encoder failed on a text containing " + marker + " (injected)");
+        }
+      }
+      return delegate.embed(texts, kind);
+    }
+
+    @Override
+    public String backend() {
+      return delegate.backend();
+    }
+
+    @Override
+    public void close() {
+    }
+  }
+}
