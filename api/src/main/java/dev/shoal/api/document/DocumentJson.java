@@ -1,8 +1,11 @@
 package dev.shoal.api.document;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.shoal.api.v1.Document;
@@ -20,11 +23,13 @@ import java.util.regex.Pattern;
  * <pre>{"id": "42", "title": "...", "text": "...", "fields": {"year": 2019, "lang": "en",
  *  "tags": ["a", "b"]}, "op": "upsert"}</pre>
  *
- * <p>Limits, each checked with a reason that names it: id 1..{@value #MAX_ID_CHARS} characters;
+ * <p>Limits, each checked with a reason that names it: id 1..{@value #MAX_ID_CHARS} printable
+ * characters (no control characters);
  * title at most {@value #MAX_TITLE_CHARS}; text at most {@value #MAX_TEXT_CHARS}; at most
  * {@value #MAX_FIELDS} fields named {@code [A-Za-z0-9_.-]{1,64}}; keyword values at most
  * {@value #MAX_KEYWORD_CHARS} characters, at most {@value #MAX_KEYWORDS} in a list; numbers finite.
- * A record whose Kafka key differs from its id is rejected: the key decides the shard.
+ * A record whose Kafka key differs from its id is rejected: the key decides the shard. A duplicate
+ * key anywhere in the object, or anything after it, is rejected rather than read one way.
  *
  * <p>Stateless and thread-safe.
  */
@@ -37,7 +42,11 @@ public final class DocumentJson {
   public static final int MAX_KEYWORD_CHARS = 1_024;
   public static final int MAX_KEYWORDS = 256;
   private static final Pattern FIELD_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
-  private static final ObjectMapper MAPPER = new ObjectMapper();
+  /** Duplicate keys and bytes after the object are errors: a record means one thing or is rejected. */
+  private static final ObjectMapper MAPPER = JsonMapper.builder()
+      .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      .build();
 
   private DocumentJson() {
   }
@@ -72,6 +81,7 @@ public final class DocumentJson {
     if (id.isEmpty() || id.length() > MAX_ID_CHARS) {
       throw new InvalidDocumentException("'id' must have 1.." + MAX_ID_CHARS + " characters, has " + id.length());
     }
+    checkIdCharacters(id);
     if (key != null) {
       String k = new String(key, StandardCharsets.UTF_8);
       if (!k.equals(id)) {
@@ -103,6 +113,28 @@ public final class DocumentJson {
       }
     }
     return new SourceRecord(op, doc.build());
+  }
+
+  /**
+   * Ids are printable: a control character (U+0000..U+001F, U+007F..U+009F) or a lone surrogate
+   * (which has no UTF-8 form, so the Kafka key would not round-trip) is rejected with its position.
+   */
+  static void checkIdCharacters(String id) throws InvalidDocumentException {
+    for (int i = 0; i < id.length(); i++) {
+      char c = id.charAt(i);
+      if (Character.isISOControl(c)) {
+        throw new InvalidDocumentException(String.format("'id' has control character U+%04X at index %d: ids must "
+            + "be printable text", (int) c, i));
+      }
+      if (Character.isSurrogate(c)) {
+        boolean paired = Character.isHighSurrogate(c) && i + 1 < id.length() && Character.isLowSurrogate(id.charAt(i + 1));
+        if (!paired) {
+          throw new InvalidDocumentException("'id' has an unpaired surrogate at index " + i + ": ids must be valid "
+              + "Unicode text");
+        }
+        i++;
+      }
+    }
   }
 
   private static Operation parseOp(JsonNode op) throws InvalidDocumentException {

@@ -69,4 +69,30 @@ class DocumentJsonTest {
     SourceRecord back = DocumentJson.parse("doc-1".getBytes(StandardCharsets.UTF_8), DocumentJson.write(d, Operation.UPSERT));
     assertEquals(d, back.document());
   }
+
+  @Test
+  void rejectsIdsWithControlCharactersSoNoIdCanPoseAsStoreMetadata() {
+    String reason = reason(null, "{\"id\": \"\\u0000meta.offset\", \"text\": \"vitamin\"}");
+    assertTrue(reason.contains("control character U+0000 at index 0"), reason);
+    assertTrue(reason(null, "{\"id\": \"a\\nb\"}").contains("U+000A at index 1"));
+    assertTrue(reason(null, "{\"id\": \"a\\u0085\"}").contains("U+0085"));
+    assertTrue(reason(null, "{\"id\": \"x\\ud800\"}").contains("unpaired surrogate at index 1"));
+  }
+
+  @Test
+  void acceptsPrintableUnicodeIds() throws Exception {
+    assertEquals("caf\u00e9/\ud83d\ude00 #1", parse(null, "{\"id\": \"caf\u00e9/\ud83d\ude00 #1\"}").document().getId());
+  }
+
+  @Test
+  void rejectsDuplicateKeysInsteadOfKeepingTheLast() {
+    assertTrue(reason("1", "{\"id\": \"1\", \"text\": \"a\", \"text\": \"b\"}").contains("Duplicate field 'text'"));
+    assertTrue(reason("1", "{\"id\": \"1\", \"fields\": {\"y\": 1, \"y\": 2}}").contains("Duplicate field 'y'"));
+  }
+
+  @Test
+  void rejectsBytesAfterTheObject() {
+    assertTrue(reason("1", "{\"id\": \"1\"} {\"id\": \"2\"}").startsWith("not JSON"));
+    assertTrue(reason("1", "{\"id\": \"1\"}garbage").startsWith("not JSON"));
+  }
 }

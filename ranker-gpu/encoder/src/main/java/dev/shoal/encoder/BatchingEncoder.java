@@ -6,6 +6,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -16,7 +17,12 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Thread-safe; one dispatcher thread feeds the backend, so the backend sees one merged
  * batch at a time and spreads it over its own workers. {@link #close()} fails waiting calls
- * and closes the backend.
+ * and closes the backend; a call that arrives during or after close fails at once.
+ *
+ * <p>Error policy: whatever the backend throws, an {@link Error} such as an OutOfMemoryError in a
+ * batch tensor included, fails the calls of that batch and the dispatcher goes on with the next;
+ * no call waits past its deadline (it gets {@link DeadlineExpiredException}), and a call without
+ * a deadline is failed should the dispatcher ever stop.
  */
 public final class BatchingEncoder implements Encoder {
 
@@ -81,18 +87,44 @@ public final class BatchingEncoder implements Encoder {
     }
     Pending p = new Pending(List.copyOf(texts), kind, deadlineNanos, new CompletableFuture<>());
     queue.add(p);
+    if (closed) {
+      // close() may have drained the queue before this add; nothing would ever complete it.
+      p.result().completeExceptionally(new IllegalStateException("encoder closed"));
+    }
     try {
-      return p.result().get();
+      if (deadlineNanos == Long.MAX_VALUE) {
+        return p.result().get();
+      }
+      return p.result().get(Math.max(0, deadlineNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      expired.incrementAndGet();
+      throw new DeadlineExpiredException("deadline passed while the call waited for its batch");
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while waiting for a batch", e);
     } catch (ExecutionException e) {
-      throw e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
+      throw e.getCause() instanceof RuntimeException re ? re
+          : new IllegalStateException("encoder backend failed: " + e.getCause(), e.getCause());
     }
   }
 
   private void dispatch() {
     List<Pending> carry = new ArrayList<>();
+    try {
+      dispatchUntilClosed(carry);
+    } finally {
+      // Normally on close; on anything else no waiting call may be left behind.
+      closed = true;
+      IllegalStateException gone = new IllegalStateException("encoder closed");
+      carry.forEach(p -> p.result().completeExceptionally(gone));
+      Pending p;
+      while ((p = queue.poll()) != null) {
+        p.result().completeExceptionally(gone);
+      }
+    }
+  }
+
+  private void dispatchUntilClosed(List<Pending> carry) {
     while (!closed) {
       try {
         Pending first = carry.isEmpty() ? queue.poll(100, TimeUnit.MILLISECONDS) : carry.removeFirst();
@@ -119,9 +151,6 @@ public final class BatchingEncoder implements Encoder {
       } catch (InterruptedException e) {
         break;
       }
-    }
-    for (Pending p : carry) {
-      p.result().completeExceptionally(new IllegalStateException("encoder closed"));
     }
   }
 
@@ -151,7 +180,8 @@ public final class BatchingEncoder implements Encoder {
         at += mine.length;
         p.result().complete(mine);
       }
-    } catch (RuntimeException e) {
+    } catch (Throwable e) {
+      // An Error included: the batch fails, the dispatcher lives on for the next one.
       live.forEach(p -> p.result().completeExceptionally(e));
     }
   }

@@ -28,10 +28,14 @@ public interface Encoder extends AutoCloseable {
   /** One embedding per text, in order, each of length {@link #dimension()}, L2 norm 1. */
   float[][] embed(List<String> texts, Kind kind);
 
-  /** Thrown to a call whose deadline passed before the model ran for it. */
+  /** Thrown to a call whose deadline passed before its result was ready. */
   final class DeadlineExpiredException extends RuntimeException {
     public DeadlineExpiredException() {
-      super("deadline passed before the model ran; it did not run for this call");
+      this("deadline passed before the model ran; it did not run for this call");
+    }
+
+    public DeadlineExpiredException(String message) {
+      super(message);
     }
   }
 

@@ -7,9 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.shoal.encoder.onnx.OnnxEncoder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 class BatchingEncoderTest {
@@ -53,5 +56,79 @@ class BatchingEncoderTest {
       assertEquals(1, batcher.embed(List.of("in time"), Encoder.Kind.QUERY, System.nanoTime() + 10_000_000_000L).length);
       assertEquals(1, counted.calls.get());
     }
+  }
+
+  @Test
+  void anErrorFromTheBackendFailsItsBatchAndTheDispatcherServesTheNext() {
+    AtomicInteger errorsLeft = new AtomicInteger(1);
+    Encoder failsOnce = new CountingEncoder(new OnnxEncoder(ModelSpec.ALL_MINILM_L6_V2, 1, 16)) {
+      @Override
+      public float[][] embed(List<String> t, Kind kind) {
+        if (errorsLeft.getAndDecrement() > 0) {
+          throw new OutOfMemoryError("batch tensor (injected)");
+        }
+        return super.embed(t, kind);
+      }
+    };
+    try (BatchingEncoder batcher = new BatchingEncoder(failsOnce, 64, 1_000)) {
+      long deadline = System.nanoTime() + 10_000_000_000L;
+      IllegalStateException failed = assertThrows(IllegalStateException.class,
+          () -> batcher.embed(List.of("first"), Encoder.Kind.QUERY, deadline));
+      assertTrue(failed.getMessage().contains("OutOfMemoryError"), failed.getMessage());
+      assertEquals(1, batcher.embed(List.of("second"), Encoder.Kind.QUERY, deadline).length,
+          "the dispatcher survived the Error");
+    }
+  }
+
+  @Test
+  void aCallWaitsNoLongerThanItsDeadlineWhileTheBackendIsBusy() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    Encoder slow = new CountingEncoder(new OnnxEncoder(ModelSpec.ALL_MINILM_L6_V2, 1, 16)) {
+      @Override
+      public float[][] embed(List<String> t, Kind kind) {
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        return super.embed(t, kind);
+      }
+    };
+    try (BatchingEncoder batcher = new BatchingEncoder(slow, 1, 0)) {
+      ExecutorService pool = Executors.newSingleThreadExecutor();
+      Future<float[][]> blocking = pool.submit(() -> batcher.embed(List.of("holds the backend"), Encoder.Kind.QUERY));
+      long start = System.nanoTime();
+      assertThrows(Encoder.DeadlineExpiredException.class,
+          () -> batcher.embed(List.of("waits"), Encoder.Kind.QUERY, System.nanoTime() + 200_000_000L));
+      long waitedMillis = (System.nanoTime() - start) / 1_000_000;
+      assertTrue(waitedMillis < 5_000, "returned at its deadline, not when the backend freed up: " + waitedMillis);
+      release.countDown();
+      assertEquals(1, blocking.get(30, TimeUnit.SECONDS).length);
+      pool.shutdown();
+    }
+  }
+
+  @Test
+  void callsRacingCloseAllCompleteAndCloseWaitsForTheRunsInFlight() throws Exception {
+    BatchingEncoder batcher = new BatchingEncoder(new OnnxEncoder(ModelSpec.ALL_MINILM_L6_V2, 1, 16), 8, 500);
+    ExecutorService pool = Executors.newFixedThreadPool(8);
+    List<Future<?>> calls = new ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      int n = i;
+      calls.add(pool.submit(() -> {
+        try {
+          batcher.embed(List.of("text " + n), Encoder.Kind.PASSAGE);
+        } catch (IllegalStateException closedOrInterrupted) {
+          // failed, as a call during close may: what matters is that it returned
+        }
+      }));
+    }
+    Thread.sleep(20);
+    batcher.close();
+    for (Future<?> f : calls) {
+      f.get(30, TimeUnit.SECONDS); // none left waiting forever
+    }
+    pool.shutdown();
+    assertThrows(IllegalStateException.class, () -> batcher.embed(List.of("after"), Encoder.Kind.QUERY));
   }
 }

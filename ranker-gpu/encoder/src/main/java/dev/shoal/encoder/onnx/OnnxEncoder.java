@@ -25,6 +25,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * The CPU backend: ONNX Runtime on the model's own ONNX graph.
@@ -36,7 +37,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * that uses all workers' threads inside ONNX Runtime.
  *
  * <p>Thread-safe: concurrent {@link #embed} calls share the worker pool; ONNX Runtime sessions
- * allow concurrent {@code run}. {@link #close()} waits for nothing: in-flight calls fail.
+ * allow concurrent {@code run}. {@link #close()} refuses new calls, waits for the model runs in
+ * flight to finish, then frees the sessions: ONNX Runtime does not check for a closed session, so
+ * freeing one under a running {@code run} crashes the JVM (a caller interrupted while it waits
+ * returns at once, but its sub-batches still run on the workers).
  */
 public final class OnnxEncoder implements Encoder {
 
@@ -50,6 +54,8 @@ public final class OnnxEncoder implements Encoder {
   private final ExecutorService workers;
   private final int maxBatch;
   private final AtomicBoolean closed = new AtomicBoolean();
+  /** Held shared by every session run, exclusively by close. */
+  private final ReentrantReadWriteLock runs = new ReentrantReadWriteLock();
 
   /**
    * @param parallelism sub-batches run at once (one ONNX Runtime thread each)
@@ -168,6 +174,7 @@ public final class OnnxEncoder implements Encoder {
       }
     }
     long[] shape = {b, t};
+    runs.readLock().lock();
     try (OnnxTensor idT = OnnxTensor.createTensor(env, LongBuffer.wrap(inputIds), shape);
          OnnxTensor maskT = OnnxTensor.createTensor(env, LongBuffer.wrap(mask), shape);
          OnnxTensor typeT = OnnxTensor.createTensor(env, LongBuffer.wrap(new long[b * t]), shape)) {
@@ -178,6 +185,9 @@ public final class OnnxEncoder implements Encoder {
       }
       if (inputs.contains("token_type_ids")) {
         feed.put("token_type_ids", typeT);
+      }
+      if (closed.get()) {
+        throw new IllegalStateException("encoder closed");
       }
       try (OrtSession.Result result = onSession.run(feed)) {
         FloatBuffer hidden = ((OnnxTensor) result.get(0)).getFloatBuffer();
@@ -194,13 +204,16 @@ public final class OnnxEncoder implements Encoder {
       }
     } catch (OrtException e) {
       throw new IllegalStateException("ONNX Runtime failed on a batch of " + b + "x" + t + ": " + e.getMessage(), e);
+    } finally {
+      runs.readLock().unlock();
     }
   }
 
   @Override
   public void close() {
     if (closed.compareAndSet(false, true)) {
-      workers.shutdownNow();
+      workers.shutdown();
+      runs.writeLock().lock();
       try {
         session.close();
         if (wideSession != session) {
@@ -208,6 +221,8 @@ public final class OnnxEncoder implements Encoder {
         }
       } catch (OrtException e) {
         throw new IllegalStateException(e);
+      } finally {
+        runs.writeLock().unlock();
       }
     }
   }
