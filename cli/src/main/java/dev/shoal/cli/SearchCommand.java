@@ -102,7 +102,7 @@ final class SearchCommand implements Callable<Integer> {
       System.out.printf("%-5s %-12s %-9s %s%n", "rank", "id", "score", "title");
       int rank = offset;
       for (Hit h : r.getHitsList()) {
-        String title = h.getTitle().isEmpty() ? h.getSnippet() : h.getTitle();
+        String title = h.getTitle().isEmpty() ? plainText(h.getSnippet()) : h.getTitle();
         System.out.printf("%-5d %-12s %-9.4f %s%n", ++rank, h.getId(), h.getScore(),
             title.length() > 90 ? title.substring(0, 87) + "..." : title);
         if (explain && h.hasExplanation()) {
@@ -119,5 +119,11 @@ final class SearchCommand implements Callable<Integer> {
     } finally {
       channel.shutdownNow();
     }
+  }
+
+  /** A snippet is HTML (escaped text, {@code <em>} highlights); a terminal wants the text. */
+  static String plainText(String snippetHtml) {
+    return snippetHtml.replace("<em>", "").replace("</em>", "").replace("&lt;", "<").replace("&gt;", ">")
+        .replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&");
   }
 }

@@ -13,11 +13,18 @@ import org.apache.lucene.analysis.tokenattributes.CharTermAttribute;
  * A highlighted passage of a document: the window of about {@value #WINDOW} characters with
  * the most distinct query terms, matches wrapped in {@code <em>}. Each word is analysed with
  * the index analyzer, so stemmed forms match ("proteins" for "protein"); words are letters and
- * digits (a decimal number is two words here). Thread-safe.
+ * digits (a decimal number is two words here).
+ *
+ * <p>The result is HTML: the document's text is escaped ({@code & < > " '}), so only the
+ * {@code <em>} tags are markup. Its length is bounded whatever the text: the window's ends move
+ * to the nearest whitespace within {@value #SLACK} characters, else they cut the text there (text
+ * without spaces: CJK, URLs, base64). Thread-safe.
  */
 public final class Snippets {
 
   static final int WINDOW = 240;
+  /** How far a window's end may move to reach a word boundary. */
+  static final int SLACK = 20;
   private static final int PREFIX = 3;
   private final Analyzer analyzer;
 
@@ -136,14 +143,22 @@ public final class Snippets {
         start = from;
       }
     }
-    // begin at a word boundary a little before the first match
+    // begin at a word boundary a little before the first match, end at one after the window
     start = Math.max(0, start - 40);
-    while (start > 0 && !Character.isWhitespace(text.charAt(start - 1))) {
+    int limit = Math.max(0, start - SLACK);
+    while (start > limit && !Character.isWhitespace(text.charAt(start - 1))) {
       start--;
     }
+    if (start > 0 && Character.isLowSurrogate(text.charAt(start))) {
+      start++;
+    }
     int end = Math.min(text.length(), start + WINDOW);
-    while (end < text.length() && !Character.isWhitespace(text.charAt(end))) {
+    limit = Math.min(text.length(), end + SLACK);
+    while (end < limit && !Character.isWhitespace(text.charAt(end))) {
       end++;
+    }
+    if (end < text.length() && Character.isLowSurrogate(text.charAt(end))) {
+      end--;
     }
     StringBuilder sb = new StringBuilder();
     if (start > 0) {
@@ -151,16 +166,33 @@ public final class Snippets {
     }
     int pos = start;
     for (int[] m : matches) {
-      if (m[0] < start || m[1] > end) {
+      if (m[0] < pos || m[1] > end) {
         continue;
       }
-      sb.append(text, pos, m[0]).append("<em>").append(text, m[0], m[1]).append("</em>");
+      escape(text, pos, m[0], sb);
+      sb.append("<em>");
+      escape(text, m[0], m[1], sb);
+      sb.append("</em>");
       pos = m[1];
     }
-    sb.append(text, pos, end);
+    escape(text, pos, end, sb);
     if (end < text.length()) {
       sb.append("…");
     }
     return sb.toString();
+  }
+
+  private static void escape(String text, int from, int to, StringBuilder out) {
+    for (int i = from; i < to; i++) {
+      char c = text.charAt(i);
+      switch (c) {
+        case '&' -> out.append("&amp;");
+        case '<' -> out.append("&lt;");
+        case '>' -> out.append("&gt;");
+        case '"' -> out.append("&quot;");
+        case '\'' -> out.append("&#39;");
+        default -> out.append(c);
+      }
+    }
   }
 }

@@ -61,7 +61,7 @@ class SnippetsTest {
           assertTrue(terms.containsAll(analyse(m.group(1))) && !analyse(m.group(1)).isEmpty(),
               m.group(1) + " is not a query term: " + terms);
         }
-        String plain = snippet.replace("<em>", "").replace("</em>", "").replace("…", "");
+        String plain = unescape(snippet.replace("<em>", "").replace("</em>", "").replace("…", ""));
         int expected = 0;
         for (String word : plain.split("[^\\p{L}\\p{Nd}]+")) {
           if (!word.isEmpty() && analyse(word).stream().anyMatch(terms::contains)) {
@@ -77,6 +77,39 @@ class SnippetsTest {
       }
     }
     assertTrue(highlighted > 100, "the queries must highlight something: " + highlighted);
+  }
+
+  @Test
+  void textWithoutSpacesGivesAWindowNotTheWholeText() {
+    String s = snippets.snippet("x".repeat(100_000), Set.of("x"));
+    assertTrue(s.length() <= Snippets.WINDOW + 2 * Snippets.SLACK + 2, "length " + s.length());
+    String url = "see https://example.org/" + "a1b2c3".repeat(20_000) + "/vitamin?q=1 and more";
+    String u = snippets.snippet(url, Set.copyOf(queries.terms("vitamin")));
+    assertTrue(u.length() <= Snippets.WINDOW + 2 * Snippets.SLACK + 2, "length " + u.length());
+    String cjk = "蛋白质折叠".repeat(50_000);
+    assertTrue(snippets.snippet(cjk, Set.of("蛋白质")).length() <= Snippets.WINDOW + 2 * Snippets.SLACK + 2);
+  }
+
+  @Test
+  void cutsNeverSplitASurrogatePair() {
+    String emoji = "\ud83e\uddec".repeat(10_000); // DNA emoji, two chars each
+    String s = snippets.snippet(emoji, Set.of());
+    String body = s.replace("…", "");
+    assertTrue(!Character.isLowSurrogate(body.charAt(0)) && !Character.isHighSurrogate(body.charAt(body.length() - 1)),
+        "a cut through a surrogate pair makes invalid UTF-8");
+  }
+
+  @Test
+  void documentHtmlIsEscapedSoOnlyTheHighlightsAreMarkup() {
+    String s = snippets.snippet("<script>alert('x')</script> & \"vitamin\" <b>levels</b>",
+        Set.copyOf(queries.terms("vitamin")));
+    assertEquals("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;<em>vitamin</em>&quot; "
+        + "&lt;b&gt;levels&lt;/b&gt;", s);
+  }
+
+  private static String unescape(String html) {
+    return html.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'")
+        .replace("&amp;", "&");
   }
 
   /** The index analyzer's terms for a word, as queries are analysed. */
