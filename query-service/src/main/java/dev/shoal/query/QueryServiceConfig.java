@@ -13,7 +13,7 @@ import java.util.Map;
  * @param host             address the gRPC and HTTP servers bind
  * @param grpcPort         SearchService (and any extra service) port; 0 = any free port
  * @param httpPort         HTTP/JSON port; 0 = any free port
- * @param resultCacheSize  complete answers kept; 0 turns the cache off (benchmarks of the uncached path)
+ * @param resultCacheBytes estimated heap the result cache may hold; 0 turns it off (benchmarks of the uncached path)
  * @param httpThreads      threads serving HTTP requests
  * @param rankerBudgetMillis the most of a query's time a ranker call may take, so a slow ranker
  *                         still leaves time for a degraded answer
@@ -22,14 +22,14 @@ import java.util.Map;
  * @param weights          each signal's weight unless a request says otherwise
  */
 public record QueryServiceConfig(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
-                                 int resultCacheSize, int httpThreads, long rankerBudgetMillis, SearchLimits limits,
+                                 long resultCacheBytes, int httpThreads, long rankerBudgetMillis, SearchLimits limits,
                                  Fusion fusion, FusionWeights weights) {
 
-  /** Answers kept by the result cache by default. */
-  public static final int RESULT_CACHE_SIZE = 10_000;
+  /** The result cache's default budget: 64 MiB, about 1,000 k=100 answers with snippets or 60 of k=1000. */
+  public static final long RESULT_CACHE_BYTES = 64L << 20;
 
   /**
-   * Localhost, any free ports, a cache of {@value #RESULT_CACHE_SIZE} answers, 8 HTTP threads, a
+   * Localhost, any free ports, a result cache of 64 MiB, 8 HTTP threads, a
    * ranker budget of 1 s, {@link SearchLimits#defaults()}, and the fusion defaults: RRF with k = 10;
    * BM25 and kNN weighted equally; in NEURAL the exact cosine's ranking of the head weighs three
    * times BM25's (the ranker rescorer's too). Chosen by {@code shoal eval sweep} over k in {10, 60}
@@ -37,18 +37,18 @@ public record QueryServiceConfig(String bootstrap, String rankerTarget, String h
    * and TREC DL 2019 (where BM25 is weak and must not drag the model down); see README.
    */
   public static QueryServiceConfig defaults(String bootstrap, String rankerTarget) {
-    return new QueryServiceConfig(bootstrap, rankerTarget, "127.0.0.1", 0, 0, RESULT_CACHE_SIZE, 8, 1_000,
+    return new QueryServiceConfig(bootstrap, rankerTarget, "127.0.0.1", 0, 0, RESULT_CACHE_BYTES, 8, 1_000,
         SearchLimits.defaults(), new Rrf(10), new FusionWeights(Map.of("bm25", 1.0, "dense", 1.0, "cosine", 3.0,
             "ranker", 3.0)));
   }
 
   public QueryServiceConfig withAddress(String h, int grpc, int http) {
-    return new QueryServiceConfig(bootstrap, rankerTarget, h, grpc, http, resultCacheSize, httpThreads,
+    return new QueryServiceConfig(bootstrap, rankerTarget, h, grpc, http, resultCacheBytes, httpThreads,
         rankerBudgetMillis, limits, fusion, weights);
   }
 
-  public QueryServiceConfig withResultCacheSize(int size) {
-    return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, size, httpThreads,
+  public QueryServiceConfig withResultCacheBytes(long budget) {
+    return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, budget, httpThreads,
         rankerBudgetMillis, limits, fusion, weights);
   }
 }

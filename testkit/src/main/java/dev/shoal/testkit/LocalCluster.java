@@ -103,7 +103,7 @@ public final class LocalCluster implements AutoCloseable {
       started.push(ingest);
       QueryServiceConfig config = QueryServiceConfig.defaults(bootstrap, ranker.address())
           .withAddress(options.host(), options.grpcPort(), options.httpPort());
-      query = new QueryService(options.caches() ? config : config.withResultCacheSize(0), metrics, List.of(ingest))
+      query = new QueryService(options.caches() ? config : config.withResultCacheBytes(0), metrics, List.of(ingest))
           .start();
       started.push(query);
       return this;

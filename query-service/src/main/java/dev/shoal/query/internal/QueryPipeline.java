@@ -29,7 +29,7 @@ public final class QueryPipeline {
                        RankerGrpc.RankerBlockingStub ranker, ToLongFunction<String> generations, Metrics metrics,
                        Scheduler scheduler) {
     Plans plans = new Plans(stages, config.fusion(), config.weights());
-    ResultCache cache = config.resultCacheSize() > 0 ? new ResultCache(config.resultCacheSize()) : null;
+    ResultCache cache = config.resultCacheBytes() > 0 ? new ResultCache(config.resultCacheBytes()) : null;
     if (cache != null) {
       metrics.gauge("shoal_search_cache_hit_ratio", "Share of searches answered from the result cache.", () -> {
         long h = cache.hits();
@@ -37,6 +37,7 @@ public final class QueryPipeline {
         return h + m == 0 ? 0 : (double) h / (h + m);
       });
       metrics.gauge("shoal_search_cache_entries", "Answers held by the result cache.", cache::size);
+      metrics.gauge("shoal_search_cache_bytes", "Estimated heap held by the result cache's answers.", cache::bytes);
     }
     this.search = new SearchPipeline(new RequestValidator(config.limits()), plans, router,
         new Scatter(router, client, scheduler), new Hydrator(router, client, scheduler.clock()),

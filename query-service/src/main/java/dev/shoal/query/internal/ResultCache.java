@@ -4,12 +4,14 @@ import dev.shoal.api.v1.QuerySyntax;
 import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.function.ToLongFunction;
 
 /**
- * A bounded LRU cache of complete answers, keyed by the normalised request. An entry remembers
+ * An LRU cache of complete answers bounded by bytes, keyed by the normalised request. Each entry
+ * weighs its estimated heap size (key and answer, see {@link #weigh}); the least recently used
+ * go first once the total passes the budget, and an answer heavier than an eighth of the budget
+ * is not kept at all, so one k=1000 answer with explanations cannot flush the cache. An entry remembers
  * the searcher generation of every shard replica that answered; it is served only while each of
  * those replicas still reports the same generation (from heartbeats), so a refresh that changes
  * what a shard can see invalidates it. Partial and degraded answers are never cached.
@@ -18,31 +20,44 @@ import java.util.function.ToLongFunction;
 public final class ResultCache {
 
   /** A cached answer and the generation of each replica ("address/shard") it came from. */
-  private record Cached(SearchResponse response, Map<String, Long> generations) {
+  private record Cached(SearchResponse response, Map<String, Long> generations, long bytes) {
   }
 
-  private final Map<SearchRequest, Cached> map;
+  private final Map<SearchRequest, Cached> map = new LinkedHashMap<>(1 << 10, 0.75f, true);
+  private final long budgetBytes;
+  private long bytes;
   private long hits;
   private long misses;
 
-  public ResultCache(int capacity) {
-    this.map = new LinkedHashMap<>(Math.min(capacity, 1 << 16), 0.75f, true) {
-      @Override
-      protected boolean removeEldestEntry(Map.Entry<SearchRequest, Cached> eldest) {
-        return size() > capacity;
-      }
-    };
+  /** @param budgetBytes the most estimated heap the entries may hold together; positive */
+  public ResultCache(long budgetBytes) {
+    if (budgetBytes <= 0) {
+      throw new IllegalArgumentException("cache budget must be positive, got " + budgetBytes);
+    }
+    this.budgetBytes = budgetBytes;
+  }
+
+  /**
+   * Estimated heap of an entry: a protobuf message in memory holds its strings as Java strings and
+   * each message, map and list behind object headers, so twice the serialized size plus a fixed
+   * cost per hit (its message, field map and explanation nodes) and per entry, without walking the
+   * object graph. ResultCacheTest measures heap held against this estimate for answers with
+   * titles, snippets, a field and explanations, and requires it within 0.67x..1.5x.
+   */
+  static long weigh(SearchRequest key, SearchResponse response, Map<String, Long> generations) {
+    return 2L * (key.getSerializedSize() + response.getSerializedSize()) + 400L * response.getHitsCount()
+        + 64L * generations.size() + 256;
   }
 
   /**
    * The key: the validated request without what cannot change the answer (session, timeout);
-   * plain queries are lower-cased with whitespace collapsed, as both the analyzer and the
-   * (uncased) model would see them.
+   * plain queries with whitespace collapsed, as the analyzer and the tokenizer both see them. Case
+   * is kept: the analyzer folds it, but a cased model embeds "US" and "us" differently.
    */
   public static SearchRequest key(SearchRequest validated) {
     SearchRequest.Builder k = validated.toBuilder().clearSession().clearTimeoutMs();
     if (validated.getSyntax() == QuerySyntax.PLAIN) {
-      k.setQuery(validated.getQuery().strip().replaceAll("\\s+", " ").toLowerCase(Locale.ROOT));
+      k.setQuery(validated.getQuery().strip().replaceAll("\\s+", " "));
     }
     return k.build();
   }
@@ -54,6 +69,7 @@ public final class ResultCache {
       for (Map.Entry<String, Long> g : e.generations().entrySet()) {
         if (currentGeneration.applyAsLong(g.getKey()) != g.getValue()) {
           map.remove(key);
+          bytes -= e.bytes();
           e = null;
           break;
         }
@@ -68,9 +84,24 @@ public final class ResultCache {
   }
 
   public synchronized void put(SearchRequest key, SearchResponse response, Map<String, Long> generations) {
-    if (!response.getPartial() && !response.getDegraded()) {
-      map.put(key, new Cached(response, Map.copyOf(generations)));
+    if (response.getPartial() || response.getDegraded()) {
+      return;
     }
+    long weight = weigh(key, response, generations);
+    if (weight > budgetBytes / 8) {
+      return;
+    }
+    Cached old = map.put(key, new Cached(response, Map.copyOf(generations), weight));
+    bytes += weight - (old == null ? 0 : old.bytes());
+    for (var it = map.values().iterator(); bytes > budgetBytes && it.hasNext(); ) {
+      bytes -= it.next().bytes();
+      it.remove();
+    }
+  }
+
+  /** The estimated heap the entries hold now. */
+  public synchronized long bytes() {
+    return bytes;
   }
 
   public synchronized long hits() {
