@@ -17,7 +17,8 @@ import java.util.concurrent.CompletableFuture;
  * One shard's first-phase request: to the best replica; if that one fails, to the next; if it has
  * not answered by its recent p95 latency, a hedged copy to the next one too, and the first answer
  * wins (the others are cancelled). Completes with the answer, with null when no replica answered
- * by the deadline, or exceptionally with INVALID_ARGUMENT (the query is wrong, not the replica).
+ * by the deadline, or exceptionally with INVALID_ARGUMENT or FAILED_PRECONDITION (the query is wrong
+ * for the index, not the replica: bad syntax, too many terms, another embedding model).
  *
  * <p>All timing (the hedge, the deadline) runs on the {@link Scheduler}'s clock, so hedging is
  * unit-tested under a manual clock. Thread-safe: replies, timers and the caller meet under this
@@ -69,6 +70,15 @@ final class HedgedCall {
     return result;
   }
 
+  List<Replica> replicas() {
+    return replicas;
+  }
+
+  /** Replicas a request went to so far. */
+  synchronized int tried() {
+    return next;
+  }
+
   /** Whether a hedged copy went out. */
   synchronized boolean hedged() {
     return hedged;
@@ -118,8 +128,8 @@ final class HedgedCall {
   }
 
   private synchronized void failed(Status status) {
-    if (status.getCode() == Status.Code.INVALID_ARGUMENT) {
-      fail(status);
+    if (status.getCode() == Status.Code.INVALID_ARGUMENT || status.getCode() == Status.Code.FAILED_PRECONDITION) {
+      fail(status); // the query does not fit this index (syntax, limits, model): no replica would take it
     } else if (!result.isDone() && status.getCode() != Status.Code.CANCELLED
         && scheduler.clock().nanoTime() < deadlineNanos) {
       sendNext(); // the next replica, if any

@@ -25,15 +25,19 @@ final class QueryEmbedder {
     this.budgetNanos = TimeUnit.MILLISECONDS.toNanos(budgetMillis);
   }
 
+  /** A query's embedding and the model that made it. */
+  record Embedding(float[] vector, String model) {
+  }
+
   /** @throws io.grpc.StatusRuntimeException when the ranker fails or the time is up */
-  float[] embed(String query, long deadlineNanos) {
+  Embedding embed(String query, long deadlineNanos) {
     var resp = stub(deadlineNanos).embed(EmbedRequest.newBuilder().addTexts(query).setKind(EmbedKind.QUERY).build());
     Vector v = resp.getEmbeddings(0);
     float[] out = new float[v.getValuesCount()];
     for (int i = 0; i < out.length; i++) {
       out[i] = v.getValues(i);
     }
-    return out;
+    return new Embedding(out, resp.getModel());
   }
 
   /** A stub whose deadline is the query's, capped by the ranker budget. */

@@ -1,6 +1,9 @@
 package dev.shoal.query.internal;
 
+import dev.shoal.api.v1.ShardNotice;
 import dev.shoal.cluster.HeartbeatWatcher;
+import dev.shoal.cluster.ReplicaTier;
+import dev.shoal.internal.v1.Replica;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
 import dev.shoal.server.time.Scheduler;
@@ -31,9 +34,10 @@ final class Scatter {
    * @param answeredBy  shard → the replica's address that answered (second-phase calls go there first)
    * @param generations replica ("address/shard") → the searcher generation it answered from
    * @param hedged      shard requests that went to a second replica
+   * @param notices     shards that did not answer, or answered from a replica that is not LIVE
    */
   record Result(List<ShardSearchResponse> answers, Map<Integer, String> answeredBy, Map<String, Long> generations,
-                int hedged) {
+                int hedged, List<ShardNotice> notices) {
   }
 
   private final ShardRouter router;
@@ -53,9 +57,13 @@ final class Scatter {
   Result run(ShardSearchRequest request, int shards, String session, long deadlineNanos) throws StatusException {
     List<HedgedCall> calls = new ArrayList<>(shards);
     List<CompletableFuture<HedgedCall.Answer>> pending = new ArrayList<>(shards);
+    List<ShardNotice> notices = new ArrayList<>();
     for (int s = 0; s < shards; s++) {
-      HedgedCall c = new HedgedCall(router.replicas(s, session), request.toBuilder().setShard(s).build(), client,
-          router, scheduler);
+      List<Replica> replicas = router.replicas(s, session);
+      if (replicas.isEmpty()) {
+        notices.add(notice(s, ShardNotice.Kind.NO_ANSWER, "no replica is assigned"));
+      }
+      HedgedCall c = new HedgedCall(replicas, request.toBuilder().setShard(s).build(), client, router, scheduler);
       calls.add(c);
       pending.add(c.start(deadlineNanos));
     }
@@ -81,7 +89,16 @@ final class Scatter {
         a = null;
       }
       hedged += calls.get(s).hedged() ? 1 : 0;
+      if (a == null && !calls.get(s).replicas().isEmpty()) {
+        notices.add(notice(s, ShardNotice.Kind.NO_ANSWER, "no replica answered in time (" + calls.get(s).tried()
+            + " tried)"));
+      }
       if (a != null) {
+        ReplicaTier tier = router.tier(a.address(), s);
+        if (tier != ReplicaTier.SERVING) {
+          notices.add(notice(s, ShardNotice.Kind.NOT_LIVE, "replica " + a.address() + " is " + tier + ": "
+              + (tier == ReplicaTier.SILENT ? "no fresh heartbeat" : "not LIVE (building, catching up or failed)")));
+        }
         answers.add(a.response());
         answeredBy.put(a.response().getShard(), a.address());
         generations.put(HeartbeatWatcher.replica(a.address(), a.response().getShard()),
@@ -91,6 +108,10 @@ final class Scatter {
     if (refused != null) {
       throw refused;
     }
-    return new Result(answers, answeredBy, generations, hedged);
+    return new Result(answers, answeredBy, generations, hedged, notices);
+  }
+
+  static ShardNotice notice(int shard, ShardNotice.Kind kind, String detail) {
+    return ShardNotice.newBuilder().setShard(shard).setKind(kind).setDetail(detail).build();
   }
 }

@@ -3,6 +3,7 @@ package dev.shoal.query.internal;
 import dev.shoal.api.v1.Hit;
 import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
+import dev.shoal.api.v1.ShardNotice;
 import dev.shoal.api.v1.StageTiming;
 import dev.shoal.internal.v1.HydrateRequest;
 import dev.shoal.internal.v1.RankerGrpc;
@@ -120,11 +121,12 @@ final class SearchPipeline {
     Timings timings = new Timings(out, start);
     timings.stage("parse");
 
-    QueryContext query = new QueryContext(r, null);
+    QueryContext query = new QueryContext(r);
     SearchPlan asked = plan;
     if (plan.needsQueryVector()) {
       try {
-        query = new QueryContext(r, embedder.embed(r.getQuery(), deadline));
+        QueryEmbedder.Embedding e = embedder.embed(EmbeddingText.of(r), deadline);
+        query = new QueryContext(r, e.vector(), e.model());
       } catch (StatusRuntimeException e) {
         plan = plan.withoutQueryVector();
         if (plan == null) {
@@ -146,7 +148,8 @@ final class SearchPipeline {
         deadline);
     timings.stage("retrieve");
     metrics.hedged(first.hedged());
-    out.setShardsTotal(shards).setShardsAnswered(first.answers().size()).setPartial(first.answers().size() < shards);
+    List<ShardNotice> notices = new ArrayList<>(first.notices());
+    out.setShardsTotal(shards).setShardsAnswered(first.answers().size());
     if (first.answers().isEmpty()) {
       throw Status.DEADLINE_EXCEEDED.withDescription("no shard answered within " + timeoutMs + " ms").asException();
     }
@@ -181,9 +184,12 @@ final class SearchPipeline {
       }
     }
     if (!missing.isEmpty()) {
-      stored.putAll(hydrator.hydrate(missing, first.answeredBy(), r.getSession(), HydrateRequest.newBuilder()
+      Hydrator.Hydrated got = hydrator.hydrate(missing, first.answeredBy(), r.getSession(), HydrateRequest.newBuilder()
           .setHighlight(r.getQuery()).addAllFields(r.getFieldsList()).setWithTitles(true).setWithSnippets(true),
-          deadline));
+          deadline);
+      stored.putAll(got.hits());
+      got.failed().forEach((shard, why) -> notices.add(Scatter.notice(shard, ShardNotice.Kind.PAGE_NOT_LOADED,
+          "hits of this shard have no title, snippet or fields: " + why)));
     }
     timings.stage("fetch");
     for (Candidate c : page) {
@@ -195,6 +201,7 @@ final class SearchPipeline {
       }
       out.addHits(hit);
     }
+    out.addAllShardNotices(notices).setPartial(!notices.isEmpty());
     out.addTimings(StageTiming.newBuilder().setStage("total").setMillis((clock.nanoTime() - start) / 1e6));
     SearchResponse response = out.build();
     metrics.record(response, profileLabel(r));
@@ -281,7 +288,7 @@ final class SearchPipeline {
     @Override
     public Map<String, String> passages(List<Candidate> candidates) {
       Map<String, ShardHit> got = hydrator.hydrate(candidates, answeredBy, query.request().getSession(),
-          HydrateRequest.newBuilder().setWithText(true), deadline);
+          HydrateRequest.newBuilder().setWithText(true), deadline).hits();
       Map<String, String> out = new HashMap<>();
       for (Candidate c : candidates) {
         ShardHit h = got.get(c.id());

@@ -95,6 +95,11 @@ public final class ShardRouter implements AutoCloseable {
     this.tiers = tiers;
   }
 
+  /** What the heartbeats say of one replica now. */
+  public ReplicaTier tier(String address, int shard) {
+    return tiers.apply(address, shard);
+  }
+
   public ShardAssignment table() {
     return table.get();
   }

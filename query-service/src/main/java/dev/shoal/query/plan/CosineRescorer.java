@@ -24,7 +24,8 @@ public final class CosineRescorer implements Rescorer {
 
   @Override
   public List<VectorScorer> shardScorers(QueryContext query) {
-    return List.of(VectorScorer.newBuilder().setName(NAME).addAllVector(query.requireQueryVectorValues()).build());
+    return List.of(VectorScorer.newBuilder().setName(NAME).addAllVector(query.requireQueryVectorValues())
+        .setModel(query.model()).build());
   }
 
   @Override

@@ -1,6 +1,8 @@
 package dev.shoal.query.plan;
 
+import dev.shoal.api.v1.QuerySyntax;
 import dev.shoal.internal.v1.Leg;
+import dev.shoal.internal.v1.LexicalLeg;
 import dev.shoal.internal.v1.VectorLeg;
 
 /** {@code dense}: the nearest passage embeddings (HNSW) to the query's embedding; the score is the cosine. */
@@ -18,9 +20,17 @@ public final class DenseRetriever implements Retriever {
     return true;
   }
 
+  /**
+   * The neighbours of the query's embedding. For a Lucene-syntax query the shard also applies the
+   * query's required and prohibited clauses to them, so {@code +vitamin -bone} never brings in a
+   * document about bone through this list.
+   */
   @Override
   public Leg leg(QueryContext query, int k) {
-    return Leg.newBuilder().setName(NAME).setK(k)
-        .setVector(VectorLeg.newBuilder().addAllVector(query.requireQueryVectorValues())).build();
+    VectorLeg.Builder v = VectorLeg.newBuilder().addAllVector(query.requireQueryVectorValues()).setModel(query.model());
+    if (query.syntax() == QuerySyntax.LUCENE) {
+      v.setConstraints(LexicalLeg.newBuilder().setText(query.text()).setSyntax(QuerySyntax.LUCENE));
+    }
+    return Leg.newBuilder().setName(NAME).setK(k).setVector(v).build();
   }
 }

@@ -16,13 +16,21 @@ public final class QueryContext {
   private final SearchRequest request;
   private final float[] queryVector;
   private final List<Float> queryVectorValues;
+  private final String model;
+
+  /** A query without an embedding. */
+  public QueryContext(SearchRequest request) {
+    this(request, null, "");
+  }
 
   /**
    * @param request     the validated request
    * @param queryVector the query's L2-normalised embedding, or null when none was computed
+   * @param model       the model that embedded it (shards check it against their passages' model)
    */
-  public QueryContext(SearchRequest request, float[] queryVector) {
+  public QueryContext(SearchRequest request, float[] queryVector, String model) {
     this.request = request;
+    this.model = model;
     this.queryVector = queryVector == null ? null : queryVector.clone();
     List<Float> values = null;
     if (queryVector != null) {
@@ -48,6 +56,11 @@ public final class QueryContext {
 
   public List<Filter> filters() {
     return request.getFiltersList();
+  }
+
+  /** The model that embedded the query ("" when there is no embedding). */
+  public String model() {
+    return model;
   }
 
   public boolean hasQueryVector() {

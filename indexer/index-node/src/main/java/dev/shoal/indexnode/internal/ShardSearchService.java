@@ -1,5 +1,6 @@
 package dev.shoal.indexnode.internal;
 
+import dev.shoal.indexnode.shard.ModelMismatchException;
 import dev.shoal.indexnode.shard.ShardStore;
 import dev.shoal.internal.v1.EnrichedDocument;
 import dev.shoal.internal.v1.FetchRequest;
@@ -17,13 +18,15 @@ import java.io.IOException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntFunction;
 import org.apache.lucene.queryparser.classic.ParseException;
+import org.apache.lucene.search.IndexSearcher;
 
 /**
  * {@code shoal.internal.v1.ShardSearch} over the shards a node hosts. Each call holds a read
  * reference on its shard for as long as it runs, so a shard closed meanwhile (moved away, or
  * reopened after a failure) waits for it instead of freeing what it reads. A shard the node does
- * not host (any more) is FAILED_PRECONDITION, so a stale router retries elsewhere; invalid syntax
- * or a leg the shard cannot run is INVALID_ARGUMENT. A call the client has cancelled by the time
+ * not host (any more) is UNAVAILABLE, so a stale router retries elsewhere; invalid syntax, too
+ * many query terms or a leg the shard cannot run is INVALID_ARGUMENT; a query embedded by another
+ * model than the shard's passages is FAILED_PRECONDITION naming both. A call the client has cancelled by the time
  * it would start (the losing copy of a hedged request) does no work. Thread-safe.
  */
 public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBase {
@@ -74,6 +77,12 @@ public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBas
     } catch (ParseException e) {
       response.onError(Status.INVALID_ARGUMENT.withDescription("invalid query syntax: " + e.getMessage())
           .asRuntimeException());
+    } catch (ModelMismatchException e) {
+      response.onError(Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asRuntimeException());
+    } catch (IndexSearcher.TooManyClauses e) {
+      response.onError(Status.INVALID_ARGUMENT.withDescription("the query has more terms than the limit of "
+          + IndexSearcher.getMaxClauseCount() + " distinct terms (after analysis and expansion): shorten it")
+          .asRuntimeException());
     } catch (IllegalArgumentException e) {
       response.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
     } catch (IOException | RuntimeException e) {
@@ -112,7 +121,7 @@ public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBas
   }
 
   private RuntimeException notHosted(int shard) {
-    return Status.FAILED_PRECONDITION.withDescription("shard " + shard + " is not hosted on node " + nodeId)
+    return Status.UNAVAILABLE.withDescription("shard " + shard + " is not hosted on node " + nodeId)
         .asRuntimeException();
   }
 }

@@ -32,6 +32,7 @@ public final class DocStore implements AutoCloseable {
 
   private static final byte[] OFFSET = "offset".getBytes(StandardCharsets.UTF_8);
   private static final byte[] DIMENSION = "dimension".getBytes(StandardCharsets.UTF_8);
+  private static final byte[] MODEL = "model".getBytes(StandardCharsets.UTF_8);
   private static final String VERSION_PREFIX = "v/";
   private static final String DEAD_LETTER_PREFIX = "dlq/";
   /** Where shoal 0.1 kept the offset: in the document family, under a key a document id could take. */
@@ -139,6 +140,15 @@ public final class DocStore implements AutoCloseable {
       }
     }
 
+    /** The model that embedded the shard's passages, recorded with the first embedding. */
+    public void model(String name) throws IOException {
+      try {
+        batch.put(meta, MODEL, name.getBytes(StandardCharsets.UTF_8));
+      } catch (RocksDBException ex) {
+        throw new IOException(ex);
+      }
+    }
+
     /** Writes everything with the offset after the last record, atomically. */
     public void commit(long nextOffset) throws IOException {
       try {
@@ -187,6 +197,16 @@ public final class DocStore implements AutoCloseable {
   /** The embedding dimension of the stored documents, or 0 before the first embedding. */
   public int dimension() throws IOException {
     return (int) readLong(DIMENSION, 0);
+  }
+
+  /** The model that embedded the stored passages, or "" before the first embedding. */
+  public String model() throws IOException {
+    try {
+      byte[] b = db.get(meta, MODEL);
+      return b == null ? "" : new String(b, StandardCharsets.UTF_8);
+    } catch (RocksDBException e) {
+      throw new IOException(e);
+    }
   }
 
   private long readLong(byte[] key, long none) throws IOException {

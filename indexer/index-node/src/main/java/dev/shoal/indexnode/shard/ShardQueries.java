@@ -16,10 +16,15 @@ import org.apache.lucene.queryparser.classic.ParseException;
 import org.apache.lucene.queryparser.classic.QueryParser;
 import org.apache.lucene.search.BooleanClause;
 import org.apache.lucene.search.BooleanQuery;
+import org.apache.lucene.search.FuzzyQuery;
 import org.apache.lucene.search.MatchNoDocsQuery;
+import org.apache.lucene.search.PrefixQuery;
 import org.apache.lucene.search.Query;
+import org.apache.lucene.search.RegexpQuery;
 import org.apache.lucene.search.TermInSetQuery;
 import org.apache.lucene.search.TermQuery;
+import org.apache.lucene.search.TermRangeQuery;
+import org.apache.lucene.search.WildcardQuery;
 import org.apache.lucene.util.BytesRef;
 
 /**
@@ -81,6 +86,57 @@ public final class ShardQueries {
     return b.build();
   }
 
+  /**
+   * What a Lucene-syntax query requires of every document, as a filter: its required ({@code +},
+   * {@code AND}) and prohibited ({@code -}, {@code NOT}) top-level clauses, or the whole query when
+   * it is a single fielded clause ({@code journal:X}). Optional clauses constrain nothing (they only
+   * score), so {@code vitamin bone} gives null: no constraint.
+   */
+  public Query constraints(String luceneText) throws ParseException {
+    Query q = lexical(luceneText, QuerySyntax.LUCENE, ShardSchema.CONTENTS);
+    BooleanQuery.Builder b = new BooleanQuery.Builder();
+    int n = 0;
+    boolean anyRequired = false;
+    if (q instanceof BooleanQuery bq) {
+      for (BooleanClause c : bq.clauses()) {
+        switch (c.occur()) {
+          case MUST, FILTER -> {
+            b.add(c.query(), BooleanClause.Occur.FILTER);
+            n++;
+            anyRequired = true;
+          }
+          case MUST_NOT -> {
+            b.add(c.query(), BooleanClause.Occur.MUST_NOT);
+            n++;
+          }
+          case SHOULD -> { }
+        }
+      }
+    } else if (!usesOnly(q, ShardSchema.CONTENTS)) {
+      return q;
+    }
+    if (n == 0) {
+      return null;
+    }
+    if (!anyRequired) {
+      b.add(new org.apache.lucene.search.MatchAllDocsQuery(), BooleanClause.Occur.FILTER); // MUST_NOT alone matches nothing
+    }
+    return b.build();
+  }
+
+  /** Whether the query reads only this field (a plain term or phrase of the default field). */
+  private static boolean usesOnly(Query q, String field) {
+    Set<String> fields = new java.util.HashSet<>();
+    q.visit(new org.apache.lucene.search.QueryVisitor() {
+      @Override
+      public boolean acceptField(String f) {
+        fields.add(f);
+        return true;
+      }
+    });
+    return fields.equals(Set.of(field));
+  }
+
   /** The conjunction of the filters as one non-scoring query, or null when there are none. */
   public Query filter(List<Filter> filters) {
     if (filters.isEmpty()) {
@@ -103,19 +159,101 @@ public final class ShardQueries {
     return b.build();
   }
 
-  /** Classic syntax with Shoal's field names mapped onto the index layout. */
+  /**
+   * Classic syntax with Shoal's field names mapped onto the index layout, for every kind of clause:
+   * {@code text:} and {@code contents:} are the analysed title + text, {@code title:} the analysed
+   * title; any other name is a document field, matched as stored (keywords, case-sensitive) or as a
+   * number: {@code year:2019} matches the number 2019 or the keyword "2019", {@code year:[2000 TO
+   * 2010]} is a numeric range when both ends are numbers (or *), {@code tag:mri*} a keyword prefix.
+   */
   private static final class FieldMappingParser extends QueryParser {
     FieldMappingParser(String defaultField, Analyzer analyzer) {
       super(defaultField, analyzer);
     }
 
+    /** The analysed field a name maps to, or null for a document field. */
+    private static String analysed(String field) {
+      return switch (field) {
+        case ShardSchema.CONTENTS, "text" -> ShardSchema.CONTENTS;
+        case ShardSchema.TITLE -> ShardSchema.TITLE;
+        default -> null;
+      };
+    }
+
+    private static String keyword(String field) {
+      return ShardSchema.KEYWORD_PREFIX + field;
+    }
+
+    private static Double number(String s) {
+      if (s == null || s.equals("*")) {
+        return null;
+      }
+      try {
+        double d = Double.parseDouble(s);
+        return Double.isFinite(d) ? d : null;
+      } catch (NumberFormatException e) {
+        return null;
+      }
+    }
+
     @Override
     protected Query getFieldQuery(String field, String queryText, boolean quoted) throws ParseException {
-      return switch (field) {
-        case ShardSchema.CONTENTS, "text" -> super.getFieldQuery(ShardSchema.CONTENTS, queryText, quoted);
-        case ShardSchema.TITLE -> super.getFieldQuery(ShardSchema.TITLE, queryText, quoted);
-        default -> new TermQuery(new Term(ShardSchema.KEYWORD_PREFIX + field, queryText));
-      };
+      String a = analysed(field);
+      if (a != null) {
+        return super.getFieldQuery(a, queryText, quoted);
+      }
+      Query term = new TermQuery(new Term(keyword(field), queryText));
+      Double n = number(queryText);
+      if (n == null) {
+        return term;
+      }
+      return new BooleanQuery.Builder().add(term, BooleanClause.Occur.SHOULD)
+          .add(DoublePoint.newExactQuery(ShardSchema.NUMBER_PREFIX + field, n), BooleanClause.Occur.SHOULD).build();
+    }
+
+    @Override
+    protected Query getRangeQuery(String field, String part1, String part2, boolean startInclusive,
+                                  boolean endInclusive) throws ParseException {
+      String a = analysed(field);
+      if (a != null) {
+        return super.getRangeQuery(a, part1, part2, startInclusive, endInclusive);
+      }
+      boolean open1 = part1 == null || part1.equals("*");
+      boolean open2 = part2 == null || part2.equals("*");
+      Double lo = number(part1);
+      Double hi = number(part2);
+      if ((open1 || lo != null) && (open2 || hi != null)) {
+        double min = lo == null ? Double.NEGATIVE_INFINITY : startInclusive ? lo : Math.nextUp(lo);
+        double max = hi == null ? Double.POSITIVE_INFINITY : endInclusive ? hi : Math.nextDown(hi);
+        return DoublePoint.newRangeQuery(ShardSchema.NUMBER_PREFIX + field, min, max);
+      }
+      return TermRangeQuery.newStringRange(keyword(field), open1 ? null : part1, open2 ? null : part2, startInclusive,
+          endInclusive);
+    }
+
+    @Override
+    protected Query getPrefixQuery(String field, String termStr) throws ParseException {
+      String a = analysed(field);
+      return a != null ? super.getPrefixQuery(a, termStr) : new PrefixQuery(new Term(keyword(field), termStr));
+    }
+
+    @Override
+    protected Query getWildcardQuery(String field, String termStr) throws ParseException {
+      String a = analysed(field);
+      return a != null ? super.getWildcardQuery(a, termStr) : new WildcardQuery(new Term(keyword(field), termStr));
+    }
+
+    @Override
+    protected Query getFuzzyQuery(String field, String termStr, float minSimilarity) throws ParseException {
+      String a = analysed(field);
+      return a != null ? super.getFuzzyQuery(a, termStr, minSimilarity)
+          : new FuzzyQuery(new Term(keyword(field), termStr), (int) minSimilarity);
+    }
+
+    @Override
+    protected Query getRegexpQuery(String field, String termStr) throws ParseException {
+      String a = analysed(field);
+      return a != null ? super.getRegexpQuery(a, termStr) : new RegexpQuery(new Term(keyword(field), termStr));
     }
   }
 }

@@ -56,11 +56,23 @@ public final class ShardSearcher {
   }
 
   /**
+   * @param model     the model that embedded the shard's passages ("" before the first)
+   * @param dimension their dimension (0 before the first)
    * @throws ParseException           for invalid Lucene syntax in a lexical leg
+   * @throws ModelMismatchException   for a vector of another model or dimension
    * @throws IllegalArgumentException for a leg or scorer this shard cannot run
    */
-  public ShardSearchResponse search(IndexSearcher s, DocStore docs, ShardSearchRequest req)
-      throws ParseException, IOException {
+  public ShardSearchResponse search(IndexSearcher s, DocStore docs, ShardSearchRequest req, String model,
+                                    int dimension) throws ParseException, IOException {
+    for (Leg leg : req.getLegsList()) {
+      if (leg.hasVector()) {
+        checkModel("leg '" + leg.getName() + "'", leg.getVector().getModel(), leg.getVector().getVectorCount(), model,
+            dimension);
+      }
+    }
+    for (VectorScorer scorer : req.getScorersList()) {
+      checkModel("scorer '" + scorer.getName() + "'", scorer.getModel(), scorer.getVectorCount(), model, dimension);
+    }
     Query filter = queries.filter(req.getFiltersList());
     Map<String, ShardHit.Builder> hits = new LinkedHashMap<>();
     Map<String, Integer> docIds = new HashMap<>();
@@ -86,7 +98,7 @@ public final class ShardSearcher {
     for (VectorScorer scorer : req.getScorersList()) {
       score(s, scorer, docIds, hits);
     }
-    ShardSearchResponse.Builder out = ShardSearchResponse.newBuilder().setShard(shard).setTotalHits(total)
+    ShardSearchResponse.Builder out = ShardSearchResponse.newBuilder().setShard(shard).setTotalHits(total).setModel(model)
         .setSearcherGeneration(((DirectoryReader) s.getIndexReader()).getVersion());
     Set<String> toLoad = req.getLegsCount() == 0 ? Set.of() : best(hits, req.getLegs(0).getName(), req.getHydrateTop());
     if (toLoad.isEmpty()) {
@@ -108,6 +120,19 @@ public final class ShardSearcher {
     return out.build();
   }
 
+  private void checkModel(String what, String queryModel, int queryDimension, String model, int dimension) {
+    if (!queryModel.isEmpty() && !model.isEmpty() && !queryModel.equals(model)) {
+      throw new ModelMismatchException("shard " + shard + " holds passages embedded by '" + model + "', but the "
+          + what + " has a query embedded by '" + queryModel + "': run the ranker with the index's model "
+          + "(--model " + model + ") or re-enrich the corpus with '" + queryModel + "'");
+    }
+    if (dimension > 0 && queryDimension != dimension) {
+      throw new ModelMismatchException("shard " + shard + " holds embeddings of dimension " + dimension + " (model '"
+          + model + "'), but the " + what + " has a vector of " + queryDimension + " values"
+          + (queryModel.isEmpty() ? "" : " (model '" + queryModel + "')"));
+    }
+  }
+
   private TopDocs run(IndexSearcher s, Leg leg, Query filter) throws ParseException, IOException {
     return switch (leg.getKindCase()) {
       case LEXICAL -> {
@@ -120,10 +145,20 @@ public final class ShardSearcher {
       }
       case VECTOR -> {
         float[] v = floats(leg.getVector().getVectorList());
-        yield s.search(new KnnFloatVectorQuery(ShardSchema.VECTOR, v, leg.getK(), filter), leg.getK());
+        Query constraints = leg.getVector().hasConstraints()
+            ? queries.constraints(leg.getVector().getConstraints().getText()) : null;
+        Query f = and(filter, constraints);
+        yield s.search(new KnnFloatVectorQuery(ShardSchema.VECTOR, v, leg.getK(), f), leg.getK());
       }
       default -> throw new IllegalArgumentException("leg '" + leg.getName() + "' has no kind this shard knows");
     };
+  }
+
+  private static Query and(Query a, Query b) {
+    if (a == null || b == null) {
+      return a == null ? b : a;
+    }
+    return new BooleanQuery.Builder().add(a, BooleanClause.Occur.FILTER).add(b, BooleanClause.Occur.FILTER).build();
   }
 
   /** Each hit's stored embedding · the scorer's vector, accumulated in double as the ranker always has. */

@@ -72,7 +72,8 @@ public final class ShardStore implements AutoCloseable {
   private volatile long visibleOffset;
   private volatile FaultInjection faults;
   private long pendingSinceCommit;
-  private int dimension;
+  private volatile int dimension;
+  private volatile String model;
   private final Object readers = new Object();
   private int activeReaders;
   private boolean closing;
@@ -94,6 +95,7 @@ public final class ShardStore implements AutoCloseable {
     this.committedOffset = index.openedAtOffset();
     this.visibleOffset = recoveredOffset;
     this.dimension = docs.dimension() > 0 ? docs.dimension() : index.vectorDimension();
+    this.model = docs.model();
     this.deadLetterCount.set(docs.deadLetters().size());
   }
 
@@ -136,9 +138,10 @@ public final class ShardStore implements AutoCloseable {
     }
     Map<String, DocStore.Version> pending = new HashMap<>();
     int newDimension = 0;
+    String newModel = null;
     try (DocStore.Batch batch = docs.batch()) {
       for (Record r : records) {
-        String why = r.document() == null ? r.unreadable() : invalid(r.document(), newDimension);
+        String why = r.document() == null ? r.unreadable() : invalid(r.document(), newDimension, newModel);
         if (why != null) {
           batch.deadLetter(new DeadLetter(r.offset(), why));
           deadLetterCount.incrementAndGet();
@@ -160,6 +163,10 @@ public final class ShardStore implements AutoCloseable {
             newDimension = e.getEmbeddingCount();
             batch.dimension(newDimension);
           }
+          if (model.isEmpty() && newModel == null && e.getEmbeddingCount() > 0 && !e.getModel().isEmpty()) {
+            newModel = e.getModel();
+            batch.model(newModel);
+          }
           index.upsert(id, DocumentMapper.toLucene(e));
           batch.upsert(e, v);
         }
@@ -170,20 +177,36 @@ public final class ShardStore implements AutoCloseable {
     if (newDimension > 0) {
       dimension = newDimension;
     }
+    if (newModel != null) {
+      model = newModel;
+    }
     appliedOffset = nextOffset;
   }
 
   /** Why a readable record can never be applied, or null. */
-  private String invalid(EnrichedDocument e, int newDimension) {
+  private String invalid(EnrichedDocument e, int newDimension, String newModel) {
     if (e.getDocument().getId().isEmpty()) {
       return "enriched record without a document id";
     }
+    if (e.getOp() == Operation.DELETE || e.getEmbeddingCount() == 0) {
+      return null;
+    }
     int d = dimension > 0 ? dimension : newDimension;
-    if (e.getOp() != Operation.DELETE && e.getEmbeddingCount() > 0 && d > 0 && e.getEmbeddingCount() != d) {
+    if (d > 0 && e.getEmbeddingCount() != d) {
       return "embedding of dimension " + e.getEmbeddingCount() + " in a shard of dimension " + d + " (model '"
           + e.getModel() + "'): re-enrich with the shard's model";
     }
+    String m = !model.isEmpty() ? model : newModel == null ? "" : newModel;
+    if (!m.isEmpty() && !e.getModel().isEmpty() && !e.getModel().equals(m)) {
+      return "embedding by model '" + e.getModel() + "' in a shard whose passages '" + m + "' embedded: one shard "
+          + "holds one model's vectors; re-enrich with '" + m + "' or index into a new cluster";
+    }
     return null;
+  }
+
+  /** The model that embedded this shard's passages, or "" before the first embedding. */
+  public String model() {
+    return model;
   }
 
   /** Documents applied since the last commit. */
@@ -233,7 +256,7 @@ public final class ShardStore implements AutoCloseable {
   public ShardSearchResponse search(ShardSearchRequest req) throws ParseException, IOException {
     IndexSearcher s = index.acquire();
     try {
-      return searcher.search(s, docs, req);
+      return searcher.search(s, docs, req, model, dimension);
     } finally {
       index.release(s);
     }

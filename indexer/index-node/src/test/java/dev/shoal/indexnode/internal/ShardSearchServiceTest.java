@@ -106,7 +106,7 @@ class ShardSearchServiceTest {
             got = a.got.get();
           }
           if (got instanceof Status s) {
-            if (s.getCode() == Status.Code.FAILED_PRECONDITION) {
+            if (s.getCode() == Status.Code.UNAVAILABLE) {
               notHosted.incrementAndGet();
             } else {
               unexpected.add(s);
@@ -197,5 +197,57 @@ class ShardSearchServiceTest {
     assertTrue(metrics.scrape().contains("shoal_shard_cancelled_total{node=\"n1\"} 1"), metrics.scrape());
     assertTrue(!metrics.scrape().contains("shoal_shard_search_seconds_count{node=\"n1\"} 1"), "no search ran");
     shards.get(0).close();
+  }
+
+  private Status searchStatus(ShardSearchService service, ShardSearchRequest request) {
+    Answer<ShardSearchResponse> a = new Answer<>();
+    service.search(request, a);
+    return a.got.get() instanceof Status st ? st : Status.OK;
+  }
+
+  /** A plain query over more distinct terms than Lucene's clause limit is the client's to fix, not a shard failure. */
+  @Test
+  void tooManyQueryTermsIsInvalidArgumentNamingTheLimit() throws Exception {
+    try (ShardStore s = open(dir.resolve("terms"))) {
+      ShardSearchService service = new ShardSearchService("n1", n -> s, new AtomicInteger(), new Metrics());
+      StringBuilder q = new StringBuilder();
+      for (int i = 0; i < 1_100; i++) {
+        q.append("w").append(Integer.toString(i, 36)).append(' ');
+      }
+      Status st = searchStatus(service, ShardSearchRequest.newBuilder().addLegs(Leg.newBuilder().setName("bm25")
+          .setK(10).setLexical(LexicalLeg.newBuilder().setText(q.toString()))).build());
+      assertEquals(Status.Code.INVALID_ARGUMENT, st.getCode(), st.toString());
+      assertTrue(st.getDescription().contains("1024"), st.getDescription());
+      assertEquals(Status.Code.OK, searchStatus(service, ShardSearchRequest.newBuilder().addLegs(Leg.newBuilder()
+          .setName("bm25").setK(10).setLexical(LexicalLeg.newBuilder().setText("vitamin bone"))).build()).getCode());
+    }
+  }
+
+  /** A query embedded by another model than the shard's passages: FAILED_PRECONDITION naming both. */
+  @Test
+  void aQueryVectorOfAnotherModelIsFailedPreconditionNamingBothModels() throws Exception {
+    try (ShardStore s = new ShardStore(0, dir.resolve("model"))) {
+      s.apply(List.of(ShardStore.Record.of(0, EnrichedDocument.newBuilder().setOp(Operation.UPSERT)
+          .setModel("bge-small-en-v1.5").setDocument(Document.newBuilder().setId("d0").setText("vitamin"))
+          .addEmbedding(0.6f).addEmbedding(0.8f).build())), 1);
+      s.refresh();
+      ShardSearchService service = new ShardSearchService("n1", n -> s, new AtomicInteger(), new Metrics());
+      Status other = searchStatus(service, ShardSearchRequest.newBuilder().addLegs(Leg.newBuilder().setName("dense")
+          .setK(5).setVector(dev.shoal.internal.v1.VectorLeg.newBuilder().addVector(1).addVector(0)
+              .setModel("all-MiniLM-L6-v2"))).build());
+      assertEquals(Status.Code.FAILED_PRECONDITION, other.getCode(), other.toString());
+      assertTrue(other.getDescription().contains("bge-small-en-v1.5") && other.getDescription().contains("all-MiniLM-L6-v2"),
+          other.getDescription());
+      Status shorter = searchStatus(service, ShardSearchRequest.newBuilder().addScorers(
+          dev.shoal.internal.v1.VectorScorer.newBuilder().setName("cosine").addVector(1).addVector(0).addVector(0))
+          .addLegs(Leg.newBuilder().setName("bm25").setK(5).setLexical(LexicalLeg.newBuilder().setText("vitamin")))
+          .build());
+      assertEquals(Status.Code.FAILED_PRECONDITION, shorter.getCode(), shorter.toString());
+      assertTrue(shorter.getDescription().contains("dimension 2") && shorter.getDescription().contains("3 values"),
+          shorter.getDescription());
+      assertEquals(Status.Code.OK, searchStatus(service, ShardSearchRequest.newBuilder().addLegs(Leg.newBuilder()
+          .setName("dense").setK(5).setVector(dev.shoal.internal.v1.VectorLeg.newBuilder().addVector(1).addVector(0)
+              .setModel("bge-small-en-v1.5"))).build()).getCode());
+    }
   }
 }

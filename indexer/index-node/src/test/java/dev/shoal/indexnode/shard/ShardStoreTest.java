@@ -315,4 +315,70 @@ class ShardStoreTest {
       assertTrue(s.deadLetters().isEmpty());
     }
   }
+
+  private static Leg denseWithConstraints(List<Float> v, int k, String lucene) {
+    return Leg.newBuilder().setName("dense").setK(k).setVector(VectorLeg.newBuilder().addAllVector(v)
+        .setConstraints(LexicalLeg.newBuilder().setText(lucene).setSyntax(QuerySyntax.LUCENE))).build();
+  }
+
+  /** "+folding -kinetics": the dense leg may not bring in b (no "folding") or c ("kinetics"). */
+  @Test
+  void luceneRequiredAndProhibitedClausesAlsoFilterTheDenseLeg() throws Exception {
+    try (ShardStore s = new ShardStore(0, dir)) {
+      load(s);
+      List<Float> nearB = List.of(0f, 1f, 0f);
+      ShardSearchResponse free = s.search(ShardSearchRequest.newBuilder().addLegs(dense(nearB, 3)).build());
+      assertEquals("b", byLeg(free, "dense").getFirst(), "unconstrained, b is nearest");
+      ShardSearchResponse r = s.search(ShardSearchRequest.newBuilder()
+          .addLegs(denseWithConstraints(nearB, 3, "+folding -kinetics")).build());
+      assertEquals(List.of("a"), byLeg(r, "dense"));
+      assertEquals(List.of("a", "c"), byLeg(s.search(ShardSearchRequest.newBuilder()
+          .addLegs(denseWithConstraints(nearB, 3, "-bone")).build()), "dense").stream().sorted().toList(),
+          "a prohibited clause alone");
+      assertEquals(List.of("c"), byLeg(s.search(ShardSearchRequest.newBuilder()
+          .addLegs(denseWithConstraints(nearB, 3, "lang:de")).build()), "dense"), "a lone fielded clause");
+      assertEquals(3, byLeg(s.search(ShardSearchRequest.newBuilder()
+          .addLegs(denseWithConstraints(nearB, 3, "folding bone")).build()), "dense").size(),
+          "optional clauses only score: no constraint");
+    }
+  }
+
+  private List<String> lucene(ShardStore s, String q) throws Exception {
+    return ids(s.search(ShardSearchRequest.newBuilder().addLegs(bm25(q, QuerySyntax.LUCENE, 10)).build()))
+        .stream().sorted().toList();
+  }
+
+  /** Prefix, range, wildcard, fuzzy and exact clauses all reach the fields they name. */
+  @Test
+  void everyKindOfLuceneClauseMapsShoalFieldNames() throws Exception {
+    try (ShardStore s = new ShardStore(0, dir)) {
+      load(s);
+      assertEquals(List.of("a", "c"), lucene(s, "text:prot*"));
+      assertEquals(List.of("a", "c"), lucene(s, "title:fold*"));
+      assertEquals(List.of("b", "c"), lucene(s, "year:[2010 TO 2020]"));
+      assertEquals(List.of("c"), lucene(s, "year:{2015 TO *]"));
+      assertEquals(List.of("b"), lucene(s, "year:2015"));
+      assertEquals(List.of("c"), lucene(s, "lang:d*"));
+      assertEquals(List.of("a", "b"), lucene(s, "lang:e?"));
+      assertEquals(List.of("c"), lucene(s, "lang:df~1"));
+      assertEquals(List.of("c"), lucene(s, "folding AND year:[2010 TO 2020]"));
+      assertEquals(List.of("a", "b"), lucene(s, "lang:[e TO f]"), "keyword range");
+    }
+  }
+
+  /** The model recorded with the first embedding; a record by another model is a dead letter. */
+  @Test
+  void aShardHoldsOneModelsVectors() throws Exception {
+    try (ShardStore s = new ShardStore(0, dir)) {
+      s.apply(records(0, doc("a", "t", "x", unit(1, 0, 0), Map.of()).toBuilder().setModel("m1").build(),
+          doc("b", "t", "y", unit(0, 1, 0), Map.of()).toBuilder().setModel("m2").build()), 2);
+      assertEquals("m1", s.model());
+      assertEquals(1, s.deadLetterCount());
+      assertTrue(s.deadLetters().getFirst().reason().contains("'m2'") && s.deadLetters().getFirst().reason()
+          .contains("'m1'"), s.deadLetters().getFirst().reason());
+    }
+    try (ShardStore reopened = new ShardStore(0, dir)) {
+      assertEquals("m1", reopened.model(), "kept across restarts");
+    }
+  }
 }
