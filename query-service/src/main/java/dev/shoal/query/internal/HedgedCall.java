@@ -110,24 +110,30 @@ final class HedgedCall {
     Futures.addCallback(f, new FutureCallback<>() {
       @Override
       public void onSuccess(ShardSearchResponse response) {
-        ended(address, sentAt);
-        finish(new Answer(response, address));
+        answered(address, sentAt, response);
       }
 
       @Override
       public void onFailure(Throwable t) {
-        ended(address, sentAt);
-        failed(Status.fromThrowable(t));
+        failed(address, Status.fromThrowable(t));
       }
     }, MoreExecutors.directExecutor());
   }
 
-  private synchronized void ended(String address, long sentAt) {
+  /** Only a real answer's latency counts: a fast failure must not make a replica look fast. */
+  private synchronized void answered(String address, long sentAt, ShardSearchResponse response) {
     inFlight--;
     router.end(address, (scheduler.clock().nanoTime() - sentAt) / 1e6);
+    finish(new Answer(response, address));
   }
 
-  private synchronized void failed(Status status) {
+  private synchronized void failed(String address, Status status) {
+    inFlight--;
+    if (status.getCode() == Status.Code.CANCELLED) {
+      router.abandoned(address); // the losing copy: its latency is unknown, not short
+    } else {
+      router.failed(address);
+    }
     if (status.getCode() == Status.Code.INVALID_ARGUMENT || status.getCode() == Status.Code.FAILED_PRECONDITION) {
       fail(status); // the query does not fit this index (syntax, limits, model): no replica would take it
     } else if (!result.isDone() && status.getCode() != Status.Code.CANCELLED

@@ -36,6 +36,11 @@ public final class ShardRouter implements AutoCloseable {
       recent[count++ % recent.length] = millis;
     }
 
+    /** A failure doubles the EWMA (at least to the penalty), so a replica that fails fast sorts last. */
+    synchronized void penalize() {
+      ewmaMillis = Math.max(FAILURE_PENALTY_MILLIS, 2 * ewmaMillis);
+    }
+
     /** The 95th percentile of the recent latencies, or NaN with fewer than 8 samples. */
     synchronized double p95Millis() {
       int n = Math.min(count, recent.length);
@@ -48,6 +53,8 @@ public final class ShardRouter implements AutoCloseable {
     }
   }
 
+  /** What one failed call makes a replica's latency EWMA at least. */
+  static final double FAILURE_PENALTY_MILLIS = 250;
   /** Before a replica has 8 samples, hedge after this long. */
   static final double DEFAULT_HEDGE_MILLIS = 50;
   /** Never hedge sooner: below this the copy costs more than it saves. */
@@ -166,10 +173,23 @@ public final class ShardRouter implements AutoCloseable {
     stats(address).outstanding.incrementAndGet();
   }
 
+  /** A call that answered, and its latency. */
   public void end(String address, double millis) {
     ReplicaStats s = stats(address);
     s.outstanding.decrementAndGet();
     s.record(millis);
+  }
+
+  /** A call that failed: no latency sample, and the replica sorts behind those that answer. */
+  public void failed(String address) {
+    ReplicaStats s = stats(address);
+    s.outstanding.decrementAndGet();
+    s.penalize();
+  }
+
+  /** A call cancelled by its caller (a lost hedge race): it only stops being outstanding. */
+  public void abandoned(String address) {
+    stats(address).outstanding.decrementAndGet();
   }
 
   @Override

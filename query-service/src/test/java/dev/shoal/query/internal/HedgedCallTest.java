@@ -12,6 +12,8 @@ import dev.shoal.internal.v1.FetchResponse;
 import dev.shoal.internal.v1.HydrateRequest;
 import dev.shoal.internal.v1.HydrateResponse;
 import dev.shoal.internal.v1.Replica;
+import dev.shoal.internal.v1.ShardAssignment;
+import dev.shoal.internal.v1.ShardPlacement;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
 import dev.shoal.server.time.ManualClock;
@@ -26,7 +28,7 @@ import org.junit.jupiter.api.Test;
 class HedgedCallTest {
 
   /** A shard client whose calls answer only when the test says so. */
-  static final class HeldCalls implements ShardClient {
+  static class HeldCalls implements ShardClient {
     record Call(String address, SettableFuture<ShardSearchResponse> reply) {
     }
 
@@ -141,5 +143,69 @@ class HedgedCallTest {
     shards.call(0).reply().setException(Status.INVALID_ARGUMENT.withDescription("bad syntax").asRuntimeException());
     assertTrue(f.isCompletedExceptionally());
     assertEquals(List.of("a:1"), shards.addresses());
+  }
+
+  /**
+   * The review's race: attempt 0 fails while the call is still sending (here: its future has failed
+   * before the callback is attached, so the callback runs inside the send). The call must go on to
+   * the next replica and complete with its answer, not with null.
+   */
+  @Test
+  void anAttemptThatFailsWhileBeingSentHandsOverToTheNextReplica() {
+    ShardClient failsAtOnceOnA = new HeldCalls() {
+      @Override
+      public synchronized ListenableFuture<ShardSearchResponse> search(String address, ShardSearchRequest r, long d) {
+        ListenableFuture<ShardSearchResponse> f = super.search(address, r, d);
+        if (address.equals("a:1")) {
+          ((SettableFuture<ShardSearchResponse>) f).setException(Status.UNAVAILABLE.asRuntimeException());
+        }
+        return f;
+      }
+    };
+    HeldCalls held = (HeldCalls) failsAtOnceOnA;
+    HedgedCall call = new HedgedCall(replicas, ShardSearchRequest.getDefaultInstance(), failsAtOnceOnA, router, clock);
+    CompletableFuture<HedgedCall.Answer> f = start(call, 1_000);
+    assertFalse(f.isDone(), "not completed with null while b:1 is still to be asked");
+    assertEquals(List.of("a:1", "b:1"), held.addresses());
+    held.call(1).reply().set(answer(0));
+    assertEquals("b:1", f.join().address());
+  }
+
+  /** A replica that fails in a millisecond is not "the fastest": it goes behind one that answers. */
+  @Test
+  void failuresDoNotCountAsFastAnswers() {
+    router.update(ShardAssignment.newBuilder().setShardCount(1)
+        .addPlacements(ShardPlacement.newBuilder().setShard(0).addAllReplicas(replicas)).build());
+    for (int i = 0; i < 5; i++) {
+      HedgedCall call = new HedgedCall(router.replicas(0, ""), ShardSearchRequest.getDefaultInstance(), shards,
+          router, clock);
+      CompletableFuture<HedgedCall.Answer> f = start(call, 1_000);
+      HeldCalls.Call first = shards.call(shards.calls.size() - 1);
+      clock.advanceMillis(first.address().equals("a:1") ? 1 : 20);
+      if (first.address().equals("a:1")) {
+        first.reply().setException(Status.INTERNAL.asRuntimeException());
+        clock.advanceMillis(20);
+        shards.call(shards.calls.size() - 1).reply().set(answer(0));
+      } else {
+        first.reply().set(answer(0));
+      }
+      assertEquals("b:1", f.join().address());
+    }
+    assertEquals("b:1", router.replicas(0, "").getFirst().getAddress(), "a:1 failed fast; b:1 answers in 20 ms");
+    assertEquals(0, router.stats("a:1").outstanding.get());
+    assertTrue(Double.isNaN(router.stats("a:1").p95Millis()), "failures leave no latency samples");
+  }
+
+  /** The loser of a hedge race is cancelled: that says nothing about its latency. */
+  @Test
+  void aCancelledLoserLeavesNoLatencySample() {
+    warmUp();
+    HedgedCall call = new HedgedCall(replicas, ShardSearchRequest.getDefaultInstance(), shards, router, clock);
+    CompletableFuture<HedgedCall.Answer> f = start(call, 1_000);
+    clock.advanceMillis(10);
+    shards.call(1).reply().set(answer(0));
+    assertEquals("b:1", f.join().address());
+    assertEquals(0, router.stats("a:1").outstanding.get());
+    assertEquals(TimeUnit.MILLISECONDS.toNanos(10), router.hedgeDelayNanos("a:1"), "a:1's samples unchanged");
   }
 }
