@@ -27,6 +27,7 @@ final class CandidateLists {
   private final Map<String, Integer> shardOf = new HashMap<>();
   private final Map<String, Map<String, Integer>> ranks = new HashMap<>();
   private final Map<String, ListStats> stats = new HashMap<>();
+  private final Map<String, List<ShardHit>> ordered = new HashMap<>();
   private final long totalHits;
 
   CandidateLists(List<ShardSearchResponse> answers, List<String> legs) {
@@ -56,7 +57,31 @@ final class CandidateLists {
         max = Math.max(max, s);
       }
       stats.put(leg, new ListStats(leg, list.size(), min, max));
+      ordered.put(leg, list);
     }
+  }
+
+  /** The longest leg's length: no tier deeper than this adds candidates. */
+  int longestList() {
+    return ordered.values().stream().mapToInt(List::size).max().orElse(0);
+  }
+
+  /**
+   * As {@link #fused}, over only the first {@code depth} of each leg's list: what the fusion
+   * would be had every shard been asked for {@code depth} per leg (the merged global lists are
+   * exact prefixes of each other), so it does not depend on how deep this query asked.
+   */
+  List<Candidate> fusedToDepth(Fusion fusion, FusionWeights weights, int depth) {
+    Map<String, ListStats> cut = new HashMap<>();
+    Map<String, ShardHit> in = new LinkedHashMap<>();
+    for (String leg : legs) {
+      List<ShardHit> list = ordered.get(leg);
+      List<ShardHit> head = list.subList(0, Math.min(depth, list.size()));
+      head.forEach(h -> in.putIfAbsent(h.getId(), h));
+      cut.put(leg, head.isEmpty() ? ListStats.empty(leg) : new ListStats(leg, head.size(),
+          head.getLast().getSignalsOrThrow(leg), head.getFirst().getSignalsOrThrow(leg)));
+    }
+    return fuse(in.values(), fusion, weights, cut, depth);
   }
 
   /** Matches over the shards that answered (their first leg's). */
@@ -89,13 +114,20 @@ final class CandidateLists {
 
   /** Every document, by the fusion of all legs' lists. */
   List<Candidate> fused(Fusion fusion, FusionWeights weights) {
-    List<Candidate> out = new ArrayList<>(hits.size());
-    for (ShardHit h : hits.values()) {
+    return fuse(hits.values(), fusion, weights, stats, Integer.MAX_VALUE);
+  }
+
+  private List<Candidate> fuse(java.util.Collection<ShardHit> candidates, Fusion fusion, FusionWeights weights,
+                               Map<String, ListStats> listStats, int depth) {
+    List<Candidate> out = new ArrayList<>(candidates.size());
+    for (ShardHit h : candidates) {
       Map<String, Integer> r = ranks.getOrDefault(h.getId(), Map.of());
       List<Signal> signals = new ArrayList<>(legs.size());
       for (String leg : legs) {
-        ListStats l = stats(leg);
-        signals.add(new Signal(leg, weights.of(leg), h.getSignalsOrDefault(leg, 0), r.getOrDefault(leg, 0), l.min(),
+        ListStats l = listStats.getOrDefault(leg, ListStats.empty(leg));
+        int rank = r.getOrDefault(leg, 0);
+        boolean in = rank > 0 && rank <= depth; // below the depth a list does not reach this document
+        signals.add(new Signal(leg, weights.of(leg), in ? h.getSignalsOrDefault(leg, 0) : 0, in ? rank : 0, l.min(),
             l.max()));
       }
       Fusion.Fused f = fusion.fuse(signals);

@@ -91,14 +91,14 @@ final class RequestValidator {
       case BM25, DENSE, HYBRID, NEURAL -> r.getProfile();
       default -> throw invalid("unknown rank profile " + r.getProfileValue() + ": use bm25, dense, hybrid or neural");
     };
-    int depth = r.getRerankDepth() == 0 ? Math.max(SearchLimits.DEFAULT_RERANK_DEPTH, r.getOffset() + topK)
-        : r.getRerankDepth();
+    int depth = r.getRerankDepth() == 0 ? SearchLimits.DEFAULT_RERANK_DEPTH : r.getRerankDepth();
     if (depth < 1 || depth > limits.maxRerankDepth()) {
       throw invalid("rerank_depth must be between 1 and " + limits.maxRerankDepth() + ", got " + r.getRerankDepth());
     }
-    if (depth < r.getOffset() + topK) {
-      throw invalid("rerank_depth (" + depth + ") must be at least offset + top_k (" + (r.getOffset() + topK)
-          + ") so that every returned hit is re-scored");
+    int tiers = (r.getOffset() + topK + depth - 1) / depth;
+    if (tiers > SearchLimits.MAX_TIERS) {
+      throw invalid("offset + top_k (" + (r.getOffset() + topK) + ") may reach at most " + SearchLimits.MAX_TIERS
+          + " tiers of rerank_depth (" + depth + "), i.e. " + SearchLimits.MAX_TIERS * depth + ": raise rerank_depth");
     }
     if (r.hasFusion()) {
       var f = r.getFusion();

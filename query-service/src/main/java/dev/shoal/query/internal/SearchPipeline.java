@@ -156,20 +156,13 @@ final class SearchPipeline {
 
     CandidateLists lists = new CandidateLists(first.answers(), plan.legNames());
     out.setTotalHits(lists.totalHits());
-    List<Candidate> ranked = plan.retrievers().size() == 1 ? lists.single(plan.legNames().getFirst())
-        : lists.fused(plan.fusion(), plan.weights());
-    timings.stage("fuse");
-
-    if (plan.rescorer() != null && !ranked.isEmpty()) {
-      List<Candidate> head = ranked.subList(0, Math.min(r.getRerankDepth(), ranked.size()));
-      try {
-        ranked = plan.rescorer().rescore(head, new Context(query, plan, lists, first.answeredBy(), deadline));
-      } catch (Exception e) {
-        String why = e instanceof StatusRuntimeException sre ? sre.getStatus().getCode().toString() : e.getMessage();
-        out.setDegraded(true).setDegradedReason("rescorer '" + plan.rescorer().name() + "' failed (" + why
-            + "); first-phase order");
-      }
-      timings.stage("rerank");
+    List<Candidate> ranked;
+    if (plan.singleList()) {
+      ranked = lists.single(plan.legNames().getFirst());
+      timings.stage("fuse");
+    } else {
+      ranked = tiers(r, plan, query, lists, first, deadline, window, out);
+      timings.stage(plan.rescorer() == null ? "fuse" : "rerank");
     }
 
     List<Candidate> page = ranked.subList(Math.min(r.getOffset(), ranked.size()), Math.min(ranked.size(), window));
@@ -212,6 +205,55 @@ final class SearchPipeline {
   }
 
   /**
+   * The ranking in tiers of {@code rerank_depth} (D): positions 1..D are the best D of the lists cut
+   * at depth D, fused and re-scored; positions D+1..2D the best D of the rest of the lists cut at
+   * 2D, fused and re-scored; and so on up to the window. Each tier depends only on the query and D,
+   * never on how deep a request pages, so page 10 of 10 hits equals hits 91..100 of one 100-hit
+   * request and page 11 continues it without repeats or gaps. Within a tier hits are in score
+   * order; across tiers in tier order.
+   */
+  private List<Candidate> tiers(SearchRequest r, SearchPlan plan, QueryContext query, CandidateLists lists,
+                                Scatter.Result first, long deadline, int window, SearchResponse.Builder out) {
+    int depth = r.getRerankDepth();
+    List<Candidate> ranked = new ArrayList<>(window);
+    java.util.Set<String> placed = new java.util.HashSet<>();
+    Context context = new Context(query, plan, lists, first.answeredBy(), deadline);
+    boolean rescorerFailed = false;
+    for (int cut = depth; ranked.size() < window; cut += depth) {
+      List<Candidate> tier = new ArrayList<>(depth);
+      List<Candidate> candidates = plan.retrievers().size() == 1 ? lists.single(plan.legNames().getFirst())
+          : lists.fusedToDepth(plan.fusion(), plan.weights(), cut);
+      for (Candidate c : candidates) {
+        if (tier.size() == depth) {
+          break;
+        }
+        if (!placed.contains(c.id())) {
+          tier.add(c);
+        }
+      }
+      if (tier.isEmpty()) {
+        break;
+      }
+      tier.forEach(c -> placed.add(c.id()));
+      if (plan.rescorer() != null && !rescorerFailed) {
+        try {
+          tier = plan.rescorer().rescore(tier, context);
+        } catch (Exception e) {
+          rescorerFailed = true;
+          String why = e instanceof StatusRuntimeException sre ? sre.getStatus().getCode().toString() : e.getMessage();
+          out.setDegraded(true).setDegradedReason("rescorer '" + plan.rescorer().name() + "' failed (" + why
+              + "); first-phase order");
+        }
+      }
+      ranked.addAll(tier);
+      if (cut >= lists.longestList() && placed.size() >= candidates.size()) {
+        break;
+      }
+    }
+    return ranked;
+  }
+
+  /**
    * The request every shard gets: the legs of the plan's retrievers, the rescorer's shard-side
    * scorers, and for single-list plans with a small page the stored parts of each shard's best
    * few hits (its fair share of the page plus two; ~8% of 10-hit pages over 4 shards need a
@@ -219,7 +261,9 @@ final class SearchPipeline {
    */
   private static ShardSearchRequest firstPhase(SearchRequest r, SearchPlan asked, SearchPlan plan, QueryContext query,
                                                int window, int shards) {
-    int k = asked.singleList() ? window : Math.max(window, r.getRerankDepth());
+    // multi-list and re-scored plans rank in tiers of rerank_depth: each leg to the tier boundary
+    int depth = r.getRerankDepth();
+    int k = asked.singleList() ? window : (window + depth - 1) / depth * depth;
     ShardSearchRequest.Builder b = ShardSearchRequest.newBuilder().addAllFilters(r.getFiltersList());
     for (Retriever ret : plan.retrievers()) {
       b.addLegs(ret.leg(query, k));

@@ -39,8 +39,8 @@ class RequestValidatorTest {
     assertEquals(RankProfile.NEURAL, r.getProfile());
     assertEquals(QuerySyntax.PLAIN, r.getSyntax());
     assertEquals(100, r.getRerankDepth());
-    assertEquals(300, v.validate(q("x").setTopK(200).setOffset(100).build()).getRerankDepth(),
-        "the default depth grows to cover the requested window");
+    assertEquals(100, v.validate(q("x").setTopK(200).setOffset(100).build()).getRerankDepth(),
+        "the default depth does not follow the window: pages deeper than it rank in further tiers");
   }
 
   @Test
@@ -63,7 +63,7 @@ class RequestValidatorTest {
         .build()).contains("1..1024 terms"));
     assertTrue(reject(q("x").addFilters(Filter.newBuilder().setField("y")
         .setRange(NumericRange.newBuilder().setMin(5).setMax(1))).build()).contains("min > max"));
-    assertTrue(reject(q("x").setRerankDepth(5).setTopK(10).build()).contains("at least offset + top_k"));
+    assertTrue(reject(q("x").setRerankDepth(5).setTopK(60).build()).contains("at most 10 tiers of rerank_depth (5)"));
     assertTrue(reject(q("x").setRerankDepth(5000).build()).contains("between 1 and 1000"));
     assertTrue(reject(q("x").setTimeoutMs(-1).build()).contains("timeout_ms"));
     assertTrue(reject(q("x").setProfileValue(42).build()).contains("unknown rank profile"));
