@@ -136,14 +136,36 @@ final class CandidateLists {
         Signal s = signals.get(i);
         inputs.add(Explain.signal(s.name(), s.score(), s.rank(), s.weight(), f.contributions()[i]));
       }
-      out.add(candidate(h, f.score(), Explain.stage("fusion", f.score(), 0, fusion.describe(), inputs)));
+      out.add(candidate(h, f.score(), Explain.stage("fusion", f.score(), 0, fusion.describe(), inputs), depth));
     }
     out.sort(Candidate.ORDER);
     return out;
   }
 
   private Candidate candidate(ShardHit h, double score, Explain why) {
-    return new Candidate(h.getId(), shardOf.get(h.getId()), score, h.getSignalsMap(),
-        ranks.getOrDefault(h.getId(), Map.of()), why);
+    return candidate(h, score, why, Integer.MAX_VALUE);
+  }
+
+  /**
+   * A candidate as the lists cut at {@code depth} see it: a leg's signal and rank only where the
+   * document is within that leg's first {@code depth}, so a rescorer of a tier gets the same
+   * inputs however deep the request asked; the scorers' signals (computed for every hit) stay.
+   */
+  private Candidate candidate(ShardHit h, double score, Explain why, int depth) {
+    Map<String, Integer> r = ranks.getOrDefault(h.getId(), Map.of());
+    if (depth == Integer.MAX_VALUE) {
+      return new Candidate(h.getId(), shardOf.get(h.getId()), score, h.getSignalsMap(), r, why);
+    }
+    Map<String, Double> signals = new HashMap<>(h.getSignalsMap());
+    Map<String, Integer> within = new HashMap<>();
+    for (String leg : legs) {
+      int rank = r.getOrDefault(leg, 0);
+      if (rank > 0 && rank <= depth) {
+        within.put(leg, rank);
+      } else {
+        signals.remove(leg);
+      }
+    }
+    return new Candidate(h.getId(), shardOf.get(h.getId()), score, signals, within, why);
   }
 }

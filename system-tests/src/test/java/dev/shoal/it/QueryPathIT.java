@@ -1,0 +1,291 @@
+package dev.shoal.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.shoal.api.document.DocumentText;
+import dev.shoal.api.v1.GetRequest;
+import dev.shoal.api.v1.Hit;
+import dev.shoal.api.v1.QuerySyntax;
+import dev.shoal.api.v1.RankProfile;
+import dev.shoal.api.v1.SearchRequest;
+import dev.shoal.api.v1.SearchResponse;
+import dev.shoal.api.v1.ShardNotice;
+import dev.shoal.api.v1.StageTiming;
+import dev.shoal.cluster.ReplicaTier;
+import dev.shoal.cluster.Shards;
+import dev.shoal.encoder.Encoder;
+import dev.shoal.encoder.ModelSpec;
+import dev.shoal.encoder.onnx.OnnxEncoder;
+import dev.shoal.eval.BeirDataset;
+import dev.shoal.indexnode.internal.ShardSearchService;
+import dev.shoal.indexnode.shard.ShardStore;
+import dev.shoal.internal.v1.EnrichedDocument;
+import dev.shoal.internal.v1.HydrateRequest;
+import dev.shoal.internal.v1.HydrateResponse;
+import dev.shoal.internal.v1.RankerGrpc;
+import dev.shoal.internal.v1.Replica;
+import dev.shoal.internal.v1.ShardAssignment;
+import dev.shoal.internal.v1.ShardPlacement;
+import dev.shoal.internal.v1.ShardSearchGrpc;
+import dev.shoal.internal.v1.ShardSearchRequest;
+import dev.shoal.internal.v1.ShardSearchResponse;
+import dev.shoal.query.QueryServiceConfig;
+import dev.shoal.query.internal.GrpcShardClient;
+import dev.shoal.query.internal.QueryPipeline;
+import dev.shoal.query.internal.ShardRouter;
+import dev.shoal.query.plan.QueryStages;
+import dev.shoal.ranker.RankerServer;
+import dev.shoal.server.GrpcServer;
+import dev.shoal.server.Metrics;
+import dev.shoal.server.time.SystemScheduler;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.stub.StreamObserver;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiFunction;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The query pipeline over real shards: 600 SciFact documents embedded by MiniLM in two shards on
+ * real Lucene and RocksDB, served by real ShardSearch gRPC servers, queried through the real
+ * pipeline and ranker. Faults are injected on purpose: a node whose Hydrate fails, a replica the
+ * heartbeats call not LIVE, a ranker serving another model.
+ */
+class QueryPathIT {
+
+  @TempDir
+  static Path dir;
+  static Encoder minilm;
+  static Encoder bge;
+  static RankerServer ranker;
+  static RankerServer otherModelRanker;
+  static final List<ShardStore> stores = new ArrayList<>();
+  static GrpcServer node;
+  static GrpcServer hydrateFails;
+  static SystemScheduler scheduler;
+  static final List<ManagedChannel> channels = new ArrayList<>();
+  static final List<AutoCloseable> routers = new ArrayList<>();
+  static List<BeirDataset.Doc> docs;
+
+  @BeforeAll
+  static void start() throws Exception {
+    minilm = new OnnxEncoder(ModelSpec.ALL_MINILM_L6_V2.withMaxTokens(128), 2, 16);
+    bge = new OnnxEncoder(ModelSpec.BGE_SMALL_EN_V15.withMaxTokens(32), 1, 16);
+    ranker = new RankerServer("127.0.0.1", 0, minilm).start();
+    otherModelRanker = new RankerServer("127.0.0.1", 0, bge).start();
+    BeirDataset scifact = new BeirDataset(Path.of(System.getProperty("shoal.repo.root", ".."), "testdata", "scifact"));
+    docs = scifact.docs().subList(0, 600);
+    for (int s = 0; s < 2; s++) {
+      stores.add(new ShardStore(s, dir.resolve("shard-" + s)));
+    }
+    List<List<ShardStore.Record>> records = List.of(new ArrayList<>(), new ArrayList<>());
+    float[][] vectors = minilm.embed(docs.stream().map(d -> DocumentText.passage(d.document())).toList(),
+        Encoder.Kind.PASSAGE);
+    for (int i = 0; i < docs.size(); i++) {
+      int shard = Shards.of(docs.get(i).document().getId(), 2);
+      EnrichedDocument.Builder e = EnrichedDocument.newBuilder().setDocument(docs.get(i).document())
+          .setModel(minilm.model().name()).setSourcePartition(shard).setSourceOffset(records.get(shard).size());
+      for (float x : vectors[i]) {
+        e.addEmbedding(x);
+      }
+      records.get(shard).add(ShardStore.Record.of(records.get(shard).size(), e.build()));
+    }
+    for (int s = 0; s < 2; s++) {
+      stores.get(s).apply(records.get(s), records.get(s).size());
+      stores.get(s).refresh();
+    }
+    ShardSearchService real = new ShardSearchService("node", stores::get, new AtomicInteger(), new Metrics());
+    node = GrpcServer.forAddress("127.0.0.1", 0).service(real).start();
+    // fault injected on purpose: Search answers, Hydrate always fails
+    hydrateFails = GrpcServer.forAddress("127.0.0.1", 0).service(new ShardSearchGrpc.ShardSearchImplBase() {
+      @Override
+      public void search(ShardSearchRequest request, StreamObserver<ShardSearchResponse> response) {
+        real.search(request, response);
+      }
+
+      @Override
+      public void hydrate(HydrateRequest request, StreamObserver<HydrateResponse> response) {
+        response.onError(Status.UNAVAILABLE.withDescription("disk error (injected)").asRuntimeException());
+      }
+    }).start();
+    scheduler = new SystemScheduler("query-path-it");
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    for (AutoCloseable c : routers) {
+      c.close();
+    }
+    channels.forEach(ManagedChannel::shutdownNow);
+    for (AutoCloseable c : new AutoCloseable[] {scheduler, node, hydrateFails, ranker, otherModelRanker}) {
+      if (c != null) {
+        c.close();
+      }
+    }
+    for (ShardStore s : stores) {
+      s.close();
+    }
+    for (Encoder e : new Encoder[] {minilm, bge}) {
+      if (e != null) {
+        e.close();
+      }
+    }
+  }
+
+  /** A pipeline over a routing table (shard → replica addresses) with the given replica tiers and ranker. */
+  private static QueryPipeline pipeline(Map<Integer, List<String>> table, BiFunction<String, Integer, ReplicaTier> tiers,
+                                        RankerServer rankerServer) {
+    ShardRouter router = new ShardRouter();
+    routers.add(router);
+    ShardAssignment.Builder a = ShardAssignment.newBuilder().setShardCount(table.size()).setEpoch(1);
+    table.forEach((shard, addresses) -> {
+      ShardPlacement.Builder p = ShardPlacement.newBuilder().setShard(shard);
+      addresses.forEach(address -> p.addReplicas(Replica.newBuilder().setAddress(address)));
+      a.addPlacements(p);
+    });
+    router.update(a.build());
+    router.tiers(tiers);
+    ManagedChannel ch = ManagedChannelBuilder.forTarget(rankerServer.address()).usePlaintext().build();
+    channels.add(ch);
+    return new QueryPipeline(QueryServiceConfig.defaults("unused:9092", rankerServer.address()), QueryStages.load(),
+        router, new GrpcShardClient(router, scheduler.clock()), RankerGrpc.newBlockingStub(ch),
+        replica -> stores.get(Integer.parseInt(replica.substring(replica.lastIndexOf('/') + 1))).searcherGeneration(),
+        new Metrics(), scheduler);
+  }
+
+  private static QueryPipeline healthy() {
+    return pipeline(Map.of(0, List.of(node.address()), 1, List.of(node.address())), (a, s) -> ReplicaTier.SERVING,
+        ranker);
+  }
+
+  private static SearchResponse search(QueryPipeline p, SearchRequest.Builder r) throws StatusException {
+    return p.search(r.setTimeoutMs(20_000).build(), Long.MAX_VALUE);
+  }
+
+  private static boolean fromCache(SearchResponse r) {
+    return r.getTimingsList().stream().map(StageTiming::getStage).anyMatch("cache"::equals);
+  }
+
+  private static List<String> ids(SearchResponse r) {
+    return r.getHitsList().stream().map(Hit::getId).toList();
+  }
+
+  /** Review finding 4: a failed Hydrate is a partial answer naming the shard, and is not cached. */
+  @Test
+  void aShardWhoseHydrateFailsMakesThePagePartialNamingItAndUncached() throws Exception {
+    QueryPipeline p = pipeline(Map.of(0, List.of(node.address()), 1, List.of(hydrateFails.address())),
+        (a, s) -> ReplicaTier.SERVING, ranker);
+    SearchRequest.Builder q = SearchRequest.newBuilder().setQuery("vitamin D deficiency").setProfile(RankProfile.HYBRID)
+        .setTopK(10);
+    SearchResponse r = search(p, q);
+    assertTrue(r.getPartial(), "a page whose titles could not be read is not complete");
+    List<ShardNotice> notices = r.getShardNoticesList();
+    assertEquals(1, notices.size(), notices.toString());
+    assertEquals(1, notices.getFirst().getShard());
+    assertEquals(ShardNotice.Kind.PAGE_NOT_LOADED, notices.getFirst().getKind());
+    assertTrue(notices.getFirst().getDetail().contains("UNAVAILABLE"), notices.getFirst().getDetail());
+    assertTrue(r.getHitsList().stream().anyMatch(h -> h.getShard() == 1), "shard 1's hits are still ranked");
+    assertTrue(r.getHitsList().stream().filter(h -> h.getShard() == 0).allMatch(h -> !h.getTitle().isEmpty()));
+    assertFalse(fromCache(search(p, q)), "a partial answer is not cached");
+    SearchResponse complete = search(healthy(), q);
+    assertFalse(complete.getPartial());
+    assertEquals(0, complete.getShardNoticesCount());
+    assertEquals(ids(complete), ids(r), "the same ranking, only the stored parts are missing");
+  }
+
+  /** Review finding 7: an answer from a replica that is not LIVE is flagged and not cached. */
+  @Test
+  void anAnswerFromAReplicaThatIsNotLiveIsFlaggedAndUncached() throws Exception {
+    QueryPipeline p = pipeline(Map.of(0, List.of(node.address()), 1, List.of(node.address())),
+        (a, s) -> s == 1 ? ReplicaTier.BUILDING : ReplicaTier.SERVING, ranker);
+    SearchRequest.Builder q = SearchRequest.newBuilder().setQuery("protein folding").setProfile(RankProfile.BM25);
+    SearchResponse r = search(p, q);
+    assertTrue(r.getPartial());
+    assertEquals(2, r.getShardsAnswered(), "both shards answered, one of them from a replica still building");
+    assertEquals(List.of(ShardNotice.Kind.NOT_LIVE), r.getShardNoticesList().stream().map(ShardNotice::getKind).toList());
+    assertEquals(1, r.getShardNotices(0).getShard());
+    assertTrue(r.getShardNotices(0).getDetail().contains("BUILDING"), r.getShardNotices(0).getDetail());
+    assertFalse(fromCache(search(p, q)));
+    QueryPipeline live = healthy();
+    search(live, q);
+    assertTrue(fromCache(search(live, q)), "a complete answer is cached (so the check above could fail)");
+  }
+
+  /** Review finding 8: passages embedded by MiniLM, a ranker serving bge: FAILED_PRECONDITION naming both. */
+  @Test
+  void aRankerWithAnotherModelThanTheIndexIsFailedPreconditionNamingBoth() throws Exception {
+    QueryPipeline p = pipeline(Map.of(0, List.of(node.address()), 1, List.of(node.address())),
+        (a, s) -> ReplicaTier.SERVING, otherModelRanker);
+    for (RankProfile profile : new RankProfile[] {RankProfile.DENSE, RankProfile.HYBRID, RankProfile.NEURAL}) {
+      StatusException e = assertThrows(StatusException.class,
+          () -> search(p, SearchRequest.newBuilder().setQuery("vitamin D").setProfile(profile)));
+      assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode(), profile + ": " + e.getStatus());
+      assertTrue(e.getStatus().getDescription().contains("all-MiniLM-L6-v2")
+          && e.getStatus().getDescription().contains("bge-small-en-v1.5"), e.getStatus().getDescription());
+    }
+    assertFalse(search(p, SearchRequest.newBuilder().setQuery("vitamin D").setProfile(RankProfile.BM25)).getPartial(),
+        "BM25 needs no embedding and still works");
+  }
+
+  /** Review finding 22: pages agree with one deeper request, across the rerank depth. */
+  @Test
+  void pagesAgreeWithOneDeepRequestAcrossTheRerankDepth() throws Exception {
+    QueryPipeline p = healthy();
+    for (RankProfile profile : new RankProfile[] {RankProfile.HYBRID, RankProfile.NEURAL}) {
+      for (String query : List.of("vitamin D deficiency and bone density", "cancer cells express proteins")) {
+        SearchRequest.Builder base = SearchRequest.newBuilder().setQuery(query).setProfile(profile);
+        List<String> deep = ids(search(p, base.clone().setTopK(110)));
+        assertEquals(110, deep.size(), "the corpus has enough matches");
+        List<String> paged = new ArrayList<>();
+        for (int offset = 0; offset < 110; offset += 10) {
+          paged.addAll(ids(search(p, base.clone().setOffset(offset).setTopK(10))));
+        }
+        assertEquals(deep, paged, profile + " '" + query + "': eleven pages of 10 = one request for 110");
+        assertEquals(deep.subList(0, 100), ids(search(p, base.clone().setTopK(100))));
+      }
+    }
+  }
+
+  /** Review finding 6: "+vitamin -bone" holds for every hit, whichever list brought it in. */
+  @Test
+  void luceneConstraintsHoldForHitsTheDenseListBringsIn() throws Exception {
+    QueryPipeline p = healthy();
+    for (RankProfile profile : new RankProfile[] {RankProfile.DENSE, RankProfile.HYBRID, RankProfile.NEURAL}) {
+      SearchResponse r = search(p, SearchRequest.newBuilder().setQuery("+vitamin -bone").setSyntax(QuerySyntax.LUCENE)
+          .setProfile(profile).setTopK(30));
+      assertTrue(r.getHitsCount() >= 5, profile + ": " + r.getHitsCount());
+      for (Hit h : r.getHitsList()) {
+        var d = p.get(GetRequest.newBuilder().setId(h.getId()).build(), Long.MAX_VALUE).getDocument();
+        String text = (d.getTitle() + " " + d.getText()).toLowerCase(Locale.ROOT);
+        assertTrue(text.contains("vitamin"), profile + " " + h.getId() + " lacks vitamin");
+        assertFalse(text.matches("(?s).*\\bbones?\\b.*"), profile + " " + h.getId() + " mentions bone");
+      }
+    }
+  }
+
+  /** Review finding 20: more distinct terms than Lucene's clause limit is INVALID_ARGUMENT naming it, not a 504. */
+  @Test
+  void aQueryWithTooManyTermsIsInvalidArgument() {
+    StringBuilder q = new StringBuilder(); // 1,260 distinct two-character terms in 3,780 characters
+    for (int i = 36; i < 1_296; i++) {
+      q.append(Integer.toString(i, 36)).append(' ');
+    }
+    StatusException e = assertThrows(StatusException.class,
+        () -> search(healthy(), SearchRequest.newBuilder().setQuery(q.toString()).setProfile(RankProfile.BM25)));
+    assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), e.getStatus().toString());
+    assertTrue(e.getStatus().getDescription().contains("1024"), e.getStatus().getDescription());
+  }
+}
