@@ -51,6 +51,6 @@ final class EnricherCommand implements Callable<Integer> {
     HealthEndpoint health = HealthEndpoint.start("127.0.0.1", healthPort, enricher::isReady);
     return UntilStopped.serve("enricher " + id + " running (" + encoder.backend() + "), metrics on http://127.0.0.1:"
         + metricsServer.port() + "/metrics, health on " + health.address(),
-        List.of(encoder, enricher, metricsServer, health));
+        List.of(encoder, enricher, metricsServer, health), List.of(enricher));
   }
 }

@@ -46,6 +46,6 @@ final class ManagerCommand implements Callable<Integer> {
     manager.start();
     HealthEndpoint health = HealthEndpoint.start("127.0.0.1", healthPort, manager::isReady);
     return UntilStopped.serve("shard manager " + managerId + " started (" + shards + " shards, " + replicas
-        + " replicas), health on " + health.address(), List.of(manager, health));
+        + " replicas), health on " + health.address(), List.of(manager, health), List.of(manager));
   }
 }

@@ -51,6 +51,6 @@ final class NodeCommand implements Callable<Integer> {
     MetricsHttpServer metricsServer = new MetricsHttpServer(host, metricsPort, metrics);
     System.out.println("node " + nodeId + " metrics on http://" + host + ":" + metricsServer.port() + "/metrics");
     return UntilStopped.serve("node " + nodeId + " serving ShardSearch on " + node.address(),
-        List.of(metricsServer, node));
+        List.of(metricsServer, node), node.loops());
   }
 }

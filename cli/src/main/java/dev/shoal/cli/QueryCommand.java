@@ -38,6 +38,6 @@ final class QueryCommand implements Callable<Integer> {
     QueryService query = new QueryService(QueryServiceConfig.defaults(bootstrap, ranker)
         .withAddress(host, grpcPort, httpPort), new Metrics(), List.of(ingest)).start();
     return UntilStopped.serve("query service gRPC " + host + ":" + query.grpcPort() + " HTTP http://" + host + ":"
-        + query.httpPort(), List.of(ingest, query));
+        + query.httpPort(), List.of(ingest, query), query.loops());
   }
 }

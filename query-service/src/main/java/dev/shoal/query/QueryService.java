@@ -12,6 +12,7 @@ import dev.shoal.query.internal.ShardRouter;
 import dev.shoal.query.plan.QueryStages;
 import dev.shoal.server.GrpcServer;
 import dev.shoal.server.Metrics;
+import dev.shoal.server.ServiceLoop;
 import dev.shoal.server.time.SystemScheduler;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
@@ -57,6 +58,11 @@ public final class QueryService implements AutoCloseable {
     this.extra = List.copyOf(extra);
     this.watcher = new AssignmentWatcher(config.bootstrap());
     this.heartbeats = new HeartbeatWatcher(config.bootstrap());
+  }
+
+  /** The followers of the routing table and the heartbeats: if one stops on an error, routing is frozen. */
+  public List<ServiceLoop> loops() {
+    return List.of(watcher, heartbeats);
   }
 
   public QueryService start() {

@@ -63,6 +63,10 @@ public abstract class ServiceLoop implements AutoCloseable {
     return this;
   }
 
+  public String name() {
+    return name;
+  }
+
   public boolean isRunning() {
     return running;
   }

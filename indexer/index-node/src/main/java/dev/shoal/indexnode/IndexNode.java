@@ -14,9 +14,11 @@ import dev.shoal.internal.v1.ShardPlacement;
 import dev.shoal.internal.v1.ShardState;
 import dev.shoal.server.GrpcServer;
 import dev.shoal.server.Metrics;
+import dev.shoal.server.ServiceLoop;
 import dev.shoal.server.time.Clock;
 import java.io.IOException;
 import java.util.Collections;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -105,6 +107,11 @@ public final class IndexNode implements AutoCloseable {
         TimeUnit.MILLISECONDS);
     LOG.info("index node {} serving ShardSearch on {}", config.nodeId(), server.address());
     return this;
+  }
+
+  /** The node's loops (indexing, routing-table follower): if one stops on an error, the node's work has stopped. */
+  public List<ServiceLoop> loops() {
+    return List.of(indexLoop, watcher);
   }
 
   public String address() {

@@ -24,6 +24,8 @@ public final class HeartbeatWatcher extends TopicFollower {
 
   /** Returned for a replica that has not reported (never equal to a real generation). */
   public static final long UNKNOWN = Long.MIN_VALUE;
+  /** A replica silent for this many freshness windows is forgotten. */
+  static final int FORGET_AFTER_FRESH = 20;
   private final Clock clock;
   private final long freshMillis;
 
@@ -79,7 +81,15 @@ public final class HeartbeatWatcher extends TopicFollower {
       generations.put(replica(hb.getAddress(), s.getShard()),
           new Reported(s.getSearcherGeneration(), s.getState() == ShardState.LIVE, now));
     }
-    // a shard the node no longer reports is not served there any more
-    generations.keySet().removeIf(k -> k.startsWith(hb.getAddress() + "/") && !hosted.contains(k));
+    // a shard the node no longer reports is not served there any more; a replica silent for
+    // FORGET_AFTER_FRESH freshness windows is forgotten (a node on port 0 gets a new address at
+    // every restart, so its old entries would otherwise stay forever)
+    generations.entrySet().removeIf(e -> e.getKey().startsWith(hb.getAddress() + "/") && !hosted.contains(e.getKey())
+        || now - e.getValue().atMillis() > FORGET_AFTER_FRESH * freshMillis);
+  }
+
+  /** Replicas the watcher knows of now (for tests and metrics). */
+  public int known() {
+    return generations.size();
   }
 }

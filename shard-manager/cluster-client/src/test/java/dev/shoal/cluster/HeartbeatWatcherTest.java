@@ -1,6 +1,7 @@
 package dev.shoal.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.shoal.internal.v1.HostedShard;
 import dev.shoal.internal.v1.NodeHeartbeat;
@@ -37,5 +38,17 @@ class HeartbeatWatcherTest {
     assertEquals(ReplicaTier.BUILDING, w.tier("n1:1", 0));
     w.accept(NodeHeartbeat.newBuilder().setNodeId("n1").setAddress("n1:1").build());
     assertEquals(ReplicaTier.SILENT, w.tier("n1:1", 0), "a shard the node no longer reports is not served there");
+  }
+
+  /** Nodes on port 0 get a new address at each restart: the old addresses must not stay forever. */
+  @Test
+  void addressesSilentForLongAreForgotten() {
+    for (int restart = 0; restart < 50; restart++) {
+      w.accept(NodeHeartbeat.newBuilder().setNodeId("n1").setAddress("n1:" + (1000 + restart))
+          .addShards(HostedShard.newBuilder().setShard(0).setState(ShardState.LIVE)).build());
+      clock.advanceMillis(10_000);
+    }
+    assertTrue(w.known() <= 7, "known replicas: " + w.known());
+    assertEquals(ReplicaTier.SILENT, w.tier("n1:1000", 0));
   }
 }
