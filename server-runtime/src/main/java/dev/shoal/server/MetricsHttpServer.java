@@ -11,6 +11,10 @@ import java.nio.charset.StandardCharsets;
 /** Serves a {@link Metrics} registry at {@code GET /metrics} for processes with no other HTTP server. */
 public final class MetricsHttpServer implements AutoCloseable {
 
+  static {
+    HttpServerLimits.apply();
+  }
+
   private final HttpServer server;
 
   public MetricsHttpServer(String host, int port, Metrics metrics) {

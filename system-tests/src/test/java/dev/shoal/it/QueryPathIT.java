@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.shoal.api.document.DocumentText;
+import dev.shoal.api.v1.Document;
 import dev.shoal.api.v1.GetRequest;
 import dev.shoal.api.v1.Hit;
 import dev.shoal.api.v1.QuerySyntax;
@@ -34,11 +35,13 @@ import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
 import dev.shoal.query.QueryServiceConfig;
 import dev.shoal.query.internal.GrpcShardClient;
+import dev.shoal.query.internal.HttpGateway;
 import dev.shoal.query.internal.QueryPipeline;
 import dev.shoal.query.internal.ShardRouter;
 import dev.shoal.query.plan.QueryStages;
 import dev.shoal.ranker.RankerServer;
 import dev.shoal.server.GrpcServer;
+import dev.shoal.server.HttpServerLimits;
 import dev.shoal.server.Metrics;
 import dev.shoal.server.time.SystemScheduler;
 import io.grpc.ManagedChannel;
@@ -46,7 +49,15 @@ import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -79,6 +90,9 @@ class QueryPathIT {
   static final List<ManagedChannel> channels = new ArrayList<>();
   static final List<AutoCloseable> routers = new ArrayList<>();
   static List<BeirDataset.Doc> docs;
+  static HttpGateway http;
+  static final String ODD_ID = "a+b c";
+  static final int HTTP_THREADS = 4;
 
   @BeforeAll
   static void start() throws Exception {
@@ -92,11 +106,13 @@ class QueryPathIT {
       stores.add(new ShardStore(s, dir.resolve("shard-" + s)));
     }
     List<List<ShardStore.Record>> records = List.of(new ArrayList<>(), new ArrayList<>());
-    float[][] vectors = minilm.embed(docs.stream().map(d -> DocumentText.passage(d.document())).toList(),
-        Encoder.Kind.PASSAGE);
-    for (int i = 0; i < docs.size(); i++) {
-      int shard = Shards.of(docs.get(i).document().getId(), 2);
-      EnrichedDocument.Builder e = EnrichedDocument.newBuilder().setDocument(docs.get(i).document())
+    float[][] vectors;
+    List<Document> all = new ArrayList<>(docs.stream().map(BeirDataset.Doc::document).toList());
+    all.add(Document.newBuilder().setId(ODD_ID).setTitle("An id with a plus and a space").setText("odd id").build());
+    vectors = minilm.embed(all.stream().map(DocumentText::passage).toList(), Encoder.Kind.PASSAGE);
+    for (int i = 0; i < all.size(); i++) {
+      int shard = Shards.of(all.get(i).getId(), 2);
+      EnrichedDocument.Builder e = EnrichedDocument.newBuilder().setDocument(all.get(i))
           .setModel(minilm.model().name()).setSourcePartition(shard).setSourceOffset(records.get(shard).size());
       for (float x : vectors[i]) {
         e.addEmbedding(x);
@@ -122,10 +138,14 @@ class QueryPathIT {
       }
     }).start();
     scheduler = new SystemScheduler("query-path-it");
+    http = new HttpGateway("127.0.0.1", 0, healthy(), 1 << 20, HTTP_THREADS, new Metrics()).start();
   }
 
   @AfterAll
   static void stop() throws Exception {
+    if (http != null) {
+      http.close();
+    }
     for (AutoCloseable c : routers) {
       c.close();
     }
@@ -287,5 +307,96 @@ class QueryPathIT {
         () -> search(healthy(), SearchRequest.newBuilder().setQuery(q.toString()).setProfile(RankProfile.BM25)));
     assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), e.getStatus().toString());
     assertTrue(e.getStatus().getDescription().contains("1024"), e.getStatus().getDescription());
+  }
+
+  private static HttpResponse<String> get(String pathAndQuery) throws Exception {
+    try (HttpClient c = HttpClient.newHttpClient()) {
+      return c.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + pathAndQuery))
+          .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+  }
+
+  /** A request line as a client that does not check escapes sends it; the whole response. */
+  private static String rawGet(String pathAndQuery) throws IOException {
+    try (Socket s = new Socket("127.0.0.1", http.port())) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(("GET " + pathAndQuery + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    }
+  }
+
+  /** Review finding 20 (HTTP): bad escapes are 400, paths decode as paths, routes match exactly, bodies must be JSON. */
+  @Test
+  void httpErrorsSayWhatToFix() throws Exception {
+    String badEscape = rawGet("/v1/search?q=vitamin%zz");
+    assertTrue(badEscape.startsWith("HTTP/1.1 400"), badEscape);
+    HttpResponse<String> odd = get("/v1/docs/a+b%20c");
+    assertEquals(200, odd.statusCode(), odd.body());
+    assertTrue(odd.body().contains("\"id\":\"a+b c\""), "'+' in a path is a plus: " + odd.body());
+    assertEquals(404, get("/v1/searchx?q=vitamin").statusCode());
+    assertEquals(404, get("/healthzz").statusCode());
+    HttpResponse<String> root = get("/");
+    assertEquals(404, root.statusCode());
+    assertTrue(root.body().contains("routes"), root.body());
+    try (HttpClient c = HttpClient.newHttpClient()) {
+      HttpResponse<String> form = c.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port()
+          + "/v1/search")).header("Content-Type", "application/x-www-form-urlencoded")
+          .POST(HttpRequest.BodyPublishers.ofString("q=vitamin")).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(415, form.statusCode(), form.body());
+      HttpResponse<String> json = c.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port()
+          + "/v1/search")).header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"query\":\"vitamin\",\"profile\":\"BM25\"}")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, json.statusCode(), json.body());
+    }
+  }
+
+  /**
+   * Review finding 15, mitigated here (admission control proper is the security issue's): as many
+   * clients as the gateway has threads trickle one header byte every 2 s. The JDK server reads
+   * headers on its worker threads, so without a request-time limit /healthz never answers; with
+   * it the trickling connections are dropped and /healthz answers.
+   */
+  @Test
+  void slowClientsCannotHoldTheGatewayForever() throws Exception {
+    List<Socket> slow = new ArrayList<>();
+    for (int i = 0; i < HTTP_THREADS + 2; i++) {
+      Socket s = new Socket("127.0.0.1", http.port());
+      s.getOutputStream().write("GET /v1/search?q=x HTTP/1.1\r\nHost: x\r\n".getBytes(StandardCharsets.US_ASCII));
+      slow.add(s);
+    }
+    Thread trickle = new Thread(() -> {
+      try {
+        while (!Thread.currentThread().isInterrupted()) {
+          for (Socket s : slow) {
+            try {
+              s.getOutputStream().write('X');
+              s.getOutputStream().flush();
+            } catch (IOException closedByServer) {
+              // what the limit does
+            }
+          }
+          Thread.sleep(2_000);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    trickle.setDaemon(true);
+    trickle.start();
+    try {
+      Thread.sleep(500);
+      long t0 = System.nanoTime();
+      HttpResponse<String> health = get("/healthz");
+      long seconds = (System.nanoTime() - t0) / 1_000_000_000L;
+      assertEquals(200, health.statusCode());
+      assertTrue(seconds <= HttpServerLimits.MAX_REQUEST_SECONDS + 12, "answered after " + seconds + " s");
+    } finally {
+      trickle.interrupt();
+      for (Socket s : slow) {
+        s.close();
+      }
+    }
   }
 }

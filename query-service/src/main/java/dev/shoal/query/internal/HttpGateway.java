@@ -9,6 +9,7 @@ import dev.shoal.api.v1.GetRequest;
 import dev.shoal.api.v1.QuerySyntax;
 import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.SearchRequest;
+import dev.shoal.server.HttpServerLimits;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import java.io.IOException;
@@ -40,9 +41,17 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code GET /metrics}: the process's metrics in Prometheus text format</li>
  * </ul>
  * Errors are JSON {@code {"code": "INVALID_ARGUMENT", "message": "..."}} with the HTTP status
- * of the gRPC code (400, 404, 503, 504, 500). Bodies over the request-size limit are 413.
+ * of the gRPC code (400, 404, 503, 504, 500). Bodies over the request-size limit are 413; a POST
+ * body that says it is not JSON is 415; a malformed %-escape is 400; a path that only starts
+ * like a route is 404. Paths are decoded as paths ({@code /v1/docs/a+b} is the id "a+b"); query
+ * strings as forms ({@code q=a+b} is "a b"). The JDK server's time and connection limits are
+ * {@link HttpServerLimits}'.
  */
 public final class HttpGateway implements AutoCloseable {
+
+  static {
+    HttpServerLimits.apply();
+  }
 
   private static final Logger LOG = LoggerFactory.getLogger(HttpGateway.class);
   private static final JsonFormat.Printer PRINTER = JsonFormat.printer().omittingInsignificantWhitespace();
@@ -69,7 +78,15 @@ public final class HttpGateway implements AutoCloseable {
     server.setExecutor(executor);
     server.createContext("/v1/search", this::search);
     server.createContext("/v1/docs/", this::doc);
-    server.createContext("/healthz", ex -> send(ex, 200, "{\"status\":\"SERVING\"}"));
+    server.createContext("/healthz", ex -> {
+      if (ex.getRequestURI().getRawPath().equals("/healthz")) {
+        send(ex, 200, "{\"status\":\"SERVING\"}");
+      } else {
+        sendError(ex, 404, "NOT_FOUND", "no such path: " + ex.getRequestURI().getRawPath());
+      }
+    });
+    server.createContext("/", ex -> sendError(ex, 404, "NOT_FOUND", "no such path: " + ex.getRequestURI().getRawPath()
+        + " (routes: /v1/search, /v1/docs/{id}, /healthz, /metrics)"));
     server.createContext("/metrics", dev.shoal.server.MetricsHttpServer.handler(metrics));
   }
 
@@ -83,11 +100,20 @@ public final class HttpGateway implements AutoCloseable {
   }
 
   private void search(HttpExchange ex) throws IOException {
+    if (!ex.getRequestURI().getRawPath().equals("/v1/search")) {
+      sendError(ex, 404, "NOT_FOUND", "no such path: " + ex.getRequestURI().getRawPath());
+      return;
+    }
     try {
       SearchRequest req;
       switch (ex.getRequestMethod()) {
         case "GET" -> req = fromQueryString(ex.getRequestURI().getRawQuery());
         case "POST" -> {
+          String type = ex.getRequestHeaders().getFirst("Content-Type");
+          if (type != null && !type.toLowerCase(Locale.ROOT).startsWith("application/json")) {
+            sendError(ex, 415, "UNSUPPORTED_MEDIA_TYPE", "POST /v1/search takes application/json, got " + type);
+            return;
+          }
           SearchRequest.Builder b = SearchRequest.newBuilder();
           try {
             PARSER.merge(new String(readBody(ex), StandardCharsets.UTF_8), b);
@@ -113,8 +139,12 @@ public final class HttpGateway implements AutoCloseable {
 
   private void doc(HttpExchange ex) throws IOException {
     try {
-      String raw = ex.getRequestURI().getRawPath().substring("/v1/docs/".length());
-      String id = URLDecoder.decode(raw, StandardCharsets.UTF_8);
+      // a path, not a form: %XX is decoded, '+' stays a plus
+      String id = ex.getRequestURI().getPath().substring("/v1/docs/".length());
+      if (id.isEmpty()) {
+        sendError(ex, 400, "INVALID_ARGUMENT", "GET /v1/docs/{id}: the id is missing");
+        return;
+      }
       send(ex, 200, PRINTER.print(pipeline.get(GetRequest.newBuilder().setId(id).build(), Long.MAX_VALUE)));
     } catch (StatusException e) {
       sendStatus(ex, e.getStatus());
@@ -139,8 +169,8 @@ public final class HttpGateway implements AutoCloseable {
     if (raw != null) {
       for (String pair : raw.split("&")) {
         int eq = pair.indexOf('=');
-        String k = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
-        String v = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+        String k = formDecode(eq < 0 ? pair : pair.substring(0, eq));
+        String v = eq < 0 ? "" : formDecode(pair.substring(eq + 1));
         p.put(k, v);
       }
     }
@@ -186,6 +216,15 @@ public final class HttpGateway implements AutoCloseable {
       b.setFusion(fusion);
     }
     return b.build();
+  }
+
+  private static String formDecode(String s) throws StatusException {
+    try {
+      return URLDecoder.decode(s, StandardCharsets.UTF_8);
+    } catch (IllegalArgumentException e) {
+      throw Status.INVALID_ARGUMENT.withDescription("malformed %-escape in the query string near '"
+          + (s.length() > 40 ? s.substring(0, 40) + "…" : s) + "': escape '%' as %25").asException();
+    }
   }
 
   private static List<String> list(String commaSeparated) {
