@@ -228,11 +228,25 @@ public final class Enricher extends ServiceLoop {
     }
   }
 
+  /**
+   * Aborts the failed transaction. When even that fails (the producer is in an error state, e.g.
+   * after a broker restart timed a transaction out), the producer is replaced by a new one with
+   * the same transactional id: its initTransactions aborts whatever the old one left open.
+   */
   private void abort() {
     try {
       producer.abortTransaction();
-    } catch (KafkaException abortFailure) {
-      LOG.warn("abort failed: {}", abortFailure.toString());
+    } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException fatal) {
+      throw fatal;
+    } catch (KafkaException | IllegalStateException abortFailure) {
+      LOG.warn("abort failed ({}); replacing the producer", abortFailure.toString());
+      try {
+        producer.close(Duration.ZERO);
+      } catch (RuntimeException ignored) {
+        // it is being replaced
+      }
+      producer = clients.producer().get();
+      producer.initTransactions();
     }
   }
 

@@ -224,6 +224,34 @@ class EnricherTest {
     assertTrue(!lastCommittedOffsets().containsKey(revoked), "no offset committed for a partition no longer owned");
   }
 
+  /** A producer whose abort fails too (an error state, as after a broker restart) is replaced; nothing is lost. */
+  @Test
+  void aProducerThatCannotEvenAbortIsReplacedAndTheBatchIsWrittenOnceByItsSuccessor() throws Exception {
+    List<MockProducer<String, byte[]>> made = new ArrayList<>();
+    Enricher e = new Enricher(new Enricher.Clients(() -> consumer, () -> {
+      MockProducer<String, byte[]> p = new MockProducer<>(true, null, new StringSerializer(), new ByteArraySerializer());
+      made.add(p);
+      return p;
+    }), model, new Metrics());
+    e.onStart();
+    List<TopicPartition> all = IntStream.range(0, PARTITIONS).mapToObj(p -> new TopicPartition(Topics.DOCS, p)).toList();
+    consumer.rebalance(all);
+    Map<TopicPartition, Long> beginning = new HashMap<>();
+    all.forEach(tp -> beginning.put(tp, 0L));
+    consumer.updateBeginningOffsets(beginning);
+    for (int i = 0; i < 8; i++) {
+      add("doc-" + i, "passage " + i);
+    }
+    made.getFirst().sendOffsetsToTransactionException = new KafkaException("transaction timed out (injected)");
+    made.getFirst().abortTransactionException = new KafkaException("producer in error state (injected)");
+    runUntil(e, 8);
+    assertEquals(2, made.size(), "a second producer replaced the first");
+    assertTrue(made.get(1).transactionInitialized());
+    assertEquals(0, made.getFirst().history().size());
+    assertEquals(8, made.get(1).history().stream().filter(r -> r.topic().equals(Topics.ENRICHED)).count());
+    assertEquals(8, e.enrichedCount());
+  }
+
   /** Delegates to a real encoder but throws whenever a text contains the marker: a poison record. */
   private record FailingOn(String marker, Encoder delegate) implements Encoder {
     @Override
