@@ -67,7 +67,12 @@ class EnricherTest {
   }
 
   private Enricher start(Encoder encoder) throws Exception {
-    Enricher e = new Enricher(new Enricher.Clients(() -> consumer, () -> producer), encoder, new Metrics());
+    return start(encoder, new Enricher.Clients(() -> consumer, () -> producer));
+  }
+
+  /** An enricher on these clients, started, owning every partition from offset 0. */
+  private Enricher start(Encoder encoder, Enricher.Clients clients) throws Exception {
+    Enricher e = new Enricher(clients, encoder, new Metrics());
     e.onStart();
     List<TopicPartition> all = IntStream.range(0, PARTITIONS).mapToObj(p -> new TopicPartition(Topics.DOCS, p)).toList();
     consumer.rebalance(all);
@@ -228,17 +233,11 @@ class EnricherTest {
   @Test
   void aProducerThatCannotEvenAbortIsReplacedAndTheBatchIsWrittenOnceByItsSuccessor() throws Exception {
     List<MockProducer<String, byte[]>> made = new ArrayList<>();
-    Enricher e = new Enricher(new Enricher.Clients(() -> consumer, () -> {
+    Enricher e = start(model, new Enricher.Clients(() -> consumer, () -> {
       MockProducer<String, byte[]> p = new MockProducer<>(true, null, new StringSerializer(), new ByteArraySerializer());
       made.add(p);
       return p;
-    }), model, new Metrics());
-    e.onStart();
-    List<TopicPartition> all = IntStream.range(0, PARTITIONS).mapToObj(p -> new TopicPartition(Topics.DOCS, p)).toList();
-    consumer.rebalance(all);
-    Map<TopicPartition, Long> beginning = new HashMap<>();
-    all.forEach(tp -> beginning.put(tp, 0L));
-    consumer.updateBeginningOffsets(beginning);
+    }));
     for (int i = 0; i < 8; i++) {
       add("doc-" + i, "passage " + i);
     }

@@ -18,15 +18,9 @@ public record Linear() implements Fusion {
 
   @Override
   public Fused fuse(List<Signal> signals) {
-    double[] c = new double[signals.size()];
-    double sum = 0;
-    for (int i = 0; i < c.length; i++) {
-      Signal s = signals.get(i);
-      double norm = s.rank() <= 0 ? 0 : s.max() > s.min() ? (s.score() - s.min()) / (s.max() - s.min()) : 1;
-      c[i] = s.weight() * norm;
-      sum += c[i];
-    }
-    return new Fused(sum, c);
+    // min-max normalised within each list; a signal that is not in its list adds nothing
+    return Fused.sum(signals, s -> s.weight() * (s.rank() <= 0 ? 0 : s.max() > s.min()
+        ? (s.score() - s.min()) / (s.max() - s.min()) : 1));
   }
 
   @Override

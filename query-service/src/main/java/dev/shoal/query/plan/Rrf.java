@@ -21,14 +21,7 @@ public record Rrf(int k) implements Fusion {
 
   @Override
   public Fused fuse(List<Signal> signals) {
-    double[] c = new double[signals.size()];
-    double sum = 0;
-    for (int i = 0; i < c.length; i++) {
-      Signal s = signals.get(i);
-      c[i] = s.rank() > 0 ? s.weight() / (k + s.rank()) : 0;
-      sum += c[i];
-    }
-    return new Fused(sum, c);
+    return Fused.sum(signals, s -> s.rank() > 0 ? s.weight() / (k + s.rank()) : 0);
   }
 
   @Override
