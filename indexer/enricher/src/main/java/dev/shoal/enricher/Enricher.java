@@ -36,11 +36,15 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.InvalidRecordException;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.OutOfOrderSequenceException;
 import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.RecordBatchTooLargeException;
+import org.apache.kafka.common.errors.RecordTooLargeException;
+import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,12 +61,14 @@ import org.slf4j.LoggerFactory;
  * partitioner gives that key (so every version of a document passes through one partition, in
  * order); a keyless record, or one in another partition, is dead-lettered with how to key it.
  *
- * <p>Error policy: a malformed record never stops the loop (DLQ). A failure of the encoder or of
- * Kafka aborts the transaction and the batch is retried from memory (the consumer's position is
- * already past it; nothing is fetched again and no coordinator call is needed); a batch that
- * fails {@value #ATTEMPTS_BEFORE_SPLIT} times is split in two and each half retried, so a record
- * that keeps failing ends up alone and is dead-lettered with the failure as its reason while the
- * rest flows. Partitions revoked by a rebalance drop their pending records: their new owner
+ * <p>Error policy: a malformed record never stops the loop (DLQ). A failure aborts the
+ * transaction and the batch is retried from memory (the consumer's position is already past it;
+ * nothing is fetched again and no coordinator call is needed). When the records may be to blame
+ * (the encoder failed on them, Kafka refused one as too large), a batch that fails
+ * {@value #ATTEMPTS_BEFORE_SPLIT} times is split in two and each half retried, so a record that
+ * keeps failing ends up alone and is dead-lettered with the failure as its reason while the rest
+ * flows; when Kafka itself is unavailable the batch is retried as it is until Kafka is back, and
+ * nothing is dead-lettered for it. Partitions revoked by a rebalance drop their pending records: their new owner
  * starts from the committed offsets. A fenced producer (another enricher took over the same
  * transactional id) is fatal.
  */
@@ -89,8 +95,38 @@ public final class Enricher extends ServiceLoop {
     }
   }
 
-  /** Records to enrich in one transaction, with the failed attempts so far. */
-  private record Batch(List<ConsumerRecord<String, byte[]>> records, int attempts) {
+  /**
+   * Records to enrich in one transaction, with the failed attempts so far that the records may
+   * have caused, and the others (Kafka unavailable), which only lengthen the back-off.
+   */
+  private record Batch(List<ConsumerRecord<String, byte[]>> records, int attempts, int unavailable) {
+    Batch(List<ConsumerRecord<String, byte[]>> records, int attempts) {
+      this(records, attempts, 0);
+    }
+  }
+
+  /** The encoder failed on a batch: something in these records may be to blame. */
+  private static final class EncoderFailure extends RuntimeException {
+    EncoderFailure(RuntimeException cause) {
+      super("encoder failed: " + cause, cause);
+    }
+  }
+
+  /**
+   * Whether the records may be to blame for a failure: the encoder failed on them, or Kafka
+   * refused one (too large, unserialisable, invalid). Only those count toward splitting the
+   * batch and dead-lettering a record. Kafka being unavailable, a coordinator moving or a
+   * transaction timing out is no record's doing: the batch is retried as it is, however long it
+   * takes, and nothing is dead-lettered for it.
+   */
+  static boolean recordsMayBeToBlame(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof EncoderFailure || t instanceof RecordTooLargeException || t instanceof RecordBatchTooLargeException
+          || t instanceof SerializationException || t instanceof InvalidRecordException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private final Clients clients;
@@ -198,6 +234,14 @@ public final class Enricher extends ServiceLoop {
     } catch (RuntimeException e) {
       abort();
       pending.removeFirst();
+      if (!recordsMayBeToBlame(e)) {
+        int unavailable = batch.unavailable() + 1;
+        LOG.warn("enrichment of {} records failed, not for anything in them; retrying as they are ({}): {}",
+            batch.records().size(), unavailable, e.toString());
+        pending.addFirst(new Batch(batch.records(), batch.attempts(), unavailable));
+        Thread.sleep(Math.min(2_000, 100L * unavailable));
+        return;
+      }
       int attempts = batch.attempts() + 1;
       LOG.warn("enrichment of {} records failed (attempt {}): {}", batch.records().size(), attempts, e.toString());
       if (attempts < ATTEMPTS_BEFORE_SPLIT) {
@@ -214,15 +258,32 @@ public final class Enricher extends ServiceLoop {
     }
   }
 
-  /** A record that failed alone {@value #ATTEMPTS_BEFORE_SPLIT} times goes to the DLQ with the failure. */
+  /**
+   * A record that failed alone {@value #ATTEMPTS_BEFORE_SPLIT} times goes to the DLQ with the
+   * failure; if Kafka refuses even that copy (the DLQ topic's size limit, say), it goes without
+   * its value, the reason saying so.
+   */
   private void deadLetterAlone(ConsumerRecord<String, byte[]> r, RuntimeException failure) {
     String reason = "enrichment failed " + ATTEMPTS_BEFORE_SPLIT + " times: " + failure;
     try {
-      count(transaction(List.of(r), reason));
+      count(transaction(List.of(r), reason, true));
     } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
       throw e;
     } catch (RuntimeException e) {
       abort();
+      if (recordsMayBeToBlame(e)) {
+        LOG.warn("the DLQ refused {}-{}@{} ({}); dead-lettering it without its value", r.topic(), r.partition(),
+            r.offset(), e.toString());
+        try {
+          count(transaction(List.of(r), reason + "; the original value (" + (r.value() == null ? 0 : r.value().length)
+              + " bytes) was refused by the DLQ too and is not copied: " + e, false));
+          return;
+        } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException fatal) {
+          throw fatal;
+        } catch (RuntimeException again) {
+          abort();
+        }
+      }
       LOG.warn("dead-lettering {}-{}@{} failed, retrying it: {}", r.topic(), r.partition(), r.offset(), e.toString());
       pending.addFirst(new Batch(List.of(r), ATTEMPTS_BEFORE_SPLIT));
     }
@@ -269,16 +330,20 @@ public final class Enricher extends ServiceLoop {
    * their offsets. Returns {enriched, dead-lettered}.
    */
   private long[] transaction(List<ConsumerRecord<String, byte[]>> records, String deadLetterReason) {
+    return transaction(records, deadLetterReason, true);
+  }
+
+  private long[] transaction(List<ConsumerRecord<String, byte[]>> records, String deadLetterReason, boolean withValues) {
     producer.beginTransaction();
-    long[] counts = deadLetterReason == null ? process(records) : deadLetterAll(records, deadLetterReason);
+    long[] counts = deadLetterReason == null ? process(records) : deadLetterAll(records, deadLetterReason, withValues);
     producer.sendOffsetsToTransaction(nextOffsets(records), consumer.groupMetadata());
     producer.commitTransaction();
     return counts;
   }
 
-  private long[] deadLetterAll(List<ConsumerRecord<String, byte[]>> records, String reason) {
+  private long[] deadLetterAll(List<ConsumerRecord<String, byte[]>> records, String reason, boolean withValues) {
     for (ConsumerRecord<String, byte[]> r : records) {
-      producer.send(deadLetter(r, reason));
+      producer.send(deadLetter(r, reason, withValues));
     }
     return new long[] {0, records.size()};
   }
@@ -308,7 +373,12 @@ public final class Enricher extends ServiceLoop {
       }
     }
     long embedStart = System.nanoTime();
-    float[][] vectors = encoder.embed(docs.stream().map(DocumentText::passage).toList(), Encoder.Kind.PASSAGE);
+    float[][] vectors;
+    try {
+      vectors = encoder.embed(docs.stream().map(DocumentText::passage).toList(), Encoder.Kind.PASSAGE);
+    } catch (RuntimeException e) {
+      throw new EncoderFailure(e);
+    }
     if (!docs.isEmpty()) {
       embedSeconds.observeSince(embedStart);
       batchSizes.observe(docs.size());
@@ -367,7 +437,12 @@ public final class Enricher extends ServiceLoop {
   }
 
   private static ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> r, String reason) {
-    ProducerRecord<String, byte[]> dlq = new ProducerRecord<>(Topics.DLQ, r.key(), r.value());
+    return deadLetter(r, reason, true);
+  }
+
+  private static ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> r, String reason,
+                                                           boolean withValue) {
+    ProducerRecord<String, byte[]> dlq = new ProducerRecord<>(Topics.DLQ, r.key(), withValue ? r.value() : null);
     dlq.headers().add(Topics.H_REASON, reason.getBytes(StandardCharsets.UTF_8));
     dlq.headers().add(Topics.H_SOURCE_TOPIC, r.topic().getBytes(StandardCharsets.UTF_8));
     dlq.headers().add(Topics.H_SOURCE_PARTITION, Integer.toString(r.partition()).getBytes(StandardCharsets.UTF_8));

@@ -251,6 +251,56 @@ class EnricherTest {
     assertEquals(8, e.enrichedCount());
   }
 
+  /** Kafka unavailable for a long time is nobody's record's fault: nothing is dead-lettered for it. */
+  @Test
+  void aLongKafkaOutageDeadLettersNothingAndEveryRecordIsWrittenOnceAfterIt() throws Exception {
+    Enricher e = start(model);
+    for (int i = 0; i < 10; i++) {
+      add("doc-" + i, "passage " + i);
+    }
+    producer.sendOffsetsToTransactionException = new org.apache.kafka.common.errors.TimeoutException(
+        "coordinator unreachable (injected)");
+    for (int i = 0; i < 12; i++) {
+      e.runOnce();
+    }
+    assertEquals(0, e.deadLetterCount(), "an outage is not the records' fault");
+    assertEquals(0, e.enrichedCount());
+    producer.sendOffsetsToTransactionException = null;
+    runUntil(e, 10);
+    assertEquals(10, e.enrichedCount());
+    assertEquals(0, committedDeadLetters().size());
+    assertEquals(10, committedEnriched().size());
+  }
+
+  /**
+   * A record Kafka refuses as too large is isolated and dead-lettered; when the DLQ refuses its
+   * copy too, it is dead-lettered without its value, the reason saying so (the review's example).
+   */
+  @Test
+  void aRecordTooLargeEvenForTheDlqIsDeadLetteredWithoutItsValue() throws Exception {
+    producer = new MockProducer<>(true, null, new StringSerializer(), new ByteArraySerializer()) {
+      @Override
+      public synchronized java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata> send(
+          ProducerRecord<String, byte[]> r, org.apache.kafka.clients.producer.Callback cb) {
+        if ("huge".equals(r.key()) && r.value() != null) {
+          throw new org.apache.kafka.common.errors.RecordTooLargeException("over max.message.bytes (injected)");
+        }
+        return super.send(r, cb);
+      }
+    };
+    Enricher e = start(model);
+    for (int i = 0; i < 6; i++) {
+      add(i == 3 ? "huge" : "doc-" + i, "passage " + i);
+    }
+    runUntil(e, 6);
+    assertEquals(5, e.enrichedCount());
+    assertEquals(1, e.deadLetterCount());
+    ProducerRecord<String, byte[]> dlq = committedDeadLetters().getFirst();
+    assertEquals("huge", dlq.key());
+    assertEquals(null, dlq.value());
+    assertTrue(reason(dlq).contains("not copied") && reason(dlq).contains("RecordTooLarge"), reason(dlq));
+  }
+
   /** Delegates to a real encoder but throws whenever a text contains the marker: a poison record. */
   private record FailingOn(String marker, Encoder delegate) implements Encoder {
     @Override
