@@ -177,7 +177,20 @@ class FaultCampaignIT {
         }
       }
       System.out.println("[faults] schedule of seed " + seed + ":\n  " + String.join("\n  ", log));
+      keepLogs();
     }
+  }
+
+  /** The services' output, kept beside the test reports (the temporary directory goes away). */
+  private void keepLogs() throws IOException {
+    Path to = Path.of("target", "fault-campaign", "seed-" + seed);
+    java.nio.file.Files.createDirectories(to);
+    try (var files = java.nio.file.Files.list(dir)) {
+      for (Path f : files.filter(f -> f.getFileName().toString().endsWith(".out")).toList()) {
+        java.nio.file.Files.copy(f, to.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+    System.out.println("[faults] service logs in " + to.toAbsolutePath());
   }
 
   @SafeVarargs

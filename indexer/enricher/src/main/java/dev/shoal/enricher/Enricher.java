@@ -20,9 +20,11 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.Consumer;
@@ -233,6 +235,10 @@ public final class Enricher extends ServiceLoop {
       throw e;
     } catch (RuntimeException e) {
       abort();
+      keepMembership();
+      if (pending.peekFirst() != batch) {
+        return; // a rebalance revoked some or all of its partitions: what is left of it is retried as it is now
+      }
       pending.removeFirst();
       if (!recordsMayBeToBlame(e)) {
         int unavailable = batch.unavailable() + 1;
@@ -255,6 +261,31 @@ public final class Enricher extends ServiceLoop {
         deadLetterAlone(batch.records().getFirst(), e);
       }
       Thread.sleep(Math.min(2_000, 100L * attempts));
+    }
+  }
+
+  /**
+   * Between attempts the consumer stays in its group and fetches nothing new: all its partitions
+   * are paused for one poll, which runs a pending rebalance (the listener drops what was revoked,
+   * the failed batch included) and returns only records of partitions assigned in it, queued
+   * behind. Without this a batch retried through a long outage would keep the consumer from its
+   * group (no poll), the group would move on without it, and every retry would fail for that.
+   */
+  private void keepMembership() {
+    consumer.pause(consumer.assignment());
+    try {
+      ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ZERO);
+      if (!records.isEmpty()) {
+        List<ConsumerRecord<String, byte[]>> all = new ArrayList<>(records.count());
+        records.forEach(all::add);
+        pending.addLast(new Batch(all, 0));
+      }
+    } catch (WakeupException e) {
+      // closing
+    } finally {
+      Set<TopicPartition> paused = new HashSet<>(consumer.paused());
+      paused.retainAll(consumer.assignment()); // a revoked partition cannot be resumed
+      consumer.resume(paused);
     }
   }
 

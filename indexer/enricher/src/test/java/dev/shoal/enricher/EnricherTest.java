@@ -301,6 +301,32 @@ class EnricherTest {
     assertTrue(reason(dlq).contains("not copied") && reason(dlq).contains("RecordTooLarge"), reason(dlq));
   }
 
+  /**
+   * The fault campaign's stall: a batch retried through an outage must not keep the consumer from
+   * its group. A rebalance that arrives meanwhile is taken between attempts (a paused poll), the
+   * revoked partition's records are dropped, and nothing new is fetched while the batch waits.
+   */
+  @Test
+  void aRebalanceDuringAnOutageIsTakenBetweenAttemptsAndNothingNewIsFetched() throws Exception {
+    Enricher e = start(model);
+    List<String> ids = IntStream.range(0, 30).mapToObj(i -> "doc-" + i).toList();
+    ids.forEach(id -> add(id, "passage " + id));
+    producer.sendOffsetsToTransactionException = new org.apache.kafka.common.errors.TimeoutException("injected");
+    e.runOnce(); // polls the 30 records; the transaction fails
+    consumer.schedulePollTask(() -> consumer.rebalance(List.of(new TopicPartition(Topics.DOCS, 1),
+        new TopicPartition(Topics.DOCS, 2))));
+    add("late-1", "arrives while the batch waits");
+    e.runOnce(); // fails again; the group's rebalance runs in the paused poll
+    assertEquals(java.util.Set.of(new TopicPartition(Topics.DOCS, 1), new TopicPartition(Topics.DOCS, 2)),
+        consumer.assignment(), "the consumer took part in the rebalance while retrying");
+    producer.sendOffsetsToTransactionException = null;
+    long kept = ids.stream().filter(id -> Shards.of(id, PARTITIONS) != 0).count();
+    runUntil(e, kept);
+    List<EnrichedDocument> written = committedEnriched();
+    assertTrue(written.stream().noneMatch(d -> d.getSourcePartition() == 0), "partition 0 went to its new owner");
+    assertEquals(kept, written.stream().filter(d -> d.getDocument().getId().startsWith("doc-")).count());
+  }
+
   /** Delegates to a real encoder but throws whenever a text contains the marker: a poison record. */
   private record FailingOn(String marker, Encoder delegate) implements Encoder {
     @Override
