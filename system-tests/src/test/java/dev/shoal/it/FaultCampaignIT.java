@@ -162,6 +162,7 @@ class FaultCampaignIT {
       event("started: broker, enricher, 2 managers, " + NODES + " nodes");
       try (ClusterView view = new ClusterView(bootstrap)) {
         Map<String, IdHistory> model = stream(bootstrap, rnd, kafka, enricher, managers, nodes, view);
+        assertNoDeadLetters(bootstrap);
         int tries = 0;
         do {
           converge(view, model);
@@ -186,7 +187,8 @@ class FaultCampaignIT {
     Path to = Path.of("target", "fault-campaign", "seed-" + seed);
     java.nio.file.Files.createDirectories(to);
     try (var files = java.nio.file.Files.list(dir)) {
-      for (Path f : files.filter(f -> f.getFileName().toString().endsWith(".out")).toList()) {
+      for (Path f : files.filter(f -> f.getFileName().toString().endsWith(".out")
+          || f.getFileName().toString().endsWith(".log")).toList()) {
         java.nio.file.Files.copy(f, to.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
       }
     }
@@ -428,8 +430,13 @@ class FaultCampaignIT {
     String why = "not checked";
     java.util.LinkedHashSet<String> seen = new java.util.LinkedHashSet<>();
     int epochs = 0;
+    long report = System.nanoTime();
     while (System.nanoTime() < deadline) {
       why = notConverged(view, want);
+      if (System.nanoTime() - report > TimeUnit.SECONDS.toNanos(15)) {
+        report = System.nanoTime();
+        event("converging: " + (why == null ? "converged, waiting for it to hold" : why));
+      }
       long e = view.latest() == null ? -1 : view.latest().getEpoch();
       if (why != null) {
         seen.remove(why);
@@ -438,14 +445,17 @@ class FaultCampaignIT {
       if (e != epoch) {
         epochs++;
       }
-      if (why != null || e != epoch) {
-        stableSince = why == null ? System.nanoTime() : 0;
-        epoch = e;
-      } else if (stableSince > 0 && System.nanoTime() - stableSince >= TimeUnit.MILLISECONDS.toNanos(STABLE_MS)) {
-        event("converged after " + (System.nanoTime() - start) / 1_000_000 + " ms (stable for " + STABLE_MS
-            + " ms at epoch " + epoch + "): " + want + " documents per shard, " + REPLICAS + " LIVE replicas each");
+      long now = System.nanoTime();
+      if (why != null) {
+        stableSince = 0;
+      } else if (e != epoch || stableSince == 0) {
+        stableSince = now;
+      } else if (now - stableSince >= TimeUnit.MILLISECONDS.toNanos(STABLE_MS)) {
+        event("converged after " + (now - start) / 1_000_000 + " ms (stable for " + STABLE_MS + " ms at epoch "
+            + epoch + "): " + want + " documents per shard, " + REPLICAS + " LIVE replicas each");
         return;
       }
+      epoch = e;
       Thread.sleep(250);
     }
     List<String> last = new ArrayList<>(seen);
@@ -453,6 +463,28 @@ class FaultCampaignIT {
         + last.subList(Math.max(0, last.size() - 6), last.size()) + "; latest assignment: " + view.latest();
     assertEquals(null, why, "the cluster did not converge on the model " + want + history);
     throw new AssertionError("the cluster converged but never stayed so for " + STABLE_MS + " ms" + history);
+  }
+
+  /** Every record the campaign wrote is valid: none may reach the DLQ, whatever the faults. */
+  private void assertNoDeadLetters(String bootstrap) {
+    Properties c = KafkaSettings.consumer(bootstrap, null);
+    List<String> reasons = new ArrayList<>();
+    try (var consumer = new org.apache.kafka.clients.consumer.KafkaConsumer<String, byte[]>(c)) {
+      List<org.apache.kafka.common.TopicPartition> parts = consumer.partitionsFor(Topics.DLQ).stream()
+          .map(pi -> new org.apache.kafka.common.TopicPartition(Topics.DLQ, pi.partition())).toList();
+      consumer.assign(parts);
+      consumer.seekToBeginning(parts);
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+      while (System.nanoTime() < until) {
+        for (var r : consumer.poll(java.time.Duration.ofMillis(200))) {
+          var h = r.headers().lastHeader(Topics.H_REASON);
+          reasons.add(r.key() + ": " + (h == null ? "?" : new String(h.value(), java.nio.charset.StandardCharsets.UTF_8)));
+        }
+      }
+    }
+    assertTrue(reasons.isEmpty(), reasons.size() + " valid records dead-lettered, e.g. "
+        + reasons.subList(0, Math.min(3, reasons.size())));
+    event("no dead letters");
   }
 
   /** Fetches every id ever produced from every replica of its shard and compares it with the model. */

@@ -87,6 +87,9 @@ public final class Enricher extends ServiceLoop {
       return new Clients(() -> {
         Properties c = KafkaSettings.consumer(config.bootstrap(), "shoal-enricher");
         c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(config.maxBatch()));
+        // a crashed enricher's partitions go to a live one within 10 s, not Kafka's default 45 s
+        c.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "10000");
+        c.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "3000");
         return new KafkaConsumer<>(c);
       }, () -> {
         Properties p = KafkaSettings.producer(config.bootstrap());
