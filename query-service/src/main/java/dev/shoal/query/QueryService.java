@@ -1,5 +1,6 @@
 package dev.shoal.query;
 
+import dev.shoal.api.v1.SearchServiceGrpc;
 import dev.shoal.cluster.AssignmentWatcher;
 import dev.shoal.cluster.HeartbeatWatcher;
 import dev.shoal.cluster.ReplicaTier;
@@ -17,10 +18,12 @@ import dev.shoal.server.time.SystemScheduler;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The query service: follows the routing table and the heartbeats, serves {@code SearchService}
@@ -42,6 +45,7 @@ public final class QueryService implements AutoCloseable {
   private ManagedChannel rankerChannel;
   private GrpcServer grpc;
   private HttpGateway http;
+  private volatile boolean closed;
 
   /** A query service with its own metrics registry and no extra services. */
   public QueryService(QueryServiceConfig config) {
@@ -79,6 +83,9 @@ public final class QueryService implements AutoCloseable {
     services.add(new SearchGrpcService(pipeline, scheduler.clock()));
     grpc = GrpcServer.forAddress(config.host(), config.grpcPort()).services(services)
         .maxInboundMessageBytes(config.limits().maxRequestBytes()).start();
+    grpc.setHealth("", ServingStatus.NOT_SERVING);
+    grpc.setHealth(SearchServiceGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
+    reportWhenReady();
     http = new HttpGateway(config.host(), config.httpPort(), pipeline, config.limits().maxRequestBytes(),
         config.httpThreads(), metrics).start();
     return this;
@@ -114,13 +121,31 @@ public final class QueryService implements AutoCloseable {
     return out;
   }
 
-  /** True once a routing table has been received. */
-  public boolean routed() {
-    return router.shardCount() > 0;
+  /**
+   * True once this service has a routing table and has read what the cluster topics held when it
+   * started (the whole routing table, the last freshness window of heartbeats): before that it
+   * would call LIVE replicas silent and mark its answers partial. gRPC health says NOT_SERVING
+   * until then.
+   */
+  public boolean ready() {
+    return router.shardCount() > 0 && watcher.caughtUp() && heartbeats.caughtUp();
+  }
+
+  private void reportWhenReady() {
+    if (closed) {
+      return;
+    }
+    if (ready()) {
+      grpc.setHealth("", ServingStatus.SERVING);
+      grpc.setHealth(SearchServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    } else {
+      scheduler.schedule(this::reportWhenReady, TimeUnit.MILLISECONDS.toNanos(50));
+    }
   }
 
   @Override
   public void close() {
+    closed = true;
     if (http != null) {
       http.close();
     }

@@ -158,7 +158,7 @@ class DegradedAndPartialIT {
     ManagedChannel ch = ManagedChannelBuilder.forAddress("127.0.0.1", q.grpcPort()).usePlaintext().build();
     try {
       long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-      while (!q.routed() && System.nanoTime() < until) {
+      while (!q.ready() && System.nanoTime() < until) {
         Thread.sleep(50);
       }
       return SearchServiceGrpc.newBlockingStub(ch).withDeadlineAfter(timeoutMs + 5_000, TimeUnit.MILLISECONDS)
@@ -218,7 +218,7 @@ class DegradedAndPartialIT {
     QueryService q = queryService(ranker.address());
     // a query of its own: the loop's queries must not be in the result cache from before the stop
     SearchResponse before = search(q, "bone mineral density before the stop", RankProfile.BM25, 2_000);
-    assertFalse(before.getPartial());
+    assertFalse(before.getPartial(), before.getShardNoticesList().toString());
     assertEquals(4, before.getShardsAnswered());
     Process victim = nodes.get(2);
     new ProcessBuilder("kill", "-STOP", Long.toString(victim.pid())).start().waitFor();

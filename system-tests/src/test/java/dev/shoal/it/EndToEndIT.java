@@ -334,9 +334,19 @@ class EndToEndIT {
     String q = "Quokka marsupial tail regeneration cache probe";
     SearchResponse first = run(q, RankProfile.BM25);
     assertTrue(first.getTimingsList().stream().noneMatch(t -> t.getStage().equals("cache")));
+    // served from the cache once the heartbeats report the generations the answer came from: at
+    // once, or after one heartbeat when a shard refreshed just before answering
+    long cacheBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    SearchResponse computed = first;
     SearchResponse second = run("  quokka MARSUPIAL tail regeneration   cache probe", RankProfile.BM25);
+    while (second.getTimingsList().stream().noneMatch(t -> t.getStage().equals("cache"))
+        && System.nanoTime() < cacheBy) {
+      computed = second;
+      Thread.sleep(100);
+      second = run("  quokka MARSUPIAL tail regeneration   cache probe", RankProfile.BM25);
+    }
     assertTrue(second.getTimingsList().stream().anyMatch(t -> t.getStage().equals("cache")), "served from the cache");
-    assertEquals(first.getHitsList(), second.getHitsList());
+    assertEquals(computed.getHitsList(), second.getHitsList(), "the cached answer is the one last computed");
 
     CompletableFuture<IndexResponse> done = new CompletableFuture<>();
     StreamObserver<IndexRequest> in = upload(done);

@@ -538,7 +538,7 @@ class FaultCampaignIT {
     try (QueryService q = new QueryService(QueryServiceConfig.defaults(bootstrap, "127.0.0.1:1")
         .withResultCacheBytes(0)).start()) {
       long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (!q.routed() && System.nanoTime() < until) {
+      while (!q.ready() && System.nanoTime() < until) {
         Thread.sleep(50);
       }
       ManagedChannel ch = ManagedChannelBuilder.forAddress("127.0.0.1", q.grpcPort()).usePlaintext().build();

@@ -74,7 +74,7 @@ class HedgingIT {
           ManagedChannel ch = ManagedChannelBuilder.forAddress("127.0.0.1", q.grpcPort()).usePlaintext().build();
           var stub = SearchServiceGrpc.newBlockingStub(ch);
           long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-          while (!q.routed() && System.nanoTime() < until) {
+          while (!q.ready() && System.nanoTime() < until) {
             Thread.sleep(50);
           }
           for (int i = 0; i < 40; i++) { // latency history for both replicas

@@ -153,7 +153,7 @@ public final class LocalCluster implements AutoCloseable {
 
   /** Every shard hosted, LIVE, with everything it applied visible to searches, and routed. */
   public boolean caughtUp() {
-    if (node.shards().size() < options.shards() || !query.routed()) {
+    if (node.shards().size() < options.shards() || !query.ready()) {
       return false;
     }
     for (ShardStore s : node.shards().values()) {

@@ -10,6 +10,8 @@ import org.apache.lucene.index.Term;
 import org.apache.lucene.queryparser.classic.ParseException;
 import org.apache.lucene.queryparser.classic.QueryParser;
 import org.apache.lucene.search.BooleanClause;
+import org.apache.lucene.search.BooleanQuery;
+import org.apache.lucene.search.BoostQuery;
 import org.apache.lucene.search.Query;
 import org.apache.lucene.search.QueryVisitor;
 
@@ -38,8 +40,27 @@ final class EmbeddingText {
       return r.getQuery(); // the shards report the syntax error
     }
     List<String> words = new ArrayList<>();
-    q.visit(new Words(words));
+    collect(q, words);
     return words.isEmpty() ? r.getQuery() : String.join(" ", words);
+  }
+
+  /**
+   * Boolean clauses are walked in the order written: {@code BooleanQuery.visit} goes through
+   * them grouped in hashed sets, whose order changes from one JVM to the next, so the same query
+   * would be embedded as different texts (and different vectors) by different processes.
+   */
+  private static void collect(Query q, List<String> words) {
+    if (q instanceof BoostQuery b) {
+      collect(b.getQuery(), words);
+    } else if (q instanceof BooleanQuery b) {
+      for (BooleanClause c : b.clauses()) {
+        if (c.occur() != BooleanClause.Occur.MUST_NOT) {
+          collect(c.query(), words);
+        }
+      }
+    } else {
+      q.visit(new Words(words));
+    }
   }
 
   private static final class Words extends QueryVisitor {

@@ -3,6 +3,7 @@ package dev.shoal.query.internal;
 import dev.shoal.api.v1.QuerySyntax;
 import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
+import dev.shoal.cluster.HeartbeatWatcher;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.ToLongFunction;
@@ -14,7 +15,8 @@ import java.util.function.ToLongFunction;
  * is not kept at all, so one k=1000 answer with explanations cannot flush the cache. An entry remembers
  * the searcher generation of every shard replica that answered; it is served only while each of
  * those replicas still reports the same generation (from heartbeats), so a refresh that changes
- * what a shard can see invalidates it. Partial and degraded answers are never cached.
+ * what a shard can see invalidates it. An answer from a generation newer than the replica's last
+ * heartbeat is kept but not served until a heartbeat reports that generation. Partial and degraded answers are never cached.
  * Thread-safe.
  */
 public final class ResultCache {
@@ -67,12 +69,18 @@ public final class ResultCache {
     Cached e = map.get(key);
     if (e != null) {
       for (Map.Entry<String, Long> g : e.generations().entrySet()) {
-        if (currentGeneration.applyAsLong(g.getKey()) != g.getValue()) {
+        long now = currentGeneration.applyAsLong(g.getKey());
+        if (now == g.getValue()) {
+          continue;
+        }
+        // a replica that answered from a generation its heartbeats have not reported yet: the
+        // entry is not known to be current, but will be at the next heartbeat; kept, not served
+        if (now == HeartbeatWatcher.UNKNOWN || now > g.getValue()) {
           map.remove(key);
           bytes -= e.bytes();
-          e = null;
-          break;
         }
+        e = null;
+        break;
       }
     }
     if (e == null) {

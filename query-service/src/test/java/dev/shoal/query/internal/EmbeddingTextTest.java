@@ -24,6 +24,14 @@ class EmbeddingTextTest {
     assertEquals("folding proteins", lucene("title:folding AND text:proteins AND year:[2000 TO 2010]"));
   }
 
+  /** Lucene visits boolean clauses in hashed order, which differs between JVMs; the text must not. */
+  @Test
+  void clausesKeepTheOrderTheyWereWrittenIn() {
+    String words = "alpha beta gamma delta epsilon zeta eta theta";
+    assertEquals(words, lucene(String.join(" AND ", words.split(" "))));
+    assertEquals(words, lucene("+(" + String.join(" ", words.split(" ")) + ") -iota"));
+  }
+
   @Test
   void invalidSyntaxOrNothingToEmbedFallsBackToTheQuery() {
     assertEquals("vitamin AND (", lucene("vitamin AND ("));

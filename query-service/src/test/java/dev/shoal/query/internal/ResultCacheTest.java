@@ -48,6 +48,26 @@ class ResultCacheTest {
   }
 
   @Test
+  void anAnswerNewerThanTheLastHeartbeatWaitsForItInsteadOfBeingDropped() {
+    ResultCache cache = new ResultCache(1 << 20);
+    SearchRequest key = ResultCache.key(SearchRequest.newBuilder().setQuery("q").build());
+    Map<String, Long> current = new HashMap<>(Map.of("n1:1/0", 5L));
+    // the shard refreshed to 6 and answered from it before its next heartbeat said so
+    cache.put(key, ANSWER, Map.of("n1:1/0", 6L));
+    assertNull(cache.get(key, r -> current.getOrDefault(r, Long.MIN_VALUE)), "not known to be current yet");
+    assertEquals(1, cache.size(), "kept: the heartbeat lags the answer");
+    current.put("n1:1/0", 6L);
+    assertEquals(ANSWER, cache.get(key, r -> current.getOrDefault(r, Long.MIN_VALUE)));
+    current.put("n1:1/0", 7L);
+    assertNull(cache.get(key, r -> current.getOrDefault(r, Long.MIN_VALUE)));
+    assertEquals(0, cache.size());
+    cache.put(key, ANSWER, Map.of("n1:1/0", 7L));
+    current.remove("n1:1/0"); // the replica went silent
+    assertNull(cache.get(key, r -> current.getOrDefault(r, Long.MIN_VALUE)));
+    assertEquals(0, cache.size(), "nothing is known of a silent replica: dropped");
+  }
+
+  @Test
   void partialAndDegradedAnswersAreNotCachedAndTheLeastRecentlyUsedGoFirst() {
     long one = ResultCache.weigh(SearchRequest.newBuilder().setQuery("a").build(), ANSWER, Map.of());
     ResultCache cache = new ResultCache(8 * one + one / 2);

@@ -13,7 +13,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
- * Follows {@code shoal.cluster.heartbeats} from its end and keeps, for every replica, the
+ * Follows {@code shoal.cluster.heartbeats} from one freshness window back (so a watcher that just
+ * started knows at once every replica that reported recently, rather than calling them all silent
+ * until their next heartbeat) and keeps, for every replica, the
  * searcher generation it last reported: what a result cache needs to know that a shard's
  * visible documents changed. A replica silent for longer than the freshness window
  * ({@link ClusterTimings#freshMillis()}) reports {@link #UNKNOWN}: nothing is known about what it
@@ -64,22 +66,34 @@ public final class HeartbeatWatcher extends TopicFollower {
   }
 
   @Override
+  protected long startAt() {
+    return clock.currentTimeMillis() - freshMillis;
+  }
+
+  @Override
   protected void handle(ConsumerRecord<String, byte[]> r) {
     try {
-      accept(NodeHeartbeat.parseFrom(r.value()));
+      // a heartbeat read while catching up is as old as its timestamp says (never newer than now);
+      // one read live is dated on receipt, so the nodes' clocks skew nothing after the start
+      long now = clock.currentTimeMillis();
+      accept(NodeHeartbeat.parseFrom(r.value()), replayed(r) ? Math.min(now, r.timestamp()) : now);
     } catch (InvalidProtocolBufferException e) {
       // not ours to fix; the shard manager logs unreadable heartbeats
     }
   }
 
-  /** Takes one heartbeat as received now (from the topic, or directly in tests). */
+  /** Takes one heartbeat as received now (directly, in tests). */
   public void accept(NodeHeartbeat hb) {
+    accept(hb, clock.currentTimeMillis());
+  }
+
+  private void accept(NodeHeartbeat hb, long sentMillis) {
     long now = clock.currentTimeMillis();
     Set<String> hosted = new HashSet<>();
     for (HostedShard s : hb.getShardsList()) {
       hosted.add(replica(hb.getAddress(), s.getShard()));
       generations.put(replica(hb.getAddress(), s.getShard()),
-          new Reported(s.getSearcherGeneration(), s.getState() == ShardState.LIVE, now));
+          new Reported(s.getSearcherGeneration(), s.getState() == ShardState.LIVE, sentMillis));
     }
     // a shard the node no longer reports is not served there any more; a replica silent for
     // FORGET_AFTER_FRESH freshness windows is forgotten (a node on port 0 gets a new address at
