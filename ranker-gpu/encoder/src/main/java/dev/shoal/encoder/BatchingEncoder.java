@@ -126,12 +126,15 @@ public final class BatchingEncoder implements Encoder {
 
   private void dispatchUntilClosed(List<Pending> carry) {
     while (!closed) {
+      // outside the try: a close that interrupts the wait for more calls must find the calls
+      // already taken from the queue (they go back to carry, and are failed with it)
+      List<Pending> batch = new ArrayList<>();
       try {
         Pending first = carry.isEmpty() ? queue.poll(100, TimeUnit.MILLISECONDS) : carry.removeFirst();
         if (first == null) {
           continue;
         }
-        List<Pending> batch = new ArrayList<>(List.of(first));
+        batch.add(first);
         int size = first.texts().size();
         long until = System.nanoTime() + maxDelayNanos;
         while (size < maxBatch) {
@@ -149,6 +152,7 @@ public final class BatchingEncoder implements Encoder {
         }
         run(batch);
       } catch (InterruptedException e) {
+        carry.addAll(0, batch);
         break;
       }
     }

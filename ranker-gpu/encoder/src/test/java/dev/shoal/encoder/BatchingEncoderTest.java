@@ -8,6 +8,7 @@ import dev.shoal.encoder.onnx.OnnxEncoder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -106,6 +107,41 @@ class BatchingEncoderTest {
       assertEquals(1, blocking.get(30, TimeUnit.SECONDS).length);
       pool.shutdown();
     }
+  }
+
+  /** A close while the dispatcher waits for more calls to join a batch must fail the calls it holds. */
+  @Test
+  void aCallTakenIntoABatchBeingAssembledIsFailedByClose() throws Exception {
+    Encoder fast = new Encoder() {
+      @Override
+      public ModelSpec model() {
+        return ModelSpec.ALL_MINILM_L6_V2;
+      }
+
+      @Override
+      public String backend() {
+        return "test";
+      }
+
+      @Override
+      public float[][] embed(List<String> texts, Kind kind) {
+        return new float[texts.size()][4];
+      }
+
+      @Override
+      public void close() {
+      }
+    };
+    // a 60 s batching window: the dispatcher takes the call and then waits for company
+    BatchingEncoder batcher = new BatchingEncoder(fast, 8, 60_000_000L);
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    Future<?> call = pool.submit(() -> batcher.embed(List.of("alone"), Encoder.Kind.QUERY));
+    Thread.sleep(500);
+    batcher.close();
+    ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(10, TimeUnit.SECONDS),
+        "the call returns instead of waiting forever");
+    assertTrue(e.getCause() instanceof IllegalStateException, e.getCause().toString());
+    pool.shutdown();
   }
 
   @Test
