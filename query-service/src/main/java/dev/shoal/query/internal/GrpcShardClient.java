@@ -1,6 +1,7 @@
 package dev.shoal.query.internal;
 
 import com.google.common.util.concurrent.ListenableFuture;
+import dev.shoal.internal.v1.CorpusStatistics;
 import dev.shoal.internal.v1.FetchRequest;
 import dev.shoal.internal.v1.FetchResponse;
 import dev.shoal.internal.v1.HydrateRequest;
@@ -8,6 +9,7 @@ import dev.shoal.internal.v1.HydrateResponse;
 import dev.shoal.internal.v1.ShardSearchGrpc;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
+import dev.shoal.internal.v1.StatisticsRequest;
 import dev.shoal.server.time.Clock;
 import java.util.concurrent.TimeUnit;
 
@@ -30,6 +32,11 @@ public final class GrpcShardClient implements ShardClient {
   @Override
   public ListenableFuture<ShardSearchResponse> search(String address, ShardSearchRequest request, long deadlineNanos) {
     return stub(address, request.getShard(), deadlineNanos).search(request);
+  }
+
+  @Override
+  public ListenableFuture<CorpusStatistics> statistics(String address, StatisticsRequest request, long deadlineNanos) {
+    return stub(address, request.getShard(), deadlineNanos).statistics(request);
   }
 
   @Override

@@ -40,7 +40,8 @@ public final class QueryPipeline {
       metrics.gauge("shoal_search_cache_bytes", "Estimated heap held by the result cache's answers.", cache::bytes);
     }
     this.search = new SearchPipeline(new RequestValidator(config.limits()), plans, router,
-        new Scatter(router, client, scheduler), new Hydrator(router, client, scheduler.clock()),
+        new StatisticsPhase(router, client, scheduler.clock()), new Scatter(router, client, scheduler),
+        new Hydrator(router, client, scheduler.clock()),
         new QueryEmbedder(ranker, scheduler.clock(), config.rankerBudgetMillis()), cache, generations,
         new SearchMetrics(metrics), scheduler.clock());
     this.lookup = new DocumentLookup(router, client, scheduler.clock());

@@ -5,7 +5,9 @@ import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
 import dev.shoal.api.v1.ShardNotice;
 import dev.shoal.api.v1.StageTiming;
+import dev.shoal.internal.v1.CorpusStatistics;
 import dev.shoal.internal.v1.HydrateRequest;
+import dev.shoal.internal.v1.Leg;
 import dev.shoal.internal.v1.RankerGrpc;
 import dev.shoal.internal.v1.ShardHit;
 import dev.shoal.internal.v1.ShardSearchRequest;
@@ -51,6 +53,7 @@ final class SearchPipeline {
   private final RequestValidator validator;
   private final Plans plans;
   private final ShardRouter router;
+  private final StatisticsPhase statistics;
   private final Scatter scatter;
   private final Hydrator hydrator;
   private final QueryEmbedder embedder;
@@ -59,12 +62,14 @@ final class SearchPipeline {
   private final SearchMetrics metrics;
   private final Clock clock;
 
-  SearchPipeline(RequestValidator validator, Plans plans, ShardRouter router, Scatter scatter, Hydrator hydrator,
+  SearchPipeline(RequestValidator validator, Plans plans, ShardRouter router, StatisticsPhase statistics,
+                 Scatter scatter, Hydrator hydrator,
                  QueryEmbedder embedder, ResultCache cache, ToLongFunction<String> generations, SearchMetrics metrics,
                  Clock clock) {
     this.validator = validator;
     this.plans = plans;
     this.router = router;
+    this.statistics = statistics;
     this.scatter = scatter;
     this.hydrator = hydrator;
     this.embedder = embedder;
@@ -144,8 +149,15 @@ final class SearchPipeline {
     if (shards == 0) {
       throw Status.UNAVAILABLE.withDescription("no routing table yet: the cluster is starting").asException();
     }
-    Scatter.Result first = scatter.run(firstPhase(r, asked, plan, query, window, shards), shards, r.getSession(),
-        deadline);
+    ShardSearchRequest request = firstPhase(r, asked, plan, query, window, shards);
+    CorpusStatistics corpus = statistics.gather(request, shards, r.getSession(), deadline);
+    if (corpus != null) {
+      request = request.toBuilder().setStatistics(corpus).build();
+      timings.stage("statistics");
+    } else if (request.getLegsList().stream().anyMatch(Leg::hasLexical) && shards > 1) {
+      timings.stage("statistics_skipped");
+    }
+    Scatter.Result first = scatter.run(request, shards, r.getSession(), deadline);
     timings.stage("retrieve");
     metrics.hedged(first.hedged());
     List<ShardNotice> notices = new ArrayList<>(first.notices());

@@ -1,12 +1,14 @@
 package dev.shoal.query.internal;
 
 import com.google.common.util.concurrent.ListenableFuture;
+import dev.shoal.internal.v1.CorpusStatistics;
 import dev.shoal.internal.v1.FetchRequest;
 import dev.shoal.internal.v1.FetchResponse;
 import dev.shoal.internal.v1.HydrateRequest;
 import dev.shoal.internal.v1.HydrateResponse;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
+import dev.shoal.internal.v1.StatisticsRequest;
 
 /**
  * Calls to one replica of one shard. The seam between the query pipeline and the transport: gRPC
@@ -17,6 +19,8 @@ import dev.shoal.internal.v1.ShardSearchResponse;
 public interface ShardClient {
 
   ListenableFuture<ShardSearchResponse> search(String address, ShardSearchRequest request, long deadlineNanos);
+
+  ListenableFuture<CorpusStatistics> statistics(String address, StatisticsRequest request, long deadlineNanos);
 
   ListenableFuture<HydrateResponse> hydrate(String address, HydrateRequest request, long deadlineNanos);
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.SettableFuture;
+import dev.shoal.internal.v1.CorpusStatistics;
 import dev.shoal.internal.v1.FetchRequest;
 import dev.shoal.internal.v1.FetchResponse;
 import dev.shoal.internal.v1.HydrateRequest;
@@ -16,6 +17,7 @@ import dev.shoal.internal.v1.ShardAssignment;
 import dev.shoal.internal.v1.ShardPlacement;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
+import dev.shoal.internal.v1.StatisticsRequest;
 import dev.shoal.server.time.ManualClock;
 import io.grpc.Status;
 import java.util.ArrayList;
@@ -43,6 +45,11 @@ class HedgedCallTest {
 
     @Override
     public ListenableFuture<HydrateResponse> hydrate(String address, HydrateRequest r, long d) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public ListenableFuture<CorpusStatistics> statistics(String address, StatisticsRequest r, long d) {
       throw new UnsupportedOperationException();
     }
 

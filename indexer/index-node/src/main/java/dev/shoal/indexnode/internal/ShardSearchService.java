@@ -2,6 +2,7 @@ package dev.shoal.indexnode.internal;
 
 import dev.shoal.indexnode.shard.ModelMismatchException;
 import dev.shoal.indexnode.shard.ShardStore;
+import dev.shoal.internal.v1.CorpusStatistics;
 import dev.shoal.internal.v1.EnrichedDocument;
 import dev.shoal.internal.v1.FetchRequest;
 import dev.shoal.internal.v1.FetchResponse;
@@ -10,6 +11,7 @@ import dev.shoal.internal.v1.HydrateResponse;
 import dev.shoal.internal.v1.ShardSearchGrpc;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
+import dev.shoal.internal.v1.StatisticsRequest;
 import dev.shoal.server.Metrics;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -97,6 +99,11 @@ public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBas
   @Override
   public void search(ShardSearchRequest request, StreamObserver<ShardSearchResponse> response) {
     serve(request.getShard(), response, searchSeconds, shard -> shard.search(request));
+  }
+
+  @Override
+  public void statistics(StatisticsRequest request, StreamObserver<CorpusStatistics> response) {
+    serve(request.getShard(), response, null, shard -> shard.statistics(request));
   }
 
   @Override

@@ -4,8 +4,9 @@ import dev.shoal.api.v1.Filter;
 import dev.shoal.api.v1.QuerySyntax;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.LinkedHashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.apache.lucene.analysis.Analyzer;
 import org.apache.lucene.analysis.TokenStream;
@@ -16,6 +17,7 @@ import org.apache.lucene.queryparser.classic.ParseException;
 import org.apache.lucene.queryparser.classic.QueryParser;
 import org.apache.lucene.search.BooleanClause;
 import org.apache.lucene.search.BooleanQuery;
+import org.apache.lucene.search.BoostQuery;
 import org.apache.lucene.search.FuzzyQuery;
 import org.apache.lucene.search.MatchNoDocsQuery;
 import org.apache.lucene.search.PrefixQuery;
@@ -43,23 +45,28 @@ public final class ShardQueries {
 
   /** The analysed terms of a plain query, each once, in order. */
   public List<String> terms(String text) {
-    Set<String> terms = new LinkedHashSet<>();
+    return List.copyOf(termCounts(text).keySet());
+  }
+
+  /** The analysed terms of a plain query, in order of first use, each with its count in the query. */
+  public Map<String, Integer> termCounts(String text) {
+    Map<String, Integer> counts = new LinkedHashMap<>();
     try (TokenStream ts = analyzer.tokenStream(ShardSchema.CONTENTS, text)) {
       CharTermAttribute term = ts.addAttribute(CharTermAttribute.class);
       ts.reset();
       while (ts.incrementToken()) {
-        terms.add(term.toString());
+        counts.merge(term.toString(), 1, Integer::sum);
       }
       ts.end();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return List.copyOf(terms);
+    return counts;
   }
 
   /**
    * The BM25 query over {@code contents} (title + text): for PLAIN, a disjunction of the analysed
-   * terms (a bag of words, as Anserini queries BEIR); for LUCENE, the classic query syntax where
+   * terms, each boosted by its count in the query (a bag of words, as Anserini queries BEIR); for LUCENE, the classic query syntax where
    * {@code title:} and {@code text:} are analysed fields and any other {@code name:} is a keyword
    * field. Invalid syntax throws {@link ParseException}.
    */
@@ -75,13 +82,16 @@ public final class ShardQueries {
     if (syntax == QuerySyntax.LUCENE) {
       return new FieldMappingParser(field, analyzer).parse(text);
     }
-    List<String> terms = terms(text);
+    Map<String, Integer> terms = termCounts(text);
     if (terms.isEmpty()) {
       return new MatchNoDocsQuery("no searchable terms");
     }
+    // each term weighted by its count in the query, as Anserini's bag of words: a paragraph-long
+    // query that repeats a word means it more
     BooleanQuery.Builder b = new BooleanQuery.Builder();
-    for (String t : terms) {
-      b.add(new TermQuery(new Term(field, t)), BooleanClause.Occur.SHOULD);
+    for (Map.Entry<String, Integer> t : terms.entrySet()) {
+      Query q = new TermQuery(new Term(field, t.getKey()));
+      b.add(t.getValue() == 1 ? q : new BoostQuery(q, t.getValue()), BooleanClause.Occur.SHOULD);
     }
     return b.build();
   }

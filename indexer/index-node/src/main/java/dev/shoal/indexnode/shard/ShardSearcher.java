@@ -3,11 +3,13 @@ package dev.shoal.indexnode.shard;
 import dev.shoal.api.document.DocumentText;
 import dev.shoal.api.v1.Document;
 import dev.shoal.api.v1.FieldValue;
+import dev.shoal.internal.v1.CorpusStatistics;
 import dev.shoal.internal.v1.EnrichedDocument;
 import dev.shoal.internal.v1.Leg;
 import dev.shoal.internal.v1.ShardHit;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
+import dev.shoal.internal.v1.StatisticsRequest;
 import dev.shoal.internal.v1.VectorScorer;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -62,8 +64,9 @@ public final class ShardSearcher {
    * @throws ModelMismatchException   for a vector of another model or dimension
    * @throws IllegalArgumentException for a leg or scorer this shard cannot run
    */
-  public ShardSearchResponse search(IndexSearcher s, DocStore docs, ShardSearchRequest req, String model,
+  public ShardSearchResponse search(IndexSearcher shardSearcher, DocStore docs, ShardSearchRequest req, String model,
                                     int dimension) throws ParseException, IOException {
+    IndexSearcher s = req.hasStatistics() ? CorpusStats.scoring(shardSearcher, req.getStatistics()) : shardSearcher;
     for (Leg leg : req.getLegsList()) {
       if (leg.hasVector()) {
         checkModel("leg '" + leg.getName() + "'", leg.getVector().getModel(), leg.getVector().getVectorCount(), model,
@@ -118,6 +121,11 @@ public final class ShardSearcher {
       } // else deleted after the searcher was opened
     }
     return out.build();
+  }
+
+  /** This shard's counts for the terms of the lexical legs (see {@link CorpusStats}). */
+  public CorpusStatistics statistics(IndexSearcher s, StatisticsRequest req) throws ParseException, IOException {
+    return CorpusStats.local(s, queries, req.getLegsList());
   }
 
   private void checkModel(String what, String queryModel, int queryDimension, String model, int dimension) {

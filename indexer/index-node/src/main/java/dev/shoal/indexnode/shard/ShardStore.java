@@ -1,10 +1,12 @@
 package dev.shoal.indexnode.shard;
 
 import dev.shoal.api.v1.Operation;
+import dev.shoal.internal.v1.CorpusStatistics;
 import dev.shoal.internal.v1.EnrichedDocument;
 import dev.shoal.internal.v1.ShardHit;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
+import dev.shoal.internal.v1.StatisticsRequest;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Collection;
@@ -257,6 +259,16 @@ public final class ShardStore implements AutoCloseable {
     IndexSearcher s = index.acquire();
     try {
       return searcher.search(s, docs, req, model, dimension);
+    } finally {
+      index.release(s);
+    }
+  }
+
+  /** This shard's corpus statistics for the terms of some lexical legs (see {@link CorpusStats}). */
+  public CorpusStatistics statistics(StatisticsRequest req) throws ParseException, IOException {
+    IndexSearcher s = index.acquire();
+    try {
+      return searcher.statistics(s, req);
     } finally {
       index.release(s);
     }

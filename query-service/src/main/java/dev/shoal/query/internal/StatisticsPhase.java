@@ -1,0 +1,89 @@
+package dev.shoal.query.internal;
+
+import com.google.common.util.concurrent.ListenableFuture;
+import dev.shoal.internal.CorpusStatisticsSum;
+import dev.shoal.internal.v1.CorpusStatistics;
+import dev.shoal.internal.v1.Leg;
+import dev.shoal.internal.v1.LexicalLeg;
+import dev.shoal.internal.v1.Replica;
+import dev.shoal.internal.v1.ShardSearchRequest;
+import dev.shoal.internal.v1.StatisticsRequest;
+import dev.shoal.server.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Before a first phase with lexical legs on more than one shard: each shard's counts for the legs'
+ * terms, added up ("dfs"), so every shard scores BM25 with the statistics of the whole corpus and
+ * a document's score does not depend on which shard it hashed to. One call per shard to its first
+ * replica, the next replica if that one fails. It may take a quarter of the time left; if a shard
+ * has not answered by then, the search goes on with no sums and every shard scores by its own
+ * statistics (the ranking a per-shard engine gives), which the stage timings show as
+ * {@code statistics_skipped}. Thread-safe; one call per query.
+ */
+final class StatisticsPhase {
+
+  private final ShardRouter router;
+  private final ShardClient client;
+  private final Clock clock;
+
+  StatisticsPhase(ShardRouter router, ShardClient client, Clock clock) {
+    this.router = router;
+    this.client = client;
+    this.clock = clock;
+  }
+
+  /** The summed statistics for the request's lexical legs, or null when there are none to gather or a shard failed. */
+  CorpusStatistics gather(ShardSearchRequest first, int shards, String session, long deadlineNanos) {
+    List<LexicalLeg> legs = first.getLegsList().stream().filter(Leg::hasLexical).map(Leg::getLexical).toList();
+    if (legs.isEmpty() || shards < 2) {
+      return null; // one shard's own statistics are the corpus's
+    }
+    long now = clock.nanoTime();
+    long until = now + Math.max(0, (deadlineNanos - now) / 4);
+    List<CompletableFuture<CorpusStatistics>> parts = new ArrayList<>(shards);
+    for (int s = 0; s < shards; s++) {
+      CompletableFuture<CorpusStatistics> part = new CompletableFuture<>();
+      ask(router.replicas(s, session), 0, StatisticsRequest.newBuilder().setShard(s).addAllLegs(legs).build(), until,
+          part);
+      parts.add(part);
+    }
+    List<CorpusStatistics> got = new ArrayList<>(shards);
+    try {
+      for (CompletableFuture<CorpusStatistics> p : parts) {
+        got.add(p.get(Math.max(0, until - clock.nanoTime()), TimeUnit.NANOSECONDS));
+      }
+    } catch (ExecutionException | TimeoutException e) {
+      parts.forEach(p -> p.cancel(false));
+      return null;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    }
+    return CorpusStatisticsSum.of(got);
+  }
+
+  private void ask(List<Replica> replicas, int i, StatisticsRequest request, long until,
+                   CompletableFuture<CorpusStatistics> out) {
+    if (i >= replicas.size()) {
+      out.completeExceptionally(new IllegalStateException("no replica of shard " + request.getShard() + " answered"));
+      return;
+    }
+    ListenableFuture<CorpusStatistics> f = client.statistics(replicas.get(i).getAddress(), request, until);
+    f.addListener(() -> {
+      try {
+        out.complete(f.get());
+      } catch (ExecutionException e) {
+        if (!out.isDone()) {
+          ask(replicas, i + 1, request, until, out);
+        }
+      } catch (InterruptedException | RuntimeException e) {
+        out.completeExceptionally(e);
+      }
+    }, Runnable::run);
+  }
+}
