@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Every Shoal service in one JVM against one Kafka: what {@code shoal demo} runs and what the
@@ -151,10 +152,21 @@ public final class LocalCluster implements AutoCloseable {
     return n;
   }
 
-  /** Every shard hosted, LIVE, with everything it applied visible to searches, and routed. */
+  /**
+   * Every shard hosted, LIVE, with everything it applied visible to searches, and routed: the
+   * query service's routing table sends every shard to a replica that reports LIVE. (On a restart
+   * the routing table read back from Kafka names the node's address of the previous run until the
+   * manager publishes the new one; searches sent before that find nobody.)
+   */
   public boolean caughtUp() {
     if (node.shards().size() < options.shards() || !query.ready()) {
       return false;
+    }
+    Map<Integer, List<String>> routed = query.liveReplicas();
+    for (int shard = 0; shard < options.shards(); shard++) {
+      if (routed.getOrDefault(shard, List.of()).isEmpty()) {
+        return false;
+      }
     }
     for (ShardStore s : node.shards().values()) {
       if (node.state(s.shard()) != ShardState.LIVE || node.lag(s.shard()) != 0

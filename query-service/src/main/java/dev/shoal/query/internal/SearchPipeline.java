@@ -163,7 +163,14 @@ final class SearchPipeline {
     List<ShardNotice> notices = new ArrayList<>(first.notices());
     out.setShardsTotal(shards).setShardsAnswered(first.answers().size());
     if (first.answers().isEmpty()) {
-      throw Status.DEADLINE_EXCEEDED.withDescription("no shard answered within " + timeoutMs + " ms").asException();
+      // out of time, or every shard failed before it: the status says which, the notices why
+      String why = notices.stream().limit(3).map(n -> "shard " + n.getShard() + ": " + n.getDetail())
+          .collect(java.util.stream.Collectors.joining("; "));
+      if (clock.nanoTime() >= deadline) {
+        throw Status.DEADLINE_EXCEEDED.withDescription("no shard answered within " + timeoutMs + " ms"
+            + (why.isEmpty() ? "" : " (" + why + ")")).asException();
+      }
+      throw Status.UNAVAILABLE.withDescription("no shard could answer: " + why).asException();
     }
 
     CandidateLists lists = new CandidateLists(first.answers(), plan.legNames());
