@@ -2,6 +2,7 @@ package dev.shoal.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -23,6 +24,7 @@ import dev.shoal.encoder.onnx.OnnxEncoder;
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.indexnode.internal.ShardSearchService;
 import dev.shoal.indexnode.shard.ShardStore;
+import dev.shoal.internal.v1.CorpusStatistics;
 import dev.shoal.internal.v1.EnrichedDocument;
 import dev.shoal.internal.v1.HydrateRequest;
 import dev.shoal.internal.v1.HydrateResponse;
@@ -33,6 +35,7 @@ import dev.shoal.internal.v1.ShardPlacement;
 import dev.shoal.internal.v1.ShardSearchGrpc;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
+import dev.shoal.internal.v1.StatisticsRequest;
 import dev.shoal.query.QueryServiceConfig;
 import dev.shoal.query.internal.GrpcShardClient;
 import dev.shoal.query.internal.HttpGateway;
@@ -86,6 +89,7 @@ class QueryPathIT {
   static final List<ShardStore> stores = new ArrayList<>();
   static GrpcServer node;
   static GrpcServer hydrateFails;
+  static GrpcServer statisticsFail;
   static SystemScheduler scheduler;
   static final List<ManagedChannel> channels = new ArrayList<>();
   static final List<AutoCloseable> routers = new ArrayList<>();
@@ -133,8 +137,30 @@ class QueryPathIT {
       }
 
       @Override
+      public void statistics(StatisticsRequest request, StreamObserver<CorpusStatistics> response) {
+        real.statistics(request, response);
+      }
+
+      @Override
       public void hydrate(HydrateRequest request, StreamObserver<HydrateResponse> response) {
         response.onError(Status.UNAVAILABLE.withDescription("disk error (injected)").asRuntimeException());
+      }
+    }).start();
+    // fault injected on purpose: everything answers but the corpus statistics
+    statisticsFail = GrpcServer.forAddress("127.0.0.1", 0).service(new ShardSearchGrpc.ShardSearchImplBase() {
+      @Override
+      public void search(ShardSearchRequest request, StreamObserver<ShardSearchResponse> response) {
+        real.search(request, response);
+      }
+
+      @Override
+      public void statistics(StatisticsRequest request, StreamObserver<CorpusStatistics> response) {
+        response.onError(Status.UNAVAILABLE.withDescription("injected").asRuntimeException());
+      }
+
+      @Override
+      public void hydrate(HydrateRequest request, StreamObserver<HydrateResponse> response) {
+        real.hydrate(request, response);
       }
     }).start();
     scheduler = new SystemScheduler("query-path-it");
@@ -150,7 +176,7 @@ class QueryPathIT {
       c.close();
     }
     channels.forEach(ManagedChannel::shutdownNow);
-    for (AutoCloseable c : new AutoCloseable[] {scheduler, node, hydrateFails, ranker, otherModelRanker}) {
+    for (AutoCloseable c : new AutoCloseable[] {scheduler, node, hydrateFails, statisticsFail, ranker, otherModelRanker}) {
       if (c != null) {
         c.close();
       }
@@ -224,6 +250,30 @@ class QueryPathIT {
     assertFalse(complete.getPartial());
     assertEquals(0, complete.getShardNoticesCount());
     assertEquals(ids(complete), ids(r), "the same ranking, only the stored parts are missing");
+  }
+
+  /**
+   * BM25 scores with the corpus statistics of both shards; when a shard cannot give its counts the
+   * search still answers, with each shard's own statistics, and says so in its timings.
+   */
+  @Test
+  void corpusStatisticsAreSummedAndASearchWithoutThemSaysSo() throws Exception {
+    SearchRequest.Builder q = SearchRequest.newBuilder().setQuery("vitamin D deficiency bone density")
+        .setProfile(RankProfile.BM25).setTopK(10);
+    SearchResponse summed = search(healthy(), q);
+    assertTrue(stages(summed).contains("statistics"), stages(summed).toString());
+    QueryPipeline p = pipeline(Map.of(0, List.of(node.address()), 1, List.of(statisticsFail.address())),
+        (a, s) -> ReplicaTier.SERVING, ranker);
+    SearchResponse own = search(p, q);
+    assertTrue(stages(own).contains("statistics_skipped"), stages(own).toString());
+    assertFalse(own.getPartial(), "every document is there; only the statistics are each shard's own");
+    assertEquals(summed.getHitsCount(), own.getHitsCount());
+    assertNotEquals(summed.getHitsList().stream().map(Hit::getScore).toList(),
+        own.getHitsList().stream().map(Hit::getScore).toList(), "per-shard statistics score differently");
+  }
+
+  private static List<String> stages(SearchResponse r) {
+    return r.getTimingsList().stream().map(StageTiming::getStage).toList();
   }
 
   /** Review finding 7: an answer from a replica that is not LIVE is flagged and not cached. */
