@@ -29,6 +29,7 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -88,6 +89,35 @@ class ClusterStateOnStartIT {
       assertEquals(42, w.generation(HeartbeatWatcher.replica("10.0.0.2:1", 0)));
       assertEquals(ReplicaTier.SILENT, w.tier("10.0.0.1:1", 0),
           "a heartbeat older than the window is not taken as fresh because it was read now");
+    }
+  }
+
+  /** A stream written without pause must not keep a follower from ever counting as caught up. */
+  @Test
+  void aWatcherCatchesUpWhileNodesKeepReporting() throws Exception {
+    AtomicBoolean stop = new AtomicBoolean();
+    Thread writer = new Thread(() -> {
+      try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(KafkaSettings.producer(kafka.bootstrap()),
+          new StringSerializer(), new ByteArraySerializer())) {
+        for (int i = 0; !stop.get(); i++) {
+          p.send(new ProducerRecord<>(Topics.HEARTBEATS, 0, "busy-" + i % 50,
+              heartbeat("busy-" + i % 50, "10.0.1." + i % 50 + ":1", i).toByteArray()));
+          Thread.sleep(2);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    writer.start();
+    try {
+      Thread.sleep(1_000);
+      try (HeartbeatWatcher w = new HeartbeatWatcher(kafka.bootstrap(), Clock.SYSTEM, ClusterTimings.defaults())) {
+        w.start();
+        assertTrue(ClusterView.await(w::caughtUp, 15_000), "caught up while ~400 heartbeats a second arrive");
+      }
+    } finally {
+      stop.set(true);
+      writer.join();
     }
   }
 

@@ -73,9 +73,10 @@ public abstract class TopicFollower extends ServiceLoop {
       for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
         handle(r);
       }
+      // against the end when this follower started, not the moving end: a stream written all the
+      // time (heartbeats) may keep one record ahead of a busy reader for as long as it likes
       if (!caughtUp) {
-        long end = consumer.endOffsets(List.of(partition)).get(partition);
-        caughtUp = consumer.position(partition) >= end;
+        caughtUp = consumer.position(partition) >= endAtStart;
       }
     } catch (WakeupException e) {
       // closing
