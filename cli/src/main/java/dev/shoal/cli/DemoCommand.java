@@ -60,10 +60,10 @@ final class DemoCommand implements Callable<Integer> {
     BeirDataset data = new BeirDataset(dataset);
     Files.createDirectories(dataDir);
     ModelSpec spec = modelOptions.spec();
-    System.out.printf("shoal demo: dataset %s, model %s (passages truncated to %d tokens), data in %s%n",
-        data.dir(), spec.name(), modelOptions.maxTokens, dataDir.toAbsolutePath());
+    System.out.printf("shoal demo: dataset %s, model %s (passages as up to %d windows of %d tokens), data in %s%n",
+        data.dir(), spec.name(), modelOptions.maxWindows, modelOptions.maxTokens, dataDir.toAbsolutePath());
     LocalCluster cluster = new LocalCluster(new LocalCluster.Options(dataDir, null, shards, spec, host, grpcPort,
-        httpPort, rankerPort, threads));
+        httpPort, rankerPort, threads).withMaxWindows(modelOptions.maxWindows));
     CountDownLatch stop = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
       System.out.println("\nshutting down: committing shards, stopping services and Kafka...");

@@ -1,6 +1,7 @@
 package dev.shoal.cli;
 
 import dev.shoal.encoder.ModelSpec;
+import dev.shoal.encoder.PassageWindows;
 import java.util.Locale;
 import picocli.CommandLine.Option;
 
@@ -26,10 +27,16 @@ final class ModelOptions {
       + "10 minutes on 2 cores (default: ${DEFAULT-VALUE})", defaultValue = "256")
   int maxTokens;
 
+  @Option(names = "--max-windows", description = "a passage longer than --max-passage-tokens is embedded as up to "
+      + "this many overlapping windows, pooled into its vector; 1 truncates it (default: ${DEFAULT-VALUE})",
+      defaultValue = "" + PassageWindows.DEFAULT_MAX_WINDOWS)
+  int maxWindows;
+
   /** These options as command-line arguments, for a child process that runs the same model. */
   java.util.List<String> asArguments() {
     return java.util.List.of("--model", model, "--pooling", pooling, "--query-prefix", queryPrefix, "--dimension",
-        Integer.toString(dimension), "--max-passage-tokens", Integer.toString(maxTokens));
+        Integer.toString(dimension), "--max-passage-tokens", Integer.toString(maxTokens), "--max-windows",
+        Integer.toString(maxWindows));
   }
 
   ModelSpec spec() {

@@ -5,6 +5,7 @@ import dev.shoal.encoder.BatchingEncoder;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.Encoders;
 import dev.shoal.encoder.ModelSpec;
+import dev.shoal.encoder.PassageWindows;
 import dev.shoal.enricher.Enricher;
 import dev.shoal.enricher.EnricherConfig;
 import dev.shoal.indexnode.IndexNode;
@@ -43,16 +44,24 @@ public final class LocalCluster implements AutoCloseable {
    * @param rankerPort   Ranker gRPC port (0 = any)
    * @param parallelism  encoder threads
    * @param caches       result cache and query-embedding cache on (off only to measure the uncached path)
+   * @param maxWindows   model windows a long passage is embedded as (1: truncated to its first window)
    */
   public record Options(Path dataDir, String bootstrap, int shards, ModelSpec model, String host, int grpcPort,
-                        int httpPort, int rankerPort, int parallelism, boolean caches) {
+                        int httpPort, int rankerPort, int parallelism, boolean caches, int maxWindows) {
     public Options(Path dataDir, String bootstrap, int shards, ModelSpec model, String host, int grpcPort,
                    int httpPort, int rankerPort, int parallelism) {
-      this(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, true);
+      this(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, true,
+          PassageWindows.DEFAULT_MAX_WINDOWS);
     }
 
     public Options withoutCaches() {
-      return new Options(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, false);
+      return new Options(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, false,
+          maxWindows);
+    }
+
+    public Options withMaxWindows(int n) {
+      return new Options(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, caches,
+          n);
     }
   }
 
@@ -91,7 +100,8 @@ public final class LocalCluster implements AutoCloseable {
           options.caches() ? dev.shoal.ranker.RankerService.QUERY_CACHE_SIZE : 0);
       ranker.start();
       started.push(ranker);
-      enricher = new Enricher(EnricherConfig.defaults(bootstrap, "shoal-enricher-1"), encoder, metrics);
+      enricher = new Enricher(EnricherConfig.defaults(bootstrap, "shoal-enricher-1")
+          .withWindows(options.maxWindows(), PassageWindows.DEFAULT_OVERLAP_TOKENS), encoder, metrics);
       enricher.start();
       started.push(enricher);
       ShardManager manager = new ShardManager(ShardManagerConfig.defaults(bootstrap, "manager-1", options.shards()));

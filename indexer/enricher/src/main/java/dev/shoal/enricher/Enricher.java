@@ -10,6 +10,7 @@ import dev.shoal.cluster.KafkaSettings;
 import dev.shoal.cluster.Shards;
 import dev.shoal.cluster.Topics;
 import dev.shoal.encoder.Encoder;
+import dev.shoal.encoder.PassageWindows;
 import dev.shoal.internal.v1.EnrichedDocument;
 import dev.shoal.server.Metrics;
 import dev.shoal.server.ServiceLoop;
@@ -53,7 +54,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Consume-transform-produce from {@code shoal.docs} to {@code shoal.docs.enriched}: validates
- * each record, embeds the valid upserts in one batch, and writes the enriched records (each with
+ * each record, embeds the valid upserts in one batch (a passage longer than the model's window as
+ * overlapping windows pooled into its one vector, {@link PassageWindows}), and writes the enriched records (each with
  * its version: source partition and offset), the rejected ones (to {@code shoal.docs.dlq} with
  * the reason) and the consumed offsets in one Kafka transaction. A crash anywhere either commits
  * all of a batch or none of it, so each document is embedded and written once as far as any
@@ -142,6 +144,8 @@ public final class Enricher extends ServiceLoop {
   private final Metrics.Counter deadLetterMetric;
   private final Metrics.Histogram batchSizes;
   private final Metrics.Histogram embedSeconds;
+  private final Metrics.Counter windowsMetric;
+  private final PassageWindows windows;
   private final Deque<Batch> pending = new ArrayDeque<>();
   private Consumer<String, byte[]> consumer;
   private Producer<String, byte[]> producer;
@@ -152,13 +156,23 @@ public final class Enricher extends ServiceLoop {
   }
 
   public Enricher(EnricherConfig config, Encoder encoder, Metrics metrics) {
-    this(Clients.kafka(config), encoder, metrics);
+    this(Clients.kafka(config), encoder, PassageWindows.forModel(encoder.model(), config.windowOverlap(),
+        config.maxWindows()), metrics);
   }
 
   public Enricher(Clients clients, Encoder encoder, Metrics metrics) {
+    this(clients, encoder, PassageWindows.forModel(encoder.model()), metrics);
+  }
+
+  /**
+   * @param windows how passages longer than the model's window are embedded (windows of the
+   *                encoder's model, pooled into one vector)
+   */
+  public Enricher(Clients clients, Encoder encoder, PassageWindows windows, Metrics metrics) {
     super("enricher");
     this.clients = clients;
     this.encoder = encoder;
+    this.windows = windows;
     this.enrichedMetric = metrics.counter("shoal_enricher_records_total",
         "Records consumed from shoal.docs, by outcome.", "outcome", "enriched");
     this.deadLetterMetric = metrics.counter("shoal_enricher_records_total",
@@ -167,6 +181,8 @@ public final class Enricher extends ServiceLoop {
         Metrics.SIZES);
     this.embedSeconds = metrics.histogram("shoal_enricher_embed_seconds", "Time to embed one batch.",
         Metrics.LATENCY_SECONDS);
+    this.windowsMetric = metrics.counter("shoal_enricher_windows_total",
+        "Model windows embedded; above the documents enriched when passages are longer than one window.");
   }
 
   public long enrichedCount() {
@@ -407,9 +423,23 @@ public final class Enricher extends ServiceLoop {
       }
     }
     long embedStart = System.nanoTime();
-    float[][] vectors;
+    float[][] vectors = new float[docs.size()][];
     try {
-      vectors = encoder.embed(docs.stream().map(DocumentText::passage).toList(), Encoder.Kind.PASSAGE);
+      List<List<PassageWindows.Window>> split = new ArrayList<>(docs.size());
+      List<String> texts = new ArrayList<>(docs.size());
+      for (Document d : docs) {
+        List<PassageWindows.Window> w = windows.split(DocumentText.passage(d));
+        split.add(w);
+        w.forEach(x -> texts.add(x.text()));
+      }
+      float[][] embedded = encoder.embed(texts, Encoder.Kind.PASSAGE);
+      int at = 0;
+      for (int i = 0; i < vectors.length; i++) {
+        int n = split.get(i).size();
+        vectors[i] = PassageWindows.pool(split.get(i), List.of(embedded).subList(at, at + n));
+        at += n;
+      }
+      windowsMetric.add(texts.size());
     } catch (RuntimeException e) {
       throw new EncoderFailure(e);
     }

@@ -1,13 +1,16 @@
 package dev.shoal.enricher;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.shoal.api.document.DocumentText;
 import dev.shoal.cluster.Shards;
 import dev.shoal.cluster.Topics;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.Encoders;
 import dev.shoal.encoder.ModelSpec;
+import dev.shoal.encoder.PassageWindows;
 import dev.shoal.internal.v1.EnrichedDocument;
 import dev.shoal.server.Metrics;
 import java.nio.charset.StandardCharsets;
@@ -325,6 +328,51 @@ class EnricherTest {
     List<EnrichedDocument> written = committedEnriched();
     assertTrue(written.stream().noneMatch(d -> d.getSourcePartition() == 0), "partition 0 went to its new owner");
     assertEquals(kept, written.stream().filter(d -> d.getDocument().getId().startsWith("doc-")).count());
+  }
+
+  @Test
+  void aPassageLongerThanTheModelWindowIsEmbeddedAsItsPooledWindowsAndAShortOneAsBefore() throws Exception {
+    Enricher e = start(model);
+    StringBuilder text = new StringBuilder();
+    for (int i = 0; text.length() < 4_000; i++) {
+      text.append("sentence ").append(i).append(" says coral reefs bleach when the sea warms and recover slowly. ");
+    }
+    add("long", text.toString());
+    add("short", "coral reefs bleach");
+    runUntil(e, 2);
+    Map<String, EnrichedDocument> byId = new HashMap<>();
+    committedEnriched().forEach(d -> byId.put(d.getDocument().getId(), d));
+
+    PassageWindows windows = PassageWindows.forModel(model.model());
+    String longPassage = DocumentText.passage(byId.get("long").getDocument());
+    List<PassageWindows.Window> split = windows.split(longPassage);
+    assertTrue(split.size() > 2, "about 900 tokens make several 254-token windows, got " + split.size());
+    float[] expected = PassageWindows.pool(split,
+        List.of(model.embed(split.stream().map(PassageWindows.Window::text).toList(), Encoder.Kind.PASSAGE)));
+    // the enricher ran both documents in one padded batch: equal up to float rounding
+    assertArrayEquals(expected, vector(byId.get("long")), 1e-5f);
+    float[] truncated = model.embed(List.of(longPassage), Encoder.Kind.PASSAGE)[0];
+    assertTrue(dot(truncated, vector(byId.get("long"))) < 0.9999, "the pooled vector is not the first window's");
+
+    String shortPassage = DocumentText.passage(byId.get("short").getDocument());
+    assertArrayEquals(model.embed(List.of(shortPassage), Encoder.Kind.PASSAGE)[0], vector(byId.get("short")), 1e-5f,
+        "a passage that fits is embedded as without windows");
+  }
+
+  private static float[] vector(EnrichedDocument d) {
+    float[] v = new float[d.getEmbeddingCount()];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = d.getEmbedding(i);
+    }
+    return v;
+  }
+
+  private static double dot(float[] a, float[] b) {
+    double s = 0;
+    for (int i = 0; i < a.length; i++) {
+      s += a[i] * b[i];
+    }
+    return s;
   }
 
   /** Delegates to a real encoder but throws whenever a text contains the marker: a poison record. */

@@ -98,6 +98,11 @@ public final class WordPieceTokenizer {
     return padId;
   }
 
+  /** How many tokens the text is, without [CLS] and [SEP] and without truncation. */
+  public int count(String text) {
+    return encode(text, Integer.MAX_VALUE).length - 2;
+  }
+
   /**
    * Token ids with [CLS] and [SEP], truncated (from the right) to {@code maxLength} ids in all.
    */
