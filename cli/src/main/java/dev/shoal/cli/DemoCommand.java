@@ -60,8 +60,10 @@ final class DemoCommand implements Callable<Integer> {
     BeirDataset data = new BeirDataset(dataset);
     Files.createDirectories(dataDir);
     ModelSpec spec = modelOptions.spec();
-    System.out.printf("shoal demo: dataset %s, model %s (passages as up to %d windows of %d tokens), data in %s%n",
-        data.dir(), spec.name(), modelOptions.maxWindows, modelOptions.maxTokens, dataDir.toAbsolutePath());
+    System.out.printf("shoal demo: dataset %s, model %s (%s), data in %s%n", data.dir(), spec.name(),
+        modelOptions.maxWindows == 1 ? "passages truncated to " + modelOptions.maxTokens + " tokens"
+            : "passages as up to " + modelOptions.maxWindows + " windows of " + modelOptions.maxTokens + " tokens",
+        dataDir.toAbsolutePath());
     LocalCluster cluster = new LocalCluster(new LocalCluster.Options(dataDir, null, shards, spec, host, grpcPort,
         httpPort, rankerPort, threads).withMaxWindows(modelOptions.maxWindows));
     CountDownLatch stop = new CountDownLatch(1);

@@ -11,6 +11,7 @@ import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
 import dev.shoal.api.v1.SearchServiceGrpc;
 import dev.shoal.encoder.ModelSpec;
+import dev.shoal.encoder.PassageWindows;
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.eval.Comparison;
 import dev.shoal.eval.Qrels;
@@ -226,6 +227,11 @@ final class EvalCommand implements Runnable {
         + "(default: ${DEFAULT-VALUE})")
     Path dataDir;
 
+    @Option(names = "--max-windows", defaultValue = "" + PassageWindows.DEFAULT_MAX_WINDOWS, description = "in-process: "
+        + "windows a long passage is embedded as, when --data-dir is first indexed (1 = truncation; default: "
+        + "${DEFAULT-VALUE})")
+    int maxWindows;
+
     RankProfile rankProfile() {
       return RankProfile.valueOf(profile.toUpperCase(Locale.ROOT));
     }
@@ -249,7 +255,8 @@ final class EvalCommand implements Runnable {
       }
       Files.createDirectories(dataDir);
       try (LocalCluster cluster = new LocalCluster(new LocalCluster.Options(dataDir, null, 4,
-          ModelSpec.BGE_SMALL_EN_V15.withMaxTokens(256), "127.0.0.1", 0, 0, 0, 2)).start()) {
+          ModelSpec.BGE_SMALL_EN_V15.withMaxTokens(256), "127.0.0.1", 0, 0, 0, 2).withMaxWindows(maxWindows))
+          .start()) {
         DemoLoader.load(data, dataDir, cluster, System.err, System.nanoTime());
         return collect("127.0.0.1:" + cluster.grpcPort(), queries, template, pool, tag);
       }

@@ -18,8 +18,9 @@ public record EnricherConfig(String bootstrap, String transactionalId, int maxBa
                              int maxWindows, int windowOverlap) {
 
   /**
-   * Batches of 64, requests up to 16 MiB (the enriched topic's max.message.bytes), passages up to
-   * {@value PassageWindows#DEFAULT_MAX_WINDOWS} windows sharing {@value PassageWindows#DEFAULT_OVERLAP_TOKENS} tokens.
+   * Batches of 64, requests up to 16 MiB (the enriched topic's max.message.bytes), passages
+   * truncated to the model's window ({@link PassageWindows#DEFAULT_MAX_WINDOWS}); with more windows,
+   * they share {@value PassageWindows#DEFAULT_OVERLAP_TOKENS} tokens.
    */
   public static EnricherConfig defaults(String bootstrap, String transactionalId) {
     return new EnricherConfig(bootstrap, transactionalId, 64, 16 << 20, PassageWindows.DEFAULT_MAX_WINDOWS,

@@ -73,9 +73,13 @@ class EnricherTest {
     return start(encoder, new Enricher.Clients(() -> consumer, () -> producer));
   }
 
-  /** An enricher on these clients, started, owning every partition from offset 0. */
   private Enricher start(Encoder encoder, Enricher.Clients clients) throws Exception {
-    Enricher e = new Enricher(clients, encoder, new Metrics());
+    return start(encoder, clients, PassageWindows.forModel(encoder.model()));
+  }
+
+  /** An enricher on these clients, started, owning every partition from offset 0. */
+  private Enricher start(Encoder encoder, Enricher.Clients clients, PassageWindows windows) throws Exception {
+    Enricher e = new Enricher(clients, encoder, windows, new Metrics());
     e.onStart();
     List<TopicPartition> all = IntStream.range(0, PARTITIONS).mapToObj(p -> new TopicPartition(Topics.DOCS, p)).toList();
     consumer.rebalance(all);
@@ -332,7 +336,8 @@ class EnricherTest {
 
   @Test
   void aPassageLongerThanTheModelWindowIsEmbeddedAsItsPooledWindowsAndAShortOneAsBefore() throws Exception {
-    Enricher e = start(model);
+    PassageWindows windows = PassageWindows.forModel(model.model(), 64, 8);
+    Enricher e = start(model, new Enricher.Clients(() -> consumer, () -> producer), windows);
     StringBuilder text = new StringBuilder();
     for (int i = 0; text.length() < 4_000; i++) {
       text.append("sentence ").append(i).append(" says coral reefs bleach when the sea warms and recover slowly. ");
@@ -343,7 +348,6 @@ class EnricherTest {
     Map<String, EnrichedDocument> byId = new HashMap<>();
     committedEnriched().forEach(d -> byId.put(d.getDocument().getId(), d));
 
-    PassageWindows windows = PassageWindows.forModel(model.model());
     String longPassage = DocumentText.passage(byId.get("long").getDocument());
     List<PassageWindows.Window> split = windows.split(longPassage);
     assertTrue(split.size() > 2, "about 900 tokens make several 254-token windows, got " + split.size());
