@@ -5,9 +5,7 @@ import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
 import dev.shoal.api.v1.ShardNotice;
 import dev.shoal.api.v1.StageTiming;
-import dev.shoal.internal.v1.CorpusStatistics;
 import dev.shoal.internal.v1.HydrateRequest;
-import dev.shoal.internal.v1.Leg;
 import dev.shoal.internal.v1.RankerGrpc;
 import dev.shoal.internal.v1.ShardHit;
 import dev.shoal.internal.v1.ShardSearchRequest;
@@ -150,11 +148,11 @@ final class SearchPipeline {
       throw Status.UNAVAILABLE.withDescription("no routing table yet: the cluster is starting").asException();
     }
     ShardSearchRequest request = firstPhase(r, asked, plan, query, window, shards);
-    CorpusStatistics corpus = statistics.gather(request, shards, r.getSession(), deadline);
-    if (corpus != null) {
-      request = request.toBuilder().setStatistics(corpus).build();
+    StatisticsPhase.Outcome corpus = statistics.gather(request, shards, r.getSession(), deadline);
+    if (corpus.sums() != null) {
+      request = request.toBuilder().setStatistics(corpus.sums()).build();
       timings.stage("statistics");
-    } else if (request.getLegsList().stream().anyMatch(Leg::hasLexical) && shards > 1) {
+    } else if (corpus.skipped()) {
       timings.stage("statistics_skipped");
     }
     Scatter.Result first = scatter.run(request, shards, r.getSession(), deadline);

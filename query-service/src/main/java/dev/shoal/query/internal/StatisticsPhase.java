@@ -37,11 +37,20 @@ final class StatisticsPhase {
     this.clock = clock;
   }
 
-  /** The summed statistics for the request's lexical legs, or null when there are none to gather or a shard failed. */
-  CorpusStatistics gather(ShardSearchRequest first, int shards, String session, long deadlineNanos) {
+  /**
+   * What the phase gave a search: the summed statistics, or none, and then whether they were
+   * needed (a lexical leg on several shards) and could not be had in time.
+   */
+  record Outcome(CorpusStatistics sums, boolean skipped) {
+    static final Outcome NOT_NEEDED = new Outcome(null, false);
+    static final Outcome SKIPPED = new Outcome(null, true);
+  }
+
+  /** The summed statistics for the request's lexical legs; not needed with none or one shard; skipped when a shard failed. */
+  Outcome gather(ShardSearchRequest first, int shards, String session, long deadlineNanos) {
     List<LexicalLeg> legs = first.getLegsList().stream().filter(Leg::hasLexical).map(Leg::getLexical).toList();
     if (legs.isEmpty() || shards < 2) {
-      return null; // one shard's own statistics are the corpus's
+      return Outcome.NOT_NEEDED; // one shard's own statistics are the corpus's
     }
     long now = clock.nanoTime();
     long until = now + Math.max(0, (deadlineNanos - now) / 4);
@@ -59,12 +68,12 @@ final class StatisticsPhase {
       }
     } catch (ExecutionException | TimeoutException e) {
       parts.forEach(p -> p.cancel(false));
-      return null;
+      return Outcome.SKIPPED;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return null;
+      return Outcome.SKIPPED;
     }
-    return CorpusStatisticsSum.of(got);
+    return new Outcome(CorpusStatisticsSum.of(got), false);
   }
 
   private void ask(List<Replica> replicas, int i, StatisticsRequest request, long until,
