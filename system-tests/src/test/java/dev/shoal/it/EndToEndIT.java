@@ -183,7 +183,7 @@ class EndToEndIT {
       previous = h.getScore();
       Explanation e = h.getExplanation();
       assertEquals("rescore", e.getName(), "neural hits are re-scored");
-      assertEquals("rrf(k=10)", e.getRule());
+      assertEquals("rrf(k=60)", e.getRule());
       assertEquals(h.getScore(), e.getValue(), 1e-12);
       Map<String, Explanation> inputs = new LinkedHashMap<>();
       e.getInputsList().forEach(in -> inputs.put(in.getName(), in));
