@@ -44,7 +44,6 @@ import dev.shoal.query.internal.ShardRouter;
 import dev.shoal.query.plan.QueryStages;
 import dev.shoal.ranker.RankerServer;
 import dev.shoal.server.GrpcServer;
-import dev.shoal.server.HttpServerLimits;
 import dev.shoal.server.Metrics;
 import dev.shoal.server.time.SystemScheduler;
 import io.grpc.ManagedChannel;
@@ -400,18 +399,82 @@ class QueryPathIT {
           HttpResponse.BodyHandlers.ofString());
       assertEquals(200, json.statusCode(), json.body());
     }
+    // the server's own refusals are in the API's JSON form too
+    String huge = rawGet("/v1/search?q=" + "x".repeat(HttpGateway.MAX_HEADER_BYTES + 10));
+    assertTrue(huge.startsWith("HTTP/1.1 414") || huge.startsWith("HTTP/1.1 431"), huge);
+    assertTrue(huge.contains("\"code\":\"RESOURCE_EXHAUSTED\""), huge);
+  }
+
+  /** p99 in ms of 40 sequential /healthz and 40 BM25 searches on one keep-alive client, each checked. */
+  private static double[] p99HealthAndSearchMillis() throws Exception {
+    double[][] ms = new double[2][40];
+    try (HttpClient c = HttpClient.newHttpClient()) {
+      for (int i = 0; i < 40; i++) {
+        String[] paths = {"/healthz", "/v1/search?q=vitamin+" + i + "&profile=bm25&k=3"};
+        for (int j = 0; j < 2; j++) {
+          long t0 = System.nanoTime();
+          HttpResponse<String> r = c.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port()
+              + paths[j])).timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+          ms[j][i] = (System.nanoTime() - t0) / 1e6;
+          assertEquals(200, r.statusCode(), r.body());
+        }
+      }
+    }
+    double[] p99 = new double[2];
+    for (int j = 0; j < 2; j++) {
+      java.util.Arrays.sort(ms[j]);
+      p99[j] = ms[j][(int) Math.ceil(0.99 * ms[j].length) - 1];
+    }
+    return p99;
+  }
+
+  /** The front speaks HTTP/2 to a client that asks for it (h2c upgrade), keep-alive HTTP/1.1 to others. */
+  @Test
+  void http2AndKeepAlive() throws Exception {
+    try (HttpClient c = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build()) {
+      for (int i = 0; i < 3; i++) {
+        HttpResponse<String> r = c.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port()
+            + "/v1/search?q=vitamin&profile=bm25&k=2")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        if (i > 0) {
+          assertEquals(HttpClient.Version.HTTP_2, r.version(), "the upgraded connection carries the later requests");
+        }
+      }
+    }
+    try (Socket s = new Socket("127.0.0.1", http.port())) {
+      s.setSoTimeout(10_000);
+      var in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+      for (int i = 0; i < 2; i++) {
+        s.getOutputStream().write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        assertEquals("HTTP/1.1 200 OK", in.readLine(), "request " + (i + 1) + " on one connection");
+        int length = 0;
+        for (String line = in.readLine(); !line.isEmpty(); line = in.readLine()) {
+          if (line.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+            length = Integer.parseInt(line.substring(15).trim());
+          }
+        }
+        char[] body = new char[length];
+        int read = 0;
+        while (read < length) {
+          read += in.read(body, read, length - read);
+        }
+        assertEquals("{\"status\":\"SERVING\"}", new String(body));
+      }
+    }
   }
 
   /**
-   * Review finding 15, mitigated here (admission control proper is the security issue's): as many
-   * clients as the gateway has threads trickle one header byte every 2 s. The JDK server reads
-   * headers on its worker threads, so without a request-time limit /healthz never answers; with
-   * it the trickling connections are dropped and /healthz answers.
+   * Review finding 15 and the security issue's production front: 300 clients (75 times the
+   * gateway's request threads) trickle one header byte every 2 s and hold their connections open.
+   * Jetty reads headers on its selector, not on a request thread, so /healthz and a search answer
+   * at once beside them (the JDK server it replaced needed its 10 s request-time limit to drop
+   * them first, and answered after up to 22 s).
    */
   @Test
-  void slowClientsCannotHoldTheGatewayForever() throws Exception {
+  void slowClientsHoldNoRequestThread() throws Exception {
+    double[] unloaded = p99HealthAndSearchMillis();
     List<Socket> slow = new ArrayList<>();
-    for (int i = 0; i < HTTP_THREADS + 2; i++) {
+    for (int i = 0; i < 300; i++) {
       Socket s = new Socket("127.0.0.1", http.port());
       s.getOutputStream().write("GET /v1/search?q=x HTTP/1.1\r\nHost: x\r\n".getBytes(StandardCharsets.US_ASCII));
       slow.add(s);
@@ -424,7 +487,7 @@ class QueryPathIT {
               s.getOutputStream().write('X');
               s.getOutputStream().flush();
             } catch (IOException closedByServer) {
-              // what the limit does
+              // a limit closed it: allowed, the assertion is on the others' answers
             }
           }
           Thread.sleep(2_000);
@@ -437,11 +500,14 @@ class QueryPathIT {
     trickle.start();
     try {
       Thread.sleep(500);
-      long t0 = System.nanoTime();
-      HttpResponse<String> health = get("/healthz");
-      long seconds = (System.nanoTime() - t0) / 1_000_000_000L;
-      assertEquals(200, health.statusCode());
-      assertTrue(seconds <= HttpServerLimits.MAX_REQUEST_SECONDS + 12, "answered after " + seconds + " s");
+      double[] loaded = p99HealthAndSearchMillis();
+      // the bound of the security issue: within 2x the unloaded p99 (plus 50 ms for this shared machine)
+      assertTrue(loaded[0] <= 2 * unloaded[0] + 50, "/healthz p99 " + loaded[0] + " ms beside 300 trickling clients, "
+          + unloaded[0] + " ms without");
+      assertTrue(loaded[1] <= 2 * unloaded[1] + 50, "search p99 " + loaded[1] + " ms beside 300 trickling clients, "
+          + unloaded[1] + " ms without");
+      System.out.printf("slow clients: p99 /healthz %.1f ms (unloaded %.1f), search %.1f ms (unloaded %.1f)%n",
+          loaded[0], unloaded[0], loaded[1], unloaded[1]);
     } finally {
       trickle.interrupt();
       for (Socket s : slow) {

@@ -2,35 +2,44 @@ package dev.shoal.query.internal;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.shoal.api.v1.FusionParams;
 import dev.shoal.api.v1.GetRequest;
 import dev.shoal.api.v1.QuerySyntax;
 import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.SearchRequest;
-import dev.shoal.server.HttpServerLimits;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
 import java.net.URLDecoder;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.UriCompliance;
+import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.ErrorHandler;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * HTTP/JSON front of the search API, on the same {@link QueryPipeline} as gRPC.
+ * HTTP/JSON front of the search API, on the same {@link QueryPipeline} as gRPC, served by Jetty 12
+ * (HTTP/1.1 with keep-alive, and HTTP/2 over cleartext for clients that ask for it).
  *
  * <ul>
  *   <li>{@code GET /v1/search?q=..&k=..&offset=..&profile=..&syntax=..&explain=..&timeout_ms=..&fields=a,b}
@@ -41,82 +50,146 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code GET /metrics}: the process's metrics in Prometheus text format</li>
  * </ul>
  * Errors are JSON {@code {"code": "INVALID_ARGUMENT", "message": "..."}} with the HTTP status
- * of the gRPC code (400, 404, 503, 504, 500). Bodies over the request-size limit are 413; a POST
- * body that says it is not JSON is 415; a malformed %-escape is 400; a path that only starts
+ * of the gRPC code (400, 404, 503, 504, 500), Jetty's own (a malformed request line, headers
+ * over {@value #MAX_HEADER_BYTES} bytes: 431) included. Bodies over the request-size limit are 413;
+ * a POST body that says it is not JSON is 415; a malformed %-escape is 400; a path that only starts
  * like a route is 404. Paths are decoded as paths ({@code /v1/docs/a+b} is the id "a+b"); query
- * strings as forms ({@code q=a+b} is "a b"). The JDK server's time and connection limits are
- * {@link HttpServerLimits}'.
+ * strings as forms ({@code q=a+b} is "a b").
+ *
+ * <p>Limits (a slow or hostile client cannot hold the front): connections are read by Jetty's
+ * selector, not by a request thread, so a client that trickles its headers or body holds no
+ * worker; a connection idle for {@value #IDLE_TIMEOUT_MS} ms (waiting for headers, a body or the
+ * next keep-alive request) is closed; at most {@value #MAX_CONNECTIONS} connections are open, and
+ * once there, idle ones are closed after {@value #IDLE_AT_LIMIT_MS} ms; the request threads are
+ * {@code threads}, so searches are admitted at most that many at a time.
+ *
+ * <p>Lifecycle: created bound, serving after {@link #start()}, {@link #close()} stops it. Thread-safe.
  */
 public final class HttpGateway implements AutoCloseable {
 
-  static {
-    HttpServerLimits.apply();
-  }
+  /** A connection that sends nothing for this long (headers, body, next request) is closed. */
+  public static final int IDLE_TIMEOUT_MS = 30_000;
+  /** Open connections at most; past it Jetty stops accepting until one closes. */
+  public static final int MAX_CONNECTIONS = 1_024;
+  /** The idle timeout of every connection while {@link #MAX_CONNECTIONS} are open. */
+  public static final int IDLE_AT_LIMIT_MS = 2_000;
+  /** Request line and headers at most. */
+  public static final int MAX_HEADER_BYTES = 16 * 1024;
 
   private static final Logger LOG = LoggerFactory.getLogger(HttpGateway.class);
   private static final JsonFormat.Printer PRINTER = JsonFormat.printer().omittingInsignificantWhitespace();
   private static final JsonFormat.Parser PARSER = JsonFormat.parser();
-  private final HttpServer server;
-  private final ExecutorService executor;
+  private static final String ROUTES = " (routes: /v1/search, /v1/docs/{id}, /healthz, /metrics)";
+  private final Server server;
+  private final ServerConnector connector;
   private final QueryPipeline pipeline;
+  private final dev.shoal.server.Metrics metrics;
   private final int maxBodyBytes;
 
   public HttpGateway(String host, int port, QueryPipeline pipeline, int maxBodyBytes, int threads,
                      dev.shoal.server.Metrics metrics) {
     this.pipeline = pipeline;
     this.maxBodyBytes = maxBodyBytes;
-    try {
-      this.server = HttpServer.create(new InetSocketAddress(host, port), 128);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot bind HTTP on " + host + ":" + port, e);
-    }
-    this.executor = Executors.newFixedThreadPool(threads, r -> {
-      Thread t = new Thread(r, "http");
-      t.setDaemon(true);
-      return t;
-    });
-    server.setExecutor(executor);
-    server.createContext("/v1/search", this::search);
-    server.createContext("/v1/docs/", this::doc);
-    server.createContext("/healthz", ex -> {
-      if (ex.getRequestURI().getRawPath().equals("/healthz")) {
-        send(ex, 200, "{\"status\":\"SERVING\"}");
-      } else {
-        sendError(ex, 404, "NOT_FOUND", "no such path: " + ex.getRequestURI().getRawPath());
-      }
-    });
-    server.createContext("/", ex -> sendError(ex, 404, "NOT_FOUND", "no such path: " + ex.getRequestURI().getRawPath()
-        + " (routes: /v1/search, /v1/docs/{id}, /healthz, /metrics)"));
-    server.createContext("/metrics", dev.shoal.server.MetricsHttpServer.handler(metrics));
+    this.metrics = metrics;
+    // one acceptor and one selector lease their threads from the pool; the rest serve requests
+    QueuedThreadPool pool = new QueuedThreadPool(threads + 2, Math.min(threads + 2, 4));
+    pool.setName("http");
+    pool.setDaemon(true);
+    this.server = new Server(pool);
+    HttpConfiguration config = new HttpConfiguration();
+    config.setSendServerVersion(false);
+    config.setRequestHeaderSize(MAX_HEADER_BYTES);
+    config.setIdleTimeout(IDLE_TIMEOUT_MS);
+    // ids may hold any character, escaped: "/v1/docs/a%2Fb" is the id "a/b", not a path to refuse
+    config.setUriCompliance(UriCompliance.UNSAFE);
+    this.connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(config),
+        new HTTP2CServerConnectionFactory(config));
+    connector.setHost(host);
+    connector.setPort(port);
+    connector.setIdleTimeout(IDLE_TIMEOUT_MS);
+    connector.setAcceptQueueSize(128);
+    server.addConnector(connector);
+    NetworkConnectionLimit limit = new NetworkConnectionLimit(MAX_CONNECTIONS, server);
+    limit.setEndPointIdleTimeout(IDLE_AT_LIMIT_MS);
+    server.addBean(limit);
+    server.setErrorHandler(new JsonErrors());
+    server.setHandler(new Routes());
   }
 
   public HttpGateway start() {
-    server.start();
+    try {
+      server.start();
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot start HTTP on " + connector.getHost() + ":" + connector.getPort()
+          + ": " + e.getMessage(), e);
+    }
     return this;
   }
 
   public int port() {
-    return server.getAddress().getPort();
+    return connector.getLocalPort();
   }
 
-  private void search(HttpExchange ex) throws IOException {
-    if (!ex.getRequestURI().getRawPath().equals("/v1/search")) {
-      sendError(ex, 404, "NOT_FOUND", "no such path: " + ex.getRequestURI().getRawPath());
-      return;
+  /** The routes; each answers on a request thread (blocking is fine there: the pipeline waits on shards). */
+  private final class Routes extends Handler.Abstract {
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) {
+      String path = request.getHttpURI().getPath();
+      try {
+        if (path.equals("/v1/search")) {
+          search(request, response, callback);
+        } else if (path.startsWith("/v1/docs/")) {
+          doc(request, response, callback);
+        } else if (path.equals("/healthz")) {
+          send(response, callback, 200, "{\"status\":\"SERVING\"}");
+        } else if (path.equals("/metrics")) {
+          response.setStatus(200);
+          response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+          response.write(true, ByteBuffer.wrap(metrics.scrape().getBytes(StandardCharsets.UTF_8)), callback);
+        } else {
+          sendError(response, callback, 404, "NOT_FOUND", "no such path: " + path + ROUTES);
+        }
+      } catch (RuntimeException e) {
+        LOG.error("HTTP {} failed", path, e);
+        sendError(response, callback, 500, "INTERNAL", e.toString());
+      }
+      return true;
     }
+  }
+
+  /** Jetty's own errors (bad request line, headers too large, ...) in the API's JSON form. */
+  private static final class JsonErrors extends ErrorHandler {
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) {
+      int status = request.getAttribute(ERROR_STATUS) instanceof Integer i ? i : 500;
+      String message = request.getAttribute(ERROR_MESSAGE) instanceof String m ? m : "";
+      String code = switch (status) {
+        case 400 -> "INVALID_ARGUMENT";
+        case 404 -> "NOT_FOUND";
+        case 413, 414, 431 -> "RESOURCE_EXHAUSTED";
+        case 503 -> "UNAVAILABLE";
+        default -> status < 500 ? "INVALID_ARGUMENT" : "INTERNAL";
+      };
+      sendError(response, callback, status, code, message.isEmpty() ? "HTTP " + status : message);
+      return true;
+    }
+  }
+
+  private void search(Request request, Response response, Callback callback) {
     try {
       SearchRequest req;
-      switch (ex.getRequestMethod()) {
-        case "GET" -> req = fromQueryString(ex.getRequestURI().getRawQuery());
+      switch (request.getMethod()) {
+        case "GET" -> req = fromQueryString(request.getHttpURI().getQuery());
         case "POST" -> {
-          String type = ex.getRequestHeaders().getFirst("Content-Type");
+          String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
           if (type != null && !type.toLowerCase(Locale.ROOT).startsWith("application/json")) {
-            sendError(ex, 415, "UNSUPPORTED_MEDIA_TYPE", "POST /v1/search takes application/json, got " + type);
+            sendError(response, callback, 415, "UNSUPPORTED_MEDIA_TYPE", "POST /v1/search takes application/json, got "
+                + type);
             return;
           }
           SearchRequest.Builder b = SearchRequest.newBuilder();
           try {
-            PARSER.merge(new String(readBody(ex), StandardCharsets.UTF_8), b);
+            PARSER.merge(new String(readBody(request), StandardCharsets.UTF_8), b);
           } catch (InvalidProtocolBufferException e) {
             throw Status.INVALID_ARGUMENT.withDescription("request body is not a SearchRequest in JSON: "
                 + e.getMessage()).asException();
@@ -124,38 +197,41 @@ public final class HttpGateway implements AutoCloseable {
           req = b.build();
         }
         default -> {
-          sendError(ex, 405, "METHOD_NOT_ALLOWED", "use GET or POST");
+          sendError(response, callback, 405, "METHOD_NOT_ALLOWED", "use GET or POST");
           return;
         }
       }
-      send(ex, 200, PRINTER.print(pipeline.search(req, Long.MAX_VALUE)));
+      send(response, callback, 200, PRINTER.print(pipeline.search(req, Long.MAX_VALUE)));
     } catch (StatusException e) {
-      sendStatus(ex, e.getStatus());
-    } catch (RuntimeException e) {
-      LOG.error("HTTP search failed", e);
-      sendError(ex, 500, "INTERNAL", e.toString());
+      sendStatus(response, callback, e.getStatus());
+    } catch (IOException e) {
+      sendError(response, callback, 400, "INVALID_ARGUMENT", "could not read the request body: " + e.getMessage());
     }
   }
 
-  private void doc(HttpExchange ex) throws IOException {
+  private void doc(Request request, Response response, Callback callback) {
     try {
       // a path, not a form: %XX is decoded, '+' stays a plus
-      String id = ex.getRequestURI().getPath().substring("/v1/docs/".length());
+      String id = request.getHttpURI().getDecodedPath().substring("/v1/docs/".length());
       if (id.isEmpty()) {
-        sendError(ex, 400, "INVALID_ARGUMENT", "GET /v1/docs/{id}: the id is missing");
+        sendError(response, callback, 400, "INVALID_ARGUMENT", "GET /v1/docs/{id}: the id is missing");
         return;
       }
-      send(ex, 200, PRINTER.print(pipeline.get(GetRequest.newBuilder().setId(id).build(), Long.MAX_VALUE)));
+      send(response, callback, 200, PRINTER.print(pipeline.get(GetRequest.newBuilder().setId(id).build(),
+          Long.MAX_VALUE)));
     } catch (StatusException e) {
-      sendStatus(ex, e.getStatus());
-    } catch (RuntimeException e) {
-      LOG.error("HTTP get failed", e);
-      sendError(ex, 500, "INTERNAL", e.toString());
+      sendStatus(response, callback, e.getStatus());
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException(e);
     }
   }
 
-  private byte[] readBody(HttpExchange ex) throws IOException, StatusException {
-    try (InputStream in = ex.getRequestBody()) {
+  private byte[] readBody(Request request) throws IOException, StatusException {
+    long declared = request.getLength();
+    if (declared > maxBodyBytes) {
+      throw Status.RESOURCE_EXHAUSTED.withDescription("request body over " + maxBodyBytes + " bytes").asException();
+    }
+    try (InputStream in = Content.Source.asInputStream(request)) {
       byte[] body = in.readNBytes(maxBodyBytes + 1);
       if (body.length > maxBodyBytes) {
         throw Status.RESOURCE_EXHAUSTED.withDescription("request body over " + maxBodyBytes + " bytes").asException();
@@ -251,7 +327,7 @@ public final class HttpGateway implements AutoCloseable {
     }
   }
 
-  private static void sendStatus(HttpExchange ex, Status s) throws IOException {
+  private static void sendStatus(Response response, Callback callback, Status s) {
     int http = switch (s.getCode()) {
       case INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE -> 400;
       case NOT_FOUND -> 404;
@@ -260,28 +336,28 @@ public final class HttpGateway implements AutoCloseable {
       case DEADLINE_EXCEEDED -> 504;
       default -> 500;
     };
-    sendError(ex, http, s.getCode().name(), s.getDescription() == null ? "" : s.getDescription());
+    sendError(response, callback, http, s.getCode().name(), s.getDescription() == null ? "" : s.getDescription());
   }
 
-  private static void sendError(HttpExchange ex, int http, String code, String message) throws IOException {
+  private static void sendError(Response response, Callback callback, int http, String code, String message) {
     StringBuilder sb = new StringBuilder("{\"code\":\"").append(code).append("\",\"message\":\"");
     sb.append(com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance().quoteAsString(message));
     sb.append("\"}");
-    send(ex, http, sb.toString());
+    send(response, callback, http, sb.toString());
   }
 
-  private static void send(HttpExchange ex, int status, String json) throws IOException {
-    byte[] body = json.getBytes(StandardCharsets.UTF_8);
-    ex.getResponseHeaders().set("Content-Type", "application/json; charset=utf-8");
-    ex.sendResponseHeaders(status, body.length);
-    try (OutputStream out = ex.getResponseBody()) {
-      out.write(body);
-    }
+  private static void send(Response response, Callback callback, int status, String json) {
+    response.setStatus(status);
+    response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
+    response.write(true, ByteBuffer.wrap(json.getBytes(StandardCharsets.UTF_8)), callback);
   }
 
   @Override
   public void close() {
-    server.stop(0);
-    executor.shutdownNow();
+    try {
+      server.stop();
+    } catch (Exception e) {
+      LOG.warn("HTTP front did not stop cleanly", e);
+    }
   }
 }
