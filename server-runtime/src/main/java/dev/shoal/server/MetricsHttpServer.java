@@ -1,50 +1,80 @@
 package dev.shoal.server;
 
-import com.sun.net.httpserver.HttpHandler;
-import com.sun.net.httpserver.HttpServer;
-import java.io.IOException;
-import java.io.OutputStream;
-import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
-/** Serves a {@link Metrics} registry at {@code GET /metrics} for processes with no other HTTP server. */
+/**
+ * Serves a {@link Metrics} registry at {@code GET /metrics} (Prometheus text format) for processes
+ * with no other HTTP server, on Jetty: connections are read by its selector, so a scraper that
+ * stalls holds no thread; idle connections close after {@value #IDLE_TIMEOUT_MS} ms; at most
+ * {@value #MAX_CONNECTIONS} are open. Any other path is a JSON 404.
+ *
+ * <p>Lifecycle: serving once constructed; {@link #close()} stops it. Thread-safe.
+ */
 public final class MetricsHttpServer implements AutoCloseable {
 
-  static {
-    HttpServerLimits.apply();
-  }
+  public static final int IDLE_TIMEOUT_MS = 30_000;
+  public static final int MAX_CONNECTIONS = 64;
 
-  private final HttpServer server;
+  private final Server server;
+  private final ServerConnector connector;
 
+  /** @throws IllegalStateException when the port cannot be bound */
   public MetricsHttpServer(String host, int port, Metrics metrics) {
-    try {
-      server = HttpServer.create(new InetSocketAddress(host, port), 16);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot bind the metrics port " + host + ":" + port, e);
-    }
-    server.createContext("/metrics", handler(metrics));
-    server.start();
-  }
-
-  /** The {@code GET /metrics} handler, for any JDK HTTP server that serves a registry. */
-  public static HttpHandler handler(Metrics metrics) {
-    return ex -> {
-      byte[] body = metrics.scrape().getBytes(StandardCharsets.UTF_8);
-      ex.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-      ex.sendResponseHeaders(200, body.length);
-      try (OutputStream out = ex.getResponseBody()) {
-        out.write(body);
+    QueuedThreadPool pool = new QueuedThreadPool(6, 2);
+    pool.setName("metrics-http");
+    pool.setDaemon(true);
+    server = new Server(pool);
+    HttpConfiguration config = new HttpConfiguration();
+    config.setSendServerVersion(false);
+    config.setIdleTimeout(IDLE_TIMEOUT_MS);
+    connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(config));
+    connector.setHost(host);
+    connector.setPort(port);
+    connector.setIdleTimeout(IDLE_TIMEOUT_MS);
+    server.addConnector(connector);
+    server.addBean(new NetworkConnectionLimit(MAX_CONNECTIONS, server));
+    server.setHandler(new Handler.Abstract() {
+      @Override
+      public boolean handle(Request request, Response response, Callback callback) {
+        boolean metricsPath = request.getHttpURI().getPath().equals("/metrics");
+        String body = metricsPath ? metrics.scrape()
+            : "{\"code\":\"NOT_FOUND\",\"message\":\"no such path (this port serves GET /metrics)\"}";
+        response.setStatus(metricsPath ? 200 : 404);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE,
+            metricsPath ? "text/plain; version=0.0.4; charset=utf-8" : "application/json; charset=utf-8");
+        response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);
+        return true;
       }
-    };
+    });
+    try {
+      server.start();
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot serve metrics on " + host + ":" + port + ": " + e.getMessage(), e);
+    }
   }
 
   public int port() {
-    return server.getAddress().getPort();
+    return connector.getLocalPort();
   }
 
   @Override
   public void close() {
-    server.stop(0);
+    try {
+      server.stop();
+    } catch (Exception e) {
+      throw new IllegalStateException("metrics server did not stop cleanly", e);
+    }
   }
 }
