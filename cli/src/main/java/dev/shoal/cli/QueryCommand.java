@@ -32,11 +32,16 @@ final class QueryCommand implements Callable<Integer> {
   @Option(names = "--http-port", defaultValue = "0", description = "HTTP/JSON port (0 = any free port)")
   int httpPort;
 
+  @Option(names = "--api-keys", description = "require API keys (authorization: Bearer <key>) on every call but "
+      + "health, from this key file (re-read when it changes; `shoal keys add` writes it); default: open")
+  java.nio.file.Path apiKeys;
+
   @Override
   public Integer call() throws Exception {
     IngestGrpcService ingest = new IngestGrpcService(bootstrap);
-    QueryService query = new QueryService(QueryServiceConfig.defaults(bootstrap, ranker)
-        .withAddress(host, grpcPort, httpPort), new Metrics(), List.of(ingest)).start();
+    QueryServiceConfig config = QueryServiceConfig.defaults(bootstrap, ranker).withAddress(host, grpcPort, httpPort);
+    QueryService query = new QueryService(apiKeys == null ? config : config.withApiKeyFile(apiKeys), new Metrics(),
+        List.of(ingest)).start();
     return UntilStopped.serve("query service gRPC " + host + ":" + query.grpcPort() + " HTTP http://" + host + ":"
         + query.httpPort(), List.of(ingest, query), query.loops());
   }

@@ -8,7 +8,8 @@ import picocli.CommandLine;
     description = "Distributed search with neural ranking.",
     subcommands = {DemoCommand.class, SearchCommand.class, IngestCommand.class, EvalCommand.class,
         BenchCommand.class, NodeCommand.class, ManagerCommand.class, TopicsCommand.class,
-        ClusterCommand.class, KafkaCommand.class, RankerCommand.class, EnricherCommand.class, QueryCommand.class})
+        ClusterCommand.class, KafkaCommand.class, RankerCommand.class, EnricherCommand.class, QueryCommand.class,
+        KeysCommand.class})
 public final class Shoal implements Runnable {
 
   @Override

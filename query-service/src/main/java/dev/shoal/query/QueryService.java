@@ -14,6 +14,9 @@ import dev.shoal.query.plan.QueryStages;
 import dev.shoal.server.GrpcServer;
 import dev.shoal.server.Metrics;
 import dev.shoal.server.ServiceLoop;
+import dev.shoal.server.auth.ApiKeyFile;
+import dev.shoal.server.auth.ApiKeyInterceptor;
+import dev.shoal.server.auth.Authenticator;
 import dev.shoal.server.time.SystemScheduler;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
@@ -81,13 +84,19 @@ public final class QueryService implements AutoCloseable {
     heartbeats.start();
     List<BindableService> services = new ArrayList<>(extra);
     services.add(new SearchGrpcService(pipeline, scheduler.clock()));
-    grpc = GrpcServer.forAddress(config.host(), config.grpcPort()).services(services)
-        .maxInboundMessageBytes(config.limits().maxRequestBytes()).start();
+    Authenticator auth = config.apiKeyFile() == null ? null
+        : Authenticator.of(new ApiKeyFile(config.apiKeyFile(), scheduler.clock()));
+    GrpcServer.Builder server = GrpcServer.forAddress(config.host(), config.grpcPort()).services(services)
+        .maxInboundMessageBytes(config.limits().maxRequestBytes());
+    if (auth != null) {
+      server.interceptor(new ApiKeyInterceptor(auth));
+    }
+    grpc = server.start();
     grpc.setHealth("", ServingStatus.NOT_SERVING);
     grpc.setHealth(SearchServiceGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
     reportWhenReady();
     http = new HttpGateway(config.host(), config.httpPort(), pipeline, config.limits().maxRequestBytes(),
-        config.httpThreads(), metrics).start();
+        config.httpThreads(), metrics, auth).start();
     return this;
   }
 

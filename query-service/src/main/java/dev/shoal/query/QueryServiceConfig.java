@@ -20,10 +20,11 @@ import java.util.Map;
  * @param limits           the documented request limits
  * @param fusion           how lists are fused unless a request says otherwise
  * @param weights          each signal's weight unless a request says otherwise
+ * @param apiKeyFile       API keys required on every call but health ({@code ApiKeyFile}); null: open
  */
 public record QueryServiceConfig(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
                                  long resultCacheBytes, int httpThreads, long rankerBudgetMillis, SearchLimits limits,
-                                 Fusion fusion, FusionWeights weights) {
+                                 Fusion fusion, FusionWeights weights, java.nio.file.Path apiKeyFile) {
 
   /** The result cache's default budget: 64 MiB, about 1,000 k=100 answers with snippets or 60 of k=1000. */
   public static final long RESULT_CACHE_BYTES = 64L << 20;
@@ -42,16 +43,22 @@ public record QueryServiceConfig(String bootstrap, String rankerTarget, String h
   public static QueryServiceConfig defaults(String bootstrap, String rankerTarget) {
     return new QueryServiceConfig(bootstrap, rankerTarget, "127.0.0.1", 0, 0, RESULT_CACHE_BYTES, 8, 1_000,
         SearchLimits.defaults(), new Rrf(60), new FusionWeights(Map.of("bm25", 1.0, "dense", 1.0, "cosine", 3.0,
-            "ranker", 3.0)));
+            "ranker", 3.0)), null);
   }
 
   public QueryServiceConfig withAddress(String h, int grpc, int http) {
     return new QueryServiceConfig(bootstrap, rankerTarget, h, grpc, http, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile);
   }
 
   public QueryServiceConfig withResultCacheBytes(long budget) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, budget, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile);
+  }
+
+  /** These settings with API keys required, from a key file watched for changes. */
+  public QueryServiceConfig withApiKeyFile(java.nio.file.Path file) {
+    return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
+        rankerBudgetMillis, limits, fusion, weights, file);
   }
 }

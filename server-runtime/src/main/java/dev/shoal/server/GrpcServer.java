@@ -45,6 +45,7 @@ public final class GrpcServer implements AutoCloseable {
     private int maxInboundBytes = DEFAULT_MAX_INBOUND_BYTES;
     private boolean ownEventLoops;
     private java.util.concurrent.Executor executor;
+    private io.grpc.ServerInterceptor interceptor;
 
     private Builder(String host, int port) {
       this.host = host;
@@ -87,6 +88,12 @@ public final class GrpcServer implements AutoCloseable {
       return this;
     }
 
+    /** Every call passes this interceptor first (e.g. API keys); health checks included, for it to let through. */
+    public Builder interceptor(io.grpc.ServerInterceptor i) {
+      this.interceptor = i;
+      return this;
+    }
+
     public GrpcServer start() {
       return new GrpcServer(this);
     }
@@ -111,6 +118,9 @@ public final class GrpcServer implements AutoCloseable {
     }
     if (b.executor != null) {
       nb.executor(b.executor);
+    }
+    if (b.interceptor != null) {
+      nb.intercept(b.interceptor);
     }
     nb.addService(health.getHealthService()).addService(ProtoReflectionServiceV1.newInstance());
     List<String> names = new ArrayList<>();

@@ -45,6 +45,10 @@ import dev.shoal.query.plan.QueryStages;
 import dev.shoal.ranker.RankerServer;
 import dev.shoal.server.GrpcServer;
 import dev.shoal.server.Metrics;
+import dev.shoal.server.auth.ApiKeyFile;
+import dev.shoal.server.auth.ApiKeys;
+import dev.shoal.server.auth.Authenticator;
+import dev.shoal.server.auth.Scope;
 import dev.shoal.server.time.SystemScheduler;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -58,12 +62,14 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiFunction;
 import org.junit.jupiter.api.AfterAll;
@@ -426,6 +432,56 @@ class QueryPathIT {
       p99[j] = ms[j][(int) Math.ceil(0.99 * ms[j].length) - 1];
     }
     return p99;
+  }
+
+  /**
+   * API keys on the HTTP front, against a key file: a missing and a wrong key get the same 401, an
+   * ingest-only key gets 403 on search, a search key searches, health needs no key, and a key
+   * revoked in the file stops working within seconds, without a restart.
+   */
+  @Test
+  void apiKeysGuardTheHttpFrontAndARevokedKeyStopsWithoutARestart(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws Exception {
+    String search = ApiKeys.newKey();
+    String ingest = ApiKeys.newKey();
+    Path file = dir.resolve("api-keys");
+    Files.write(file, List.of(ApiKeys.line("web", search, Set.of(Scope.SEARCH)),
+        ApiKeys.line("pipeline", ingest, Set.of(Scope.INGEST))));
+    try (HttpGateway guarded = new HttpGateway("127.0.0.1", 0, healthy(), 1 << 20, HTTP_THREADS, new Metrics(),
+        Authenticator.of(new ApiKeyFile(file, dev.shoal.server.time.Clock.SYSTEM))).start();
+         HttpClient c = HttpClient.newHttpClient()) {
+      java.util.function.BiFunction<String, String, HttpResponse<String>> get = (path, key) -> {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + guarded.port() + path))
+            .timeout(Duration.ofSeconds(30));
+        if (key != null) {
+          b.header("authorization", "Bearer " + key);
+        }
+        try {
+          return c.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      };
+      String q = "/v1/search?q=vitamin&profile=bm25&k=2";
+      HttpResponse<String> missing = get.apply(q, null);
+      HttpResponse<String> wrong = get.apply(q, search + "x");
+      assertEquals(401, missing.statusCode());
+      assertEquals(missing.body(), wrong.body(), "a missing and a wrong key get the same answer");
+      assertTrue(missing.body().contains("\"code\":\"UNAUTHENTICATED\""), missing.body());
+      assertEquals(403, get.apply(q, ingest).statusCode(), "an ingest key cannot search");
+      assertEquals(403, get.apply("/metrics", search).statusCode(), "metrics need the admin scope");
+      assertEquals(200, get.apply("/healthz", null).statusCode(), "health stays open");
+      assertEquals(200, get.apply(q, search).statusCode());
+
+      Files.write(file, List.of(ApiKeys.line("pipeline", ingest, Set.of(Scope.INGEST)))); // "web" revoked
+      long t0 = System.nanoTime();
+      int status = 200;
+      while (status == 200 && System.nanoTime() - t0 < 10_000_000_000L) {
+        Thread.sleep(200);
+        status = get.apply(q, search).statusCode();
+      }
+      assertEquals(401, status, "the revoked key still searches after 10 s");
+    }
   }
 
   /** The front speaks HTTP/2 to a client that asks for it (h2c upgrade), keep-alive HTTP/1.1 to others. */

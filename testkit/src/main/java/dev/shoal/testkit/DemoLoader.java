@@ -45,6 +45,9 @@ public final class DemoLoader {
    * Produces the dataset to shoal.docs unless this data directory already holds it; returns
    * the number of distinct documents to expect.
    */
+  /** Marker entry: the enricher's --max-windows when the data directory was first filled (not a path). */
+  private static final String MAX_WINDOWS_KEY = "max_windows";
+
   private static long produceOnce(BeirDataset data, Path dataDir, LocalCluster cluster, PrintStream out)
       throws IOException {
     Path marker = dataDir.resolve("ingested.properties");
@@ -56,6 +59,13 @@ public final class DemoLoader {
       }
       if (done.containsKey(key)) {
         out.println("dataset already in Kafka (from a previous run); recovering shards");
+        // before the setting existed every passage was truncated: a marker without it means 1
+        String embedded = done.getProperty(MAX_WINDOWS_KEY, "1");
+        if (!embedded.equals(Integer.toString(cluster.options().maxWindows()))) {
+          out.println("note: this data directory's documents were embedded with --max-windows " + embedded
+              + "; --max-windows " + cluster.options().maxWindows() + " applies only to documents ingested from now"
+              + " on (use a new --data-dir to embed the dataset again)");
+        }
         return Long.parseLong(done.getProperty(key));
       }
     }
@@ -72,6 +82,7 @@ public final class DemoLoader {
       bar.update(total);
     }
     done.setProperty(key, Long.toString(ids.size()));
+    done.putIfAbsent(MAX_WINDOWS_KEY, Integer.toString(cluster.options().maxWindows()));
     try (var w = Files.newBufferedWriter(marker)) {
       done.store(w, "datasets produced to shoal.docs by shoal demo: path = distinct documents");
     }

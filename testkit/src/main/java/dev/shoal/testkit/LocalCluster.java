@@ -80,6 +80,10 @@ public final class LocalCluster implements AutoCloseable {
     this.options = options;
   }
 
+  public Options options() {
+    return options;
+  }
+
   public LocalCluster start() {
     try {
       if (options.bootstrap() == null) {

@@ -7,6 +7,8 @@ import dev.shoal.api.v1.GetRequest;
 import dev.shoal.api.v1.QuerySyntax;
 import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.SearchRequest;
+import dev.shoal.server.auth.Authenticator;
+import dev.shoal.server.auth.Scope;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import java.io.IOException;
@@ -63,6 +65,11 @@ import org.slf4j.LoggerFactory;
  * once there, idle ones are closed after {@value #IDLE_AT_LIMIT_MS} ms; the request threads are
  * {@code threads}, so searches are admitted at most that many at a time.
  *
+ * <p>With an {@link Authenticator}, every route but {@code /healthz} needs
+ * {@code authorization: Bearer <key>}: {@code search} for search and documents, {@code admin} for
+ * {@code /metrics}; a missing or unknown key is 401 (one message for both), a key without the
+ * scope 403.
+ *
  * <p>Lifecycle: created bound, serving after {@link #start()}, {@link #close()} stops it. Thread-safe.
  */
 public final class HttpGateway implements AutoCloseable {
@@ -85,9 +92,20 @@ public final class HttpGateway implements AutoCloseable {
   private final QueryPipeline pipeline;
   private final dev.shoal.server.Metrics metrics;
   private final int maxBodyBytes;
+  private final Authenticator auth;
 
   public HttpGateway(String host, int port, QueryPipeline pipeline, int maxBodyBytes, int threads,
                      dev.shoal.server.Metrics metrics) {
+    this(host, port, pipeline, maxBodyBytes, threads, metrics, null);
+  }
+
+  /**
+   * @param auth API keys for every route but {@code /healthz} ({@code search} for search and
+   *             documents, {@code admin} for metrics); null: open
+   */
+  public HttpGateway(String host, int port, QueryPipeline pipeline, int maxBodyBytes, int threads,
+                     dev.shoal.server.Metrics metrics, Authenticator auth) {
+    this.auth = auth;
     this.pipeline = pipeline;
     this.maxBodyBytes = maxBodyBytes;
     this.metrics = metrics;
@@ -136,6 +154,10 @@ public final class HttpGateway implements AutoCloseable {
     public boolean handle(Request request, Response response, Callback callback) {
       String path = request.getHttpURI().getPath();
       try {
+        if (auth != null && !path.equals("/healthz") && !allowed(request, response, callback,
+            path.equals("/metrics") ? Scope.ADMIN : Scope.SEARCH)) {
+          return true;
+        }
         if (path.equals("/v1/search")) {
           search(request, response, callback);
         } else if (path.startsWith("/v1/docs/")) {
@@ -155,6 +177,23 @@ public final class HttpGateway implements AutoCloseable {
       }
       return true;
     }
+  }
+
+  /** Whether the request's key has the scope; if not, the 401 or 403 is sent. */
+  private boolean allowed(Request request, Response response, Callback callback, Scope needed) {
+    Authenticator.Decision d = auth.check(request.getHeaders().get(HttpHeader.AUTHORIZATION), needed);
+    switch (d.outcome()) {
+      case ALLOWED -> {
+        return true;
+      }
+      case UNAUTHENTICATED -> {
+        response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+        sendError(response, callback, 401, "UNAUTHENTICATED", Authenticator.UNAUTHENTICATED_MESSAGE);
+      }
+      case PERMISSION_DENIED -> sendError(response, callback, 403, "PERMISSION_DENIED",
+          Authenticator.permissionDenied(needed));
+    }
+    return false;
   }
 
   /** Jetty's own errors (bad request line, headers too large, ...) in the API's JSON form. */
