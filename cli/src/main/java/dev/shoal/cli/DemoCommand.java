@@ -77,6 +77,16 @@ final class DemoCommand implements Callable<Integer> {
     System.out.printf("Kafka bootstrap   %s%nSearchService    gRPC %s:%d%nHTTP/JSON         http://%s:%d/v1/search?q=...%n"
             + "Ranker            gRPC %s%n", cluster.bootstrap(), host, cluster.grpcPort(), host, cluster.httpPort(),
         cluster.rankerAddress());
+    boolean loopback;
+    try {
+      loopback = java.net.InetAddress.getByName(host).isLoopbackAddress();
+    } catch (java.net.UnknownHostException e) {
+      loopback = false;
+    }
+    System.out.println(loopback
+        ? "Security          open: no TLS, no API keys (bound to " + host + ", reachable from this machine only)"
+        : "Security          OPEN to the network: no TLS, no API keys, bound to " + host
+            + " (use --host 127.0.0.1, or shoal query --api-keys past a laptop)");
 
     DemoLoader.load(data, dataDir, cluster, System.out, started);
     double secs = (System.nanoTime() - started) / 1e9;
