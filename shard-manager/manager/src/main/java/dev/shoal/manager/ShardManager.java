@@ -2,6 +2,7 @@ package dev.shoal.manager;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.shoal.cluster.AssignmentWatcher;
+import dev.shoal.cluster.Epoch;
 import dev.shoal.cluster.KafkaSettings;
 import dev.shoal.cluster.Topics;
 import dev.shoal.internal.v1.NodeHeartbeat;
@@ -40,7 +41,12 @@ import org.slf4j.LoggerFactory;
  * all the time, so a standby that takes over knows the cluster at once. Two fences keep a
  * deposed leader out: its epochs carry the group generation of its term in their high bits
  * (older than any epoch of its successor, and nodes ignore older epochs), and all managers
- * publish through one transactional id, so the successor's producer fences the old one's.
+ * publish through one transactional id, so the successor's producer fences the old one's. A
+ * deposed leader that resumes (a paused process) may re-initialise that producer before it learns
+ * it lost the election, fencing its successor in turn: so a manager that takes the producer reads
+ * the topic first and steps down if a newer term is there, and a leader that finds itself fenced
+ * steps down only if another manager has published in its term or a later one (else it takes the
+ * producer back). Epochs on the topic only grow, and the rightful leader keeps leading.
  *
  * <p>A node is live while its heartbeats arrive within the failure timeout. Every second the
  * leader recomputes the placement ({@link Planner} over the {@link Membership}; {@link Placement}:
@@ -157,13 +163,23 @@ public final class ShardManager extends ServiceLoop {
       return;
     }
     try {
-      publish(assignment);
+      if (!publish(assignment)) {
+        stepDown("a newer term is on the topic");
+        return;
+      }
     } catch (ProducerFencedException | InvalidProducerEpochException e) {
-      LOG.warn("manager {} was fenced by a newer leader; a follower until its election moves past term {}: {}",
-          config.managerId(), election.generation(), e.getMessage());
-      fencedInTerm = election.generation();
-      leading = false;
-      closeProducer();
+      // fenced: by a newer leader, or by a deposed one that re-initialised the shared producer
+      // before it noticed it was deposed. Only the topic tells them apart: step down if another
+      // manager has published in this term or a later one, else take the producer back next round.
+      ShardAssignment latest = latestOnTopic();
+      if (latest != null && !latest.getManagerId().equals(config.managerId())
+          && Epoch.term(latest.getEpoch()) >= election.generation()) {
+        stepDown(e.getMessage());
+      } else {
+        LOG.warn("manager {} (term {}) was fenced, but no manager published a newer term: re-initialising",
+            config.managerId(), election.generation());
+        closeProducer();
+      }
       return;
     } catch (KafkaException e) {
       LOG.warn("could not publish assignment epoch {}: {}", assignment.getEpoch(), e.getMessage());
@@ -184,17 +200,65 @@ public final class ShardManager extends ServiceLoop {
     return sb.toString();
   }
 
-  private void publish(ShardAssignment assignment) {
+  /** Publishes; false (nothing published) when a newer term than this manager's is on the topic. */
+  private boolean publish(ShardAssignment assignment) {
     if (producer == null) {
       Properties p = KafkaSettings.producer(config.bootstrap());
       p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, TRANSACTIONAL_ID);
       p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "10000");
       producer = new KafkaProducer<>(p);
       producer.initTransactions(); // fences the previous leader's producer
+      // a paused leader that resumes may still believe it leads: once it holds the producer, every
+      // assignment committed before is readable, so a newer term among them means it was deposed
+      ShardAssignment latest = latestOnTopic();
+      if (latest != null && Epoch.term(latest.getEpoch()) > election.generation()) {
+        return false;
+      }
     }
     producer.beginTransaction();
     producer.send(new ProducerRecord<>(Topics.ASSIGNMENTS, 0, "routing", assignment.toByteArray()));
     producer.commitTransaction();
+    return true;
+  }
+
+  private void stepDown(String why) {
+    LOG.warn("manager {} steps down: deposed; a follower until its election moves past term {}: {}",
+        config.managerId(), election.generation(), why);
+    fencedInTerm = election.generation();
+    leading = false;
+    closeProducer();
+  }
+
+  /**
+   * The newest committed assignment on the topic now (the highest epoch among its last records),
+   * read with a consumer of its own; null when there is none or the topic cannot be read in 5 s.
+   */
+  private ShardAssignment latestOnTopic() {
+    TopicPartition tp = new TopicPartition(Topics.ASSIGNMENTS, 0);
+    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaSettings.consumer(config.bootstrap(), null))) {
+      c.assign(List.of(tp));
+      long end = c.endOffsets(List.of(tp), Duration.ofSeconds(5)).get(tp);
+      // each publish is one record and one transaction marker: the last 32 offsets hold several records
+      c.seek(tp, Math.max(0, end - 32));
+      ShardAssignment newest = null;
+      long deadline = clock.nanoTime() + Duration.ofSeconds(5).toNanos();
+      while (c.position(tp) < end && clock.nanoTime() < deadline) {
+        for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
+          try {
+            ShardAssignment a = ShardAssignment.parseFrom(r.value());
+            if (newest == null || a.getEpoch() > newest.getEpoch()) {
+              newest = a;
+            }
+          } catch (InvalidProtocolBufferException e) {
+            LOG.warn("ignoring unreadable assignment at offset {}", r.offset());
+          }
+        }
+      }
+      return newest;
+    } catch (KafkaException e) {
+      LOG.warn("could not read the newest assignment: {}", e.getMessage());
+      return null;
+    }
   }
 
   private void closeProducer() {
