@@ -30,7 +30,7 @@ class ManagerFencingIT {
   @TempDir
   Path dir;
 
-  /** An election that always says "you lead" in one term. */
+  /** An election that always says "you lead" in one term: a zombie, or a stub leader. */
   static final class Leads implements Election {
     private final int term;
 
@@ -62,32 +62,6 @@ class ManagerFencingIT {
     }
   }
 
-  /** An election that always says "you lead, term 1". */
-  static final class Zombie implements Election {
-    @Override
-    public boolean poll(Duration timeout) {
-      try {
-        Thread.sleep(timeout.toMillis());
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      return true;
-    }
-
-    @Override
-    public int generation() {
-      return 1;
-    }
-
-    @Override
-    public void wakeup() {
-    }
-
-    @Override
-    public void close() {
-    }
-  }
-
   @Test
   void aFencedManagerNeverTakesLeadershipBack() throws Exception {
     try (EmbeddedKafka kafka = new EmbeddedKafka(dir.resolve("kafka")).start()) {
@@ -99,7 +73,7 @@ class ManagerFencingIT {
                    .setTimestampMs(System.currentTimeMillis()).build()).start();
            ClusterView view = new ClusterView(bootstrap);
            ShardManager a = new ShardManager(ShardManagerConfig.defaults(bootstrap, "A", 4).withReplicas(1),
-               Clock.SYSTEM, c -> new Zombie())) {
+               Clock.SYSTEM, c -> new Leads(1))) {
         a.start();
         assertTrue(ClusterView.await(() -> view.assignments().stream()
             .anyMatch(p -> p.assignment().getManagerId().equals("A")), 30_000), "A publishes while alone");
