@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.regex.Pattern;
 
@@ -108,34 +109,38 @@ public final class PassageWindows {
     return overlap;
   }
 
-  /** The passage's windows, in order; one (the text itself) when it fits or when only one is allowed. */
+  /**
+   * The passage's windows, in order; one (the text itself) when it fits or when only one is allowed.
+   * Words are tokenized only as far as the windows reach: the rest of a long text costs nothing.
+   */
   public List<Window> split(String passage) {
-    if (maxWindows == 1) {
-      return List.of(new Window(passage, Math.min(budget, tokenizer.count(passage))));
+    if (maxWindows == 1) { // tokenized up to the window only, as the encoder will truncate it
+      return List.of(new Window(passage, tokenizer.encode(passage, budget + 2).length - 2));
     }
     String[] words = SPACE.split(passage.strip());
     int[] cost = new int[words.length];
+    Arrays.fill(cost, -1);
     int total = 0;
-    for (int i = 0; i < words.length; i++) {
-      cost[i] = tokenizer.count(words[i]);
-      total += cost[i];
+    for (int i = 0; i < words.length && total <= budget; i++) {
+      total += cost(words, cost, i);
     }
     if (total <= budget) {
       return List.of(new Window(passage, total));
     }
+    List<String> all = Arrays.asList(words);
     List<Window> out = new ArrayList<>();
     int start = 0;
     while (out.size() < maxWindows) {
       int end = start;
       int tokens = 0;
-      while (end < words.length && tokens + cost[end] <= budget) {
+      while (end < words.length && tokens + cost(words, cost, end) <= budget) {
         tokens += cost[end++];
       }
       if (end == start) { // one word longer than a window: the encoder truncates it
         tokens = Math.min(budget, cost[end]);
         end++;
       }
-      out.add(new Window(String.join(" ", List.of(words).subList(start, end)), tokens));
+      out.add(new Window(String.join(" ", all.subList(start, end)), tokens));
       if (end >= words.length) {
         break;
       }
@@ -147,6 +152,14 @@ public final class PassageWindows {
       start = next;
     }
     return out;
+  }
+
+  /** The word's token count, counted the first time it is asked for. */
+  private int cost(String[] words, int[] cost, int i) {
+    if (cost[i] < 0) {
+      cost[i] = tokenizer.count(words[i]);
+    }
+    return cost[i];
   }
 
   /**
