@@ -3,7 +3,6 @@ package dev.shoal.cli;
 import dev.shoal.cli.internal.UntilStopped;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.Encoders;
-import dev.shoal.encoder.PassageWindows;
 import dev.shoal.enricher.Enricher;
 import dev.shoal.enricher.EnricherConfig;
 import dev.shoal.server.HealthEndpoint;
@@ -47,7 +46,7 @@ final class EnricherCommand implements Callable<Integer> {
     Metrics metrics = new Metrics();
     Encoder encoder = Encoders.create(model.spec(), "auto", threads, 16);
     Enricher enricher = new Enricher(EnricherConfig.defaults(bootstrap, id)
-        .withWindows(model.maxWindows, PassageWindows.DEFAULT_OVERLAP_TOKENS), encoder, metrics);
+        .withMaxWindows(model.maxWindows), encoder, metrics);
     enricher.start();
     MetricsHttpServer metricsServer = new MetricsHttpServer("127.0.0.1", metricsPort, metrics);
     HealthEndpoint health = HealthEndpoint.start("127.0.0.1", healthPort, enricher::isReady);

@@ -48,13 +48,14 @@ public final class MetricsHttpServer implements AutoCloseable {
     server.setHandler(new Handler.Abstract() {
       @Override
       public boolean handle(Request request, Response response, Callback callback) {
-        boolean metricsPath = request.getHttpURI().getPath().equals("/metrics");
-        String body = metricsPath ? metrics.scrape()
-            : "{\"code\":\"NOT_FOUND\",\"message\":\"no such path (this port serves GET /metrics)\"}";
-        response.setStatus(metricsPath ? 200 : 404);
-        response.getHeaders().put(HttpHeader.CONTENT_TYPE,
-            metricsPath ? "text/plain; version=0.0.4; charset=utf-8" : "application/json; charset=utf-8");
-        response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);
+        if (request.getHttpURI().getPath().equals("/metrics")) {
+          write(metrics, response, callback);
+        } else {
+          response.setStatus(404);
+          response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
+          String body = "{\"code\":\"NOT_FOUND\",\"message\":\"no such path (this port serves GET /metrics)\"}";
+          response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);
+        }
         return true;
       }
     });
@@ -63,6 +64,13 @@ public final class MetricsHttpServer implements AutoCloseable {
     } catch (Exception e) {
       throw new IllegalStateException("cannot serve metrics on " + host + ":" + port + ": " + e.getMessage(), e);
     }
+  }
+
+  /** The registry as a {@code GET /metrics} answer (Prometheus text format), for any Jetty server that serves one. */
+  public static void write(Metrics metrics, Response response, Callback callback) {
+    response.setStatus(200);
+    response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+    response.write(true, ByteBuffer.wrap(metrics.scrape().getBytes(StandardCharsets.UTF_8)), callback);
   }
 
   public int port() {

@@ -62,15 +62,20 @@ class ManagerFencingIT {
     }
   }
 
+  /** Heartbeats from n1 and n2 in turns of 10, so a leader keeps finding new placements to publish. */
+  private static HeartbeatPublisher alternatingNodes(String bootstrap) {
+    int[] beat = {0};
+    return new HeartbeatPublisher(bootstrap, ClusterTimings.defaults(), () -> NodeHeartbeat.newBuilder()
+        .setNodeId(beat[0]++ % 20 < 10 ? "n1" : "n2").setAddress("127.0.0.1:1")
+        .setTimestampMs(System.currentTimeMillis()).build()).start();
+  }
+
   @Test
   void aFencedManagerNeverTakesLeadershipBack() throws Exception {
     try (EmbeddedKafka kafka = new EmbeddedKafka(dir.resolve("kafka")).start()) {
       String bootstrap = kafka.bootstrap();
       ClusterTopics.ensure(bootstrap, 4, (short) 1);
-      int[] beat = {0};
-      try (HeartbeatPublisher node = new HeartbeatPublisher(bootstrap, ClusterTimings.defaults(),
-               () -> NodeHeartbeat.newBuilder().setNodeId(beat[0]++ % 20 < 10 ? "n1" : "n2").setAddress("127.0.0.1:1")
-                   .setTimestampMs(System.currentTimeMillis()).build()).start();
+      try (HeartbeatPublisher node = alternatingNodes(bootstrap);
            ClusterView view = new ClusterView(bootstrap);
            ShardManager a = new ShardManager(ShardManagerConfig.defaults(bootstrap, "A", 4).withReplicas(1),
                Clock.SYSTEM, c -> new Leads(1))) {
@@ -106,10 +111,7 @@ class ManagerFencingIT {
     try (EmbeddedKafka kafka = new EmbeddedKafka(dir.resolve("kafka")).start()) {
       String bootstrap = kafka.bootstrap();
       ClusterTopics.ensure(bootstrap, 4, (short) 1);
-      int[] beat = {0};
-      try (HeartbeatPublisher node = new HeartbeatPublisher(bootstrap, ClusterTimings.defaults(),
-               () -> NodeHeartbeat.newBuilder().setNodeId(beat[0]++ % 20 < 10 ? "n1" : "n2").setAddress("127.0.0.1:1")
-                   .setTimestampMs(System.currentTimeMillis()).build()).start();
+      try (HeartbeatPublisher node = alternatingNodes(bootstrap);
            ClusterView view = new ClusterView(bootstrap);
            ShardManager b = new ShardManager(ShardManagerConfig.defaults(bootstrap, "B", 4).withReplicas(1),
                Clock.SYSTEM, c -> new Leads(5))) {

@@ -366,9 +366,18 @@ class QueryPathIT {
 
   private static HttpResponse<String> get(String pathAndQuery) throws Exception {
     try (HttpClient c = HttpClient.newHttpClient()) {
-      return c.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + pathAndQuery))
-          .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+      return get(c, http.port(), pathAndQuery, null);
     }
+  }
+
+  /** GET on a gateway's port, with {@code authorization: Bearer <key>} when a key is given. */
+  private static HttpResponse<String> get(HttpClient c, int port, String pathAndQuery, String key) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + pathAndQuery))
+        .timeout(Duration.ofSeconds(30));
+    if (key != null) {
+      b.header("authorization", "Bearer " + key);
+    }
+    return c.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
   /** A request line as a client that does not check escapes sends it; the whole response. */
@@ -419,8 +428,7 @@ class QueryPathIT {
         String[] paths = {"/healthz", "/v1/search?q=vitamin+" + i + "&profile=bm25&k=3"};
         for (int j = 0; j < 2; j++) {
           long t0 = System.nanoTime();
-          HttpResponse<String> r = c.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port()
-              + paths[j])).timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+          HttpResponse<String> r = get(c, http.port(), paths[j], null);
           ms[j][i] = (System.nanoTime() - t0) / 1e6;
           assertEquals(200, r.statusCode(), r.body());
         }
@@ -450,35 +458,23 @@ class QueryPathIT {
     try (HttpGateway guarded = new HttpGateway("127.0.0.1", 0, healthy(), 1 << 20, HTTP_THREADS, new Metrics(),
         Authenticator.of(new ApiKeyFile(file, dev.shoal.server.time.Clock.SYSTEM))).start();
          HttpClient c = HttpClient.newHttpClient()) {
-      java.util.function.BiFunction<String, String, HttpResponse<String>> get = (path, key) -> {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + guarded.port() + path))
-            .timeout(Duration.ofSeconds(30));
-        if (key != null) {
-          b.header("authorization", "Bearer " + key);
-        }
-        try {
-          return c.send(b.build(), HttpResponse.BodyHandlers.ofString());
-        } catch (Exception e) {
-          throw new IllegalStateException(e);
-        }
-      };
       String q = "/v1/search?q=vitamin&profile=bm25&k=2";
-      HttpResponse<String> missing = get.apply(q, null);
-      HttpResponse<String> wrong = get.apply(q, search + "x");
+      HttpResponse<String> missing = get(c, guarded.port(), q, null);
+      HttpResponse<String> wrong = get(c, guarded.port(), q, search + "x");
       assertEquals(401, missing.statusCode());
       assertEquals(missing.body(), wrong.body(), "a missing and a wrong key get the same answer");
       assertTrue(missing.body().contains("\"code\":\"UNAUTHENTICATED\""), missing.body());
-      assertEquals(403, get.apply(q, ingest).statusCode(), "an ingest key cannot search");
-      assertEquals(403, get.apply("/metrics", search).statusCode(), "metrics need the admin scope");
-      assertEquals(200, get.apply("/healthz", null).statusCode(), "health stays open");
-      assertEquals(200, get.apply(q, search).statusCode());
+      assertEquals(403, get(c, guarded.port(), q, ingest).statusCode(), "an ingest key cannot search");
+      assertEquals(403, get(c, guarded.port(), "/metrics", search).statusCode(), "metrics need the admin scope");
+      assertEquals(200, get(c, guarded.port(), "/healthz", null).statusCode(), "health stays open");
+      assertEquals(200, get(c, guarded.port(), q, search).statusCode());
 
       Files.write(file, List.of(ApiKeys.line("pipeline", ingest, Set.of(Scope.INGEST)))); // "web" revoked
       long t0 = System.nanoTime();
       int status = 200;
       while (status == 200 && System.nanoTime() - t0 < 10_000_000_000L) {
         Thread.sleep(200);
-        status = get.apply(q, search).statusCode();
+        status = get(c, guarded.port(), q, search).statusCode();
       }
       assertEquals(401, status, "the revoked key still searches after 10 s");
     }

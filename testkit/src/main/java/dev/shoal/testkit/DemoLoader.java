@@ -41,13 +41,13 @@ public final class DemoLoader {
     }
   }
 
+  /** Marker entry: the enricher's --max-windows when the data directory was first filled (not a path). */
+  private static final String MAX_WINDOWS_KEY = "max_windows";
+
   /**
    * Produces the dataset to shoal.docs unless this data directory already holds it; returns
    * the number of distinct documents to expect.
    */
-  /** Marker entry: the enricher's --max-windows when the data directory was first filled (not a path). */
-  private static final String MAX_WINDOWS_KEY = "max_windows";
-
   private static long produceOnce(BeirDataset data, Path dataDir, LocalCluster cluster, PrintStream out)
       throws IOException {
     Path marker = dataDir.resolve("ingested.properties");

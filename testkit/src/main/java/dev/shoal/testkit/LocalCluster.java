@@ -105,7 +105,7 @@ public final class LocalCluster implements AutoCloseable {
       ranker.start();
       started.push(ranker);
       enricher = new Enricher(EnricherConfig.defaults(bootstrap, "shoal-enricher-1")
-          .withWindows(options.maxWindows(), PassageWindows.DEFAULT_OVERLAP_TOKENS), encoder, metrics);
+          .withMaxWindows(options.maxWindows()), encoder, metrics);
       enricher.start();
       started.push(enricher);
       ShardManager manager = new ShardManager(ShardManagerConfig.defaults(bootstrap, "manager-1", options.shards()));

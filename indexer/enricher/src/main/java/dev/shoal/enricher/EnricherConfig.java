@@ -31,7 +31,7 @@ public record EnricherConfig(String bootstrap, String transactionalId, int maxBa
     return new EnricherConfig(bootstrap, transactionalId, n, maxRequestBytes, maxWindows, windowOverlap);
   }
 
-  public EnricherConfig withWindows(int max, int overlap) {
-    return new EnricherConfig(bootstrap, transactionalId, maxBatch, maxRequestBytes, max, overlap);
+  public EnricherConfig withMaxWindows(int max) {
+    return new EnricherConfig(bootstrap, transactionalId, maxBatch, maxRequestBytes, max, windowOverlap);
   }
 }

@@ -165,9 +165,7 @@ public final class HttpGateway implements AutoCloseable {
         } else if (path.equals("/healthz")) {
           send(response, callback, 200, "{\"status\":\"SERVING\"}");
         } else if (path.equals("/metrics")) {
-          response.setStatus(200);
-          response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
-          response.write(true, ByteBuffer.wrap(metrics.scrape().getBytes(StandardCharsets.UTF_8)), callback);
+          dev.shoal.server.MetricsHttpServer.write(metrics, response, callback);
         } else {
           sendError(response, callback, 404, "NOT_FOUND", "no such path: " + path + ROUTES);
         }
