@@ -1,11 +1,14 @@
 package dev.shoal.cli;
 
+import dev.shoal.cli.internal.DemoSecrets;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.eval.BeirDataset;
+import dev.shoal.server.auth.Scope;
 import dev.shoal.testkit.DemoLoader;
 import dev.shoal.testkit.LocalCluster;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -51,6 +54,11 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--threads", defaultValue = "2", description = "encoder threads (default: ${DEFAULT-VALUE})")
   int threads;
 
+  @Option(names = "--secure", description = "TLS on gRPC and HTTP (mutual between services) and API keys required, "
+      + "from a CA, a certificate and one key per scope made under the data directory; without it the demo is open "
+      + "and binds to the loopback only")
+  boolean secure;
+
   @Option(names = "--exit-when-ready", description = "stop once ready instead of serving (for scripts and tests)")
   boolean exitWhenReady;
 
@@ -60,12 +68,34 @@ final class DemoCommand implements Callable<Integer> {
     BeirDataset data = new BeirDataset(dataset);
     Files.createDirectories(dataDir);
     ModelSpec spec = modelOptions.spec();
+    boolean loopback;
+    try {
+      loopback = java.net.InetAddress.getByName(host).isLoopbackAddress();
+    } catch (java.net.UnknownHostException e) {
+      loopback = false;
+    }
+    if (!secure && !loopback) {
+      System.err.println("shoal demo: --host " + host + " would open an unencrypted, keyless demo to the network; "
+          + "add --secure (TLS and API keys) or bind to 127.0.0.1");
+      return 2;
+    }
     System.out.printf("shoal demo: dataset %s, model %s (%s), data in %s%n", data.dir(), spec.name(),
         modelOptions.maxWindows == 1 ? "passages truncated to " + modelOptions.maxTokens + " tokens"
             : "passages as up to " + modelOptions.maxWindows + " windows of " + modelOptions.maxTokens + " tokens",
         dataDir.toAbsolutePath());
-    LocalCluster cluster = new LocalCluster(new LocalCluster.Options(dataDir, null, shards, spec, host, grpcPort,
-        httpPort, rankerPort, threads).withMaxWindows(modelOptions.maxWindows));
+    LocalCluster.Options options = new LocalCluster.Options(dataDir, null, shards, spec, host, grpcPort,
+        httpPort, rankerPort, threads).withMaxWindows(modelOptions.maxWindows);
+    DemoSecrets secrets = null;
+    if (secure) {
+      secrets = DemoSecrets.under(dataDir.resolve("secure"), host);
+      options = options.secured(secrets.tls(), secrets.apiKeyFile());
+      System.out.println("CA certificate: " + secrets.ca().toAbsolutePath());
+      for (Scope scope : Scope.values()) {
+        System.out.println(scope.name().toLowerCase(Locale.ROOT) + " key: "
+            + secrets.keyFiles().get(scope).toAbsolutePath());
+      }
+    }
+    LocalCluster cluster = new LocalCluster(options);
     CountDownLatch stop = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
       System.out.println("\nshutting down: committing shards, stopping services and Kafka...");
@@ -74,25 +104,32 @@ final class DemoCommand implements Callable<Integer> {
     }, "shoal-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     cluster.start();
-    System.out.printf("Kafka bootstrap   %s%nSearchService    gRPC %s:%d%nHTTP/JSON         http://%s:%d/v1/search?q=...%n"
-            + "Ranker            gRPC %s%n", cluster.bootstrap(), host, cluster.grpcPort(), host, cluster.httpPort(),
-        cluster.rankerAddress());
-    boolean loopback;
-    try {
-      loopback = java.net.InetAddress.getByName(host).isLoopbackAddress();
-    } catch (java.net.UnknownHostException e) {
-      loopback = false;
-    }
-    System.out.println(loopback
-        ? "Security          open: no TLS, no API keys (bound to " + host + ", reachable from this machine only)"
-        : "Security          OPEN to the network: no TLS, no API keys, bound to " + host
-            + " (use --host 127.0.0.1, or shoal query --api-keys past a laptop)");
+    String scheme = secure ? "https" : "http";
+    System.out.printf("Kafka bootstrap   %s%nSearchService    gRPC %s:%d%nHTTP/JSON         %s://%s:%d/v1/search?q=...%n"
+            + "Ranker            gRPC %s%n", cluster.bootstrap(), host, cluster.grpcPort(), scheme, host,
+        cluster.httpPort(), cluster.rankerAddress());
+    System.out.println(secure
+        ? "Security          TLS on gRPC and HTTP (mutual TLS between services), API keys required; the embedded "
+            + "Kafka is plaintext on " + cluster.bootstrap()
+        : "Security          open: no TLS, no API keys (bound to " + host + ", reachable from this machine only; "
+            + "--secure for TLS and keys)");
 
     DemoLoader.load(data, dataDir, cluster, System.out, started);
     double secs = (System.nanoTime() - started) / 1e9;
-    System.out.printf("ready: %d documents searchable after %.1f s. Try:%n  bin/shoal search \"%s\"%n"
-            + "  curl 'http://%s:%d/v1/search?q=%s&k=5'%n", cluster.searchableDocs(), secs, exampleQuery(data), host,
-        cluster.httpPort(), exampleQuery(data).replace(' ', '+'));
+    String q = exampleQuery(data);
+    if (secrets == null) {
+      System.out.printf("ready: %d documents searchable after %.1f s. Try:%n  bin/shoal search \"%s\"%n"
+          + "  curl 'http://%s:%d/v1/search?q=%s&k=5'%n", cluster.searchableDocs(), secs, q, host, cluster.httpPort(),
+          q.replace(' ', '+'));
+    } else {
+      Path ca = secrets.ca().toAbsolutePath();
+      Path key = secrets.keyFiles().get(Scope.SEARCH).toAbsolutePath();
+      System.out.printf("ready: %d documents searchable after %.1f s. Try:%n"
+              + "  bin/shoal search --target %s:%d --tls-ca %s --key-file %s \"%s\"%n"
+              + "  curl --cacert %s -H \"authorization: Bearer $(cat %s)\" 'https://%s:%d/v1/search?q=%s&k=5'%n",
+          cluster.searchableDocs(), secs, host, cluster.grpcPort(), ca, key, q, ca, key, host, cluster.httpPort(),
+          q.replace(' ', '+'));
+    }
     if (exitWhenReady) {
       Runtime.getRuntime().removeShutdownHook(hook);
       cluster.close();

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -39,13 +40,16 @@ final class NodeCommand implements Callable<Integer> {
   @Option(names = "--commit-docs", defaultValue = "10000", description = "durable commit after this many documents")
   long commitDocs;
 
+  @Mixin
+  TlsOptions tls;
+
   @Option(names = "--commit-ms", defaultValue = "30000", description = "durable commit at least this often")
   long commitMs;
 
   @Override
   public Integer call() throws Exception {
     IndexNodeConfig config = IndexNodeConfig.defaults(nodeId, dataDir, bootstrap).withHost(host).withPort(port)
-        .withCommits(commitMs, commitDocs);
+        .withCommits(commitMs, commitDocs).withTls(tls.files());
     Metrics metrics = new Metrics();
     IndexNode node = new IndexNode(config, metrics).start();
     MetricsHttpServer metricsServer = new MetricsHttpServer(host, metricsPort, metrics);

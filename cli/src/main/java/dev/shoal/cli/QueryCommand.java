@@ -8,6 +8,7 @@ import dev.shoal.server.Metrics;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -36,13 +37,17 @@ final class QueryCommand implements Callable<Integer> {
       + "health, from this key file (re-read when it changes; `shoal keys add` writes it); default: open")
   java.nio.file.Path apiKeys;
 
+  @Mixin
+  TlsOptions tls;
+
   @Override
   public Integer call() throws Exception {
     IngestGrpcService ingest = new IngestGrpcService(bootstrap);
-    QueryServiceConfig config = QueryServiceConfig.defaults(bootstrap, ranker).withAddress(host, grpcPort, httpPort);
+    QueryServiceConfig config = QueryServiceConfig.defaults(bootstrap, ranker).withAddress(host, grpcPort, httpPort)
+        .withTls(tls.files());
     QueryService query = new QueryService(apiKeys == null ? config : config.withApiKeyFile(apiKeys), new Metrics(),
         List.of(ingest)).start();
-    return UntilStopped.serve("query service gRPC " + host + ":" + query.grpcPort() + " HTTP http://" + host + ":"
+    return UntilStopped.serve("query service gRPC " + host + ":" + query.grpcPort() + " HTTP " + (tls.files() == null ? "http" : "https") + "://" + host + ":"
         + query.httpPort(), List.of(ingest, query), query.loops());
   }
 }

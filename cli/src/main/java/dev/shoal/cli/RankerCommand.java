@@ -5,6 +5,7 @@ import dev.shoal.encoder.BatchingEncoder;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.Encoders;
 import dev.shoal.ranker.RankerServer;
+import dev.shoal.server.tls.Tls;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -30,13 +31,18 @@ final class RankerCommand implements Callable<Integer> {
   @Option(names = "--threads", defaultValue = "2", description = "encoder threads (default: ${DEFAULT-VALUE})")
   int threads;
 
+  @Mixin
+  TlsOptions tls;
+
   @Override
   public Integer call() throws Exception {
     Encoder encoder = Encoders.create(model.spec(), backend, threads, 16);
     BatchingEncoder batcher = new BatchingEncoder(encoder, 64, 2_000);
-    RankerServer server = new RankerServer(host, port, batcher);
+    Tls serverTls = Tls.of(tls.files());
+    RankerServer server = new RankerServer(host, port, batcher, dev.shoal.ranker.RankerService.QUERY_CACHE_SIZE,
+        serverTls);
     server.start();
     return UntilStopped.serve("ranker " + model.spec().name() + " on " + encoder.backend() + " serving on "
-        + server.address(), List.of(encoder, batcher, server));
+        + server.address(), List.of(encoder, batcher, server, serverTls));
   }
 }

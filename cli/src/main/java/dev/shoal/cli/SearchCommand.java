@@ -8,9 +8,12 @@ import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
 import dev.shoal.api.v1.SearchServiceGrpc;
+import dev.shoal.server.tls.Tls;
+import dev.shoal.server.tls.TlsFiles;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.MetadataUtils;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -54,6 +57,14 @@ final class SearchCommand implements Callable<Integer> {
   @Option(names = "--target", defaultValue = "127.0.0.1:50051", description = "SearchService address (default: ${DEFAULT-VALUE})")
   String target;
 
+  @Option(names = "--tls-ca", description = "speak TLS and check the server against this CA certificate (PEM); "
+      + "default: plaintext")
+  java.nio.file.Path tlsCa;
+
+  @Option(names = "--key-file", description = "send the API key this file holds (authorization: Bearer); "
+      + "default: none")
+  java.nio.file.Path keyFile;
+
   @Option(names = "--timeout-ms", defaultValue = "5000", description = "deadline (default: ${DEFAULT-VALUE})")
   long timeoutMs;
 
@@ -89,9 +100,14 @@ final class SearchCommand implements Callable<Integer> {
       System.err.println("--profile must be bm25, dense, hybrid or neural");
       return 2;
     }
-    ManagedChannel channel = ManagedChannelBuilder.forTarget(target).usePlaintext().build();
+    Tls tls = Tls.of(tlsCa == null ? null : TlsFiles.trusting(tlsCa));
+    ManagedChannel channel = tls.channel(target).build();
     try {
-      SearchResponse r = SearchServiceGrpc.newBlockingStub(channel).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS)
+      var stub = SearchServiceGrpc.newBlockingStub(channel);
+      if (keyFile != null) {
+        stub = stub.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(bearer(keyFile)));
+      }
+      SearchResponse r = stub.withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS)
           .search(SearchRequest.newBuilder().setQuery(query).setTopK(k).setOffset(offset).setProfile(p)
               .setSyntax(lucene ? QuerySyntax.LUCENE : QuerySyntax.PLAIN).setExplain(explain)
               .addAllRetrievers(retrievers).setRescorer(rescorer).build());
@@ -118,7 +134,16 @@ final class SearchCommand implements Callable<Integer> {
       return 1;
     } finally {
       channel.shutdownNow();
+      tls.close();
     }
+  }
+
+  /** The {@code authorization: Bearer} header with the key the file holds (surrounding white space dropped). */
+  static Metadata bearer(java.nio.file.Path keyFile) throws java.io.IOException {
+    Metadata m = new Metadata();
+    m.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER),
+        "Bearer " + java.nio.file.Files.readString(keyFile).strip());
+    return m;
   }
 
   /** A snippet is HTML (escaped text, {@code <em>} highlights); a terminal wants the text. */

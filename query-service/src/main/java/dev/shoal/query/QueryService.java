@@ -18,9 +18,9 @@ import dev.shoal.server.auth.ApiKeyFile;
 import dev.shoal.server.auth.ApiKeyInterceptor;
 import dev.shoal.server.auth.Authenticator;
 import dev.shoal.server.time.SystemScheduler;
+import dev.shoal.server.tls.Tls;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,7 +43,8 @@ public final class QueryService implements AutoCloseable {
   private final List<BindableService> extra;
   private final AssignmentWatcher watcher;
   private final HeartbeatWatcher heartbeats;
-  private final ShardRouter router = new ShardRouter();
+  private final Tls tls;
+  private final ShardRouter router;
   private final SystemScheduler scheduler = new SystemScheduler("query-timers");
   private ManagedChannel rankerChannel;
   private GrpcServer grpc;
@@ -65,6 +66,8 @@ public final class QueryService implements AutoCloseable {
     this.extra = List.copyOf(extra);
     this.watcher = new AssignmentWatcher(config.bootstrap());
     this.heartbeats = new HeartbeatWatcher(config.bootstrap());
+    this.tls = Tls.of(config.tls());
+    this.router = new ShardRouter(tls);
   }
 
   /** The followers of the routing table and the heartbeats: if one stops on an error, routing is frozen. */
@@ -73,8 +76,7 @@ public final class QueryService implements AutoCloseable {
   }
 
   public QueryService start() {
-    rankerChannel = ManagedChannelBuilder.forTarget(config.rankerTarget()).usePlaintext()
-        .maxInboundMessageSize(64 << 20).build();
+    rankerChannel = tls.channel(config.rankerTarget()).maxInboundMessageSize(64 << 20).build();
     QueryPipeline pipeline = new QueryPipeline(config, QueryStages.load(), router,
         new GrpcShardClient(router, scheduler.clock()), RankerGrpc.newBlockingStub(rankerChannel),
         heartbeats::generation, metrics, scheduler);
@@ -87,7 +89,7 @@ public final class QueryService implements AutoCloseable {
     Authenticator auth = config.apiKeyFile() == null ? null
         : Authenticator.of(new ApiKeyFile(config.apiKeyFile(), scheduler.clock()));
     GrpcServer.Builder server = GrpcServer.forAddress(config.host(), config.grpcPort()).services(services)
-        .maxInboundMessageBytes(config.limits().maxRequestBytes());
+        .maxInboundMessageBytes(config.limits().maxRequestBytes()).tls(tls);
     if (auth != null) {
       server.interceptor(new ApiKeyInterceptor(auth));
     }
@@ -96,7 +98,7 @@ public final class QueryService implements AutoCloseable {
     grpc.setHealth(SearchServiceGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
     reportWhenReady();
     http = new HttpGateway(config.host(), config.httpPort(), pipeline, config.limits().maxRequestBytes(),
-        config.httpThreads(), metrics, auth).start();
+        config.httpThreads(), metrics, auth, tls).start();
     return this;
   }
 
@@ -168,5 +170,6 @@ public final class QueryService implements AutoCloseable {
     if (rankerChannel != null) {
       rankerChannel.shutdownNow();
     }
+    tls.close();
   }
 }

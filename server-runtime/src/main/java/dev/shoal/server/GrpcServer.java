@@ -1,5 +1,6 @@
 package dev.shoal.server;
 
+import dev.shoal.server.tls.Tls;
 import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
@@ -46,6 +47,7 @@ public final class GrpcServer implements AutoCloseable {
     private boolean ownEventLoops;
     private java.util.concurrent.Executor executor;
     private io.grpc.ServerInterceptor interceptor;
+    private Tls tls = Tls.plaintext();
 
     private Builder(String host, int port) {
       this.host = host;
@@ -94,6 +96,12 @@ public final class GrpcServer implements AutoCloseable {
       return this;
     }
 
+    /** TLS (and client certificates where its files say so) instead of plaintext; the caller closes it after the server. */
+    public Builder tls(Tls t) {
+      this.tls = t;
+      return this;
+    }
+
     public GrpcServer start() {
       return new GrpcServer(this);
     }
@@ -105,7 +113,7 @@ public final class GrpcServer implements AutoCloseable {
 
   private GrpcServer(Builder b) {
     this.host = b.host;
-    NettyServerBuilder nb = NettyServerBuilder.forAddress(new InetSocketAddress(b.host, b.port))
+    NettyServerBuilder nb = NettyServerBuilder.forAddress(new InetSocketAddress(b.host, b.port), b.tls.serverCredentials())
         .maxInboundMessageSize(b.maxInboundBytes);
     if (b.ownEventLoops) {
       bossGroup = new NioEventLoopGroup(1);

@@ -1,11 +1,11 @@
 package dev.shoal.server;
 
+import dev.shoal.server.tls.Tls;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
-import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -30,8 +30,13 @@ public final class MetricsHttpServer implements AutoCloseable {
   private final Server server;
   private final ServerConnector connector;
 
-  /** @throws IllegalStateException when the port cannot be bound */
+  /** Plaintext. @throws IllegalStateException when the port cannot be bound */
   public MetricsHttpServer(String host, int port, Metrics metrics) {
+    this(host, port, metrics, Tls.plaintext());
+  }
+
+  /** Over {@code tls} (HTTPS when enabled). @throws IllegalStateException when the port cannot be bound */
+  public MetricsHttpServer(String host, int port, Metrics metrics, Tls tls) {
     QueuedThreadPool pool = new QueuedThreadPool(6, 2);
     pool.setName("metrics-http");
     pool.setDaemon(true);
@@ -39,7 +44,7 @@ public final class MetricsHttpServer implements AutoCloseable {
     HttpConfiguration config = new HttpConfiguration();
     config.setSendServerVersion(false);
     config.setIdleTimeout(IDLE_TIMEOUT_MS);
-    connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(config));
+    connector = new ServerConnector(server, 1, 1, tls.jettyConnectionFactories(config));
     connector.setHost(host);
     connector.setPort(port);
     connector.setIdleTimeout(IDLE_TIMEOUT_MS);

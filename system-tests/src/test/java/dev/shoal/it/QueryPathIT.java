@@ -456,7 +456,8 @@ class QueryPathIT {
     Files.write(file, List.of(ApiKeys.line("web", search, Set.of(Scope.SEARCH)),
         ApiKeys.line("pipeline", ingest, Set.of(Scope.INGEST))));
     try (HttpGateway guarded = new HttpGateway("127.0.0.1", 0, healthy(), 1 << 20, HTTP_THREADS, new Metrics(),
-        Authenticator.of(new ApiKeyFile(file, dev.shoal.server.time.Clock.SYSTEM))).start();
+        Authenticator.of(new ApiKeyFile(file, dev.shoal.server.time.Clock.SYSTEM)),
+        dev.shoal.server.tls.Tls.plaintext()).start();
          HttpClient c = HttpClient.newHttpClient()) {
       String q = "/v1/search?q=vitamin&profile=bm25&k=2";
       HttpResponse<String> missing = get(c, guarded.port(), q, null);

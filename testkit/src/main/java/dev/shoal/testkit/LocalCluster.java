@@ -19,6 +19,8 @@ import dev.shoal.query.QueryService;
 import dev.shoal.query.QueryServiceConfig;
 import dev.shoal.ranker.RankerServer;
 import dev.shoal.server.Metrics;
+import dev.shoal.server.tls.Tls;
+import dev.shoal.server.tls.TlsFiles;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -45,23 +47,38 @@ public final class LocalCluster implements AutoCloseable {
    * @param parallelism  encoder threads
    * @param caches       result cache and query-embedding cache on (off only to measure the uncached path)
    * @param maxWindows   model windows a long passage is embedded as (1: truncated to its first window)
+   * @param tls          null: plaintext; else the one identity of every service: the query service's fronts
+   *                     serve TLS to any client, the index node and the ranker require this CA's client
+   *                     certificates (mutual TLS), which the query service presents
+   * @param apiKeyFile   null: open; else the query service requires keys from this file
    */
   public record Options(Path dataDir, String bootstrap, int shards, ModelSpec model, String host, int grpcPort,
-                        int httpPort, int rankerPort, int parallelism, boolean caches, int maxWindows) {
+                        int httpPort, int rankerPort, int parallelism, boolean caches, int maxWindows, TlsFiles tls,
+                        Path apiKeyFile) {
     public Options(Path dataDir, String bootstrap, int shards, ModelSpec model, String host, int grpcPort,
                    int httpPort, int rankerPort, int parallelism) {
       this(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, true,
-          PassageWindows.DEFAULT_MAX_WINDOWS);
+          PassageWindows.DEFAULT_MAX_WINDOWS, null, null);
     }
 
     public Options withoutCaches() {
       return new Options(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, false,
-          maxWindows);
+          maxWindows, tls, apiKeyFile);
     }
 
     public Options withMaxWindows(int n) {
       return new Options(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, caches,
-          n);
+          n, tls, apiKeyFile);
+    }
+
+    /** These options with TLS everywhere (mutual between services) and API keys on the query service. */
+    public Options secured(TlsFiles mutualTls, Path keys) {
+      if (!mutualTls.requireClientCertificate()) {
+        throw new IllegalArgumentException("a secured cluster's services require each other's certificates: "
+            + "give mutual TLS files (TlsFiles.mutual)");
+      }
+      return new Options(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, caches,
+          maxWindows, mutualTls, keys);
     }
   }
 
@@ -100,8 +117,10 @@ public final class LocalCluster implements AutoCloseable {
       // backend directly, so a long passage batch never sits in front of a query in one queue
       BatchingEncoder batcher = new BatchingEncoder(encoder, 64, 2_000);
       started.push(batcher);
+      Tls internal = Tls.of(options.tls());
+      started.push(internal);
       ranker = new RankerServer(options.host(), options.rankerPort(), batcher,
-          options.caches() ? dev.shoal.ranker.RankerService.QUERY_CACHE_SIZE : 0);
+          options.caches() ? dev.shoal.ranker.RankerService.QUERY_CACHE_SIZE : 0, internal);
       ranker.start();
       started.push(ranker);
       enricher = new Enricher(EnricherConfig.defaults(bootstrap, "shoal-enricher-1")
@@ -112,12 +131,16 @@ public final class LocalCluster implements AutoCloseable {
       manager.start();
       started.push(manager);
       node = new IndexNode(IndexNodeConfig.defaults("node-1", options.dataDir().resolve("node-1"), bootstrap)
-          .withHost(options.host()), metrics).start();
+          .withHost(options.host()).withTls(options.tls()), metrics).start();
       started.push(node);
       IngestGrpcService ingest = new IngestGrpcService(bootstrap);
       started.push(ingest);
       QueryServiceConfig config = QueryServiceConfig.defaults(bootstrap, ranker.address())
-          .withAddress(options.host(), options.grpcPort(), options.httpPort());
+          .withAddress(options.host(), options.grpcPort(), options.httpPort())
+          .withTls(options.tls() == null ? null : options.tls().withClientCertificatesRequired(false));
+      if (options.apiKeyFile() != null) {
+        config = config.withApiKeyFile(options.apiKeyFile());
+      }
       query = new QueryService(options.caches() ? config : config.withResultCacheBytes(0), metrics, List.of(ingest))
           .start();
       started.push(query);

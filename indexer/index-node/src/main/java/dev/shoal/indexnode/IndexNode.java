@@ -16,6 +16,7 @@ import dev.shoal.server.GrpcServer;
 import dev.shoal.server.Metrics;
 import dev.shoal.server.ServiceLoop;
 import dev.shoal.server.time.Clock;
+import dev.shoal.server.tls.Tls;
 import java.io.IOException;
 import java.util.Collections;
 import java.util.List;
@@ -71,6 +72,7 @@ public final class IndexNode implements AutoCloseable {
         return t;
       });
   private GrpcServer server;
+  private Tls tls = Tls.plaintext();
   private HeartbeatPublisher heartbeats;
 
   public IndexNode(IndexNodeConfig config) {
@@ -97,7 +99,9 @@ public final class IndexNode implements AutoCloseable {
     ShardSearchService search = new ShardSearchService(config.nodeId(), shards::get, inFlight, metrics);
     // shard calls run on their own pool, never on the transport's event loops: one slow call (a
     // regexp over a large term dictionary, a deep page of snippets) must not hold up the others
-    server = GrpcServer.forAddress(config.host(), config.port()).service(search).executor(searchPool).start();
+    tls = Tls.of(config.tls());
+    server = GrpcServer.forAddress(config.host(), config.port()).service(search).executor(searchPool).tls(tls)
+        .start();
     states.reportTo(server);
     heartbeats = new HeartbeatPublisher(config.bootstrap(), config.timings(), this::heartbeat).start();
     watcher.onAssignment(this::onAssignment);
@@ -193,6 +197,7 @@ public final class IndexNode implements AutoCloseable {
     if (server != null) {
       server.close();
     }
+    tls.close();
     searchPool.shutdown();
     refresher.shutdownNow();
     watcher.close();

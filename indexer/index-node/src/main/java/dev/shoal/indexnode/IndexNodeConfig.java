@@ -1,6 +1,7 @@
 package dev.shoal.indexnode;
 
 import dev.shoal.cluster.ClusterTimings;
+import dev.shoal.server.tls.TlsFiles;
 import java.nio.file.Path;
 
 /**
@@ -19,26 +20,32 @@ import java.nio.file.Path;
  */
 public record IndexNodeConfig(String nodeId, Path dataDir, String bootstrap, String host, int port,
                               long refreshMillis, long commitMillis, long commitDocs, long liveLag,
-                              ClusterTimings timings) {
+                              ClusterTimings timings, TlsFiles tls) {
 
   /** Localhost on any free port; refresh every 1 s; commit every 30 s or 10,000 documents; LIVE within 100 records. */
   public static IndexNodeConfig defaults(String nodeId, Path dataDir, String bootstrap) {
     return new IndexNodeConfig(nodeId, dataDir, bootstrap, "127.0.0.1", 0, 1_000, 30_000, 10_000, 100,
-        ClusterTimings.defaults());
+        ClusterTimings.defaults(), null);
   }
 
   public IndexNodeConfig withHost(String h) {
     return new IndexNodeConfig(nodeId, dataDir, bootstrap, h, port, refreshMillis, commitMillis, commitDocs, liveLag,
-        timings);
+        timings, tls);
   }
 
   public IndexNodeConfig withPort(int p) {
     return new IndexNodeConfig(nodeId, dataDir, bootstrap, host, p, refreshMillis, commitMillis, commitDocs, liveLag,
-        timings);
+        timings, tls);
   }
 
   public IndexNodeConfig withCommits(long everyMillis, long everyDocs) {
     return new IndexNodeConfig(nodeId, dataDir, bootstrap, host, port, refreshMillis, everyMillis, everyDocs, liveLag,
-        timings);
+        timings, tls);
+  }
+
+  /** These settings with ShardSearch over TLS (mutual where the files say so); null: plaintext. */
+  public IndexNodeConfig withTls(TlsFiles files) {
+    return new IndexNodeConfig(nodeId, dataDir, bootstrap, host, port, refreshMillis, commitMillis, commitDocs, liveLag,
+        timings, files);
   }
 }

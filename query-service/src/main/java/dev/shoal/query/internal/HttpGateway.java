@@ -9,6 +9,7 @@ import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.server.auth.Authenticator;
 import dev.shoal.server.auth.Scope;
+import dev.shoal.server.tls.Tls;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import java.io.IOException;
@@ -23,11 +24,9 @@ import java.util.Locale;
 import java.util.Map;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.UriCompliance;
-import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
-import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -96,15 +95,16 @@ public final class HttpGateway implements AutoCloseable {
 
   public HttpGateway(String host, int port, QueryPipeline pipeline, int maxBodyBytes, int threads,
                      dev.shoal.server.Metrics metrics) {
-    this(host, port, pipeline, maxBodyBytes, threads, metrics, null);
+    this(host, port, pipeline, maxBodyBytes, threads, metrics, null, Tls.plaintext());
   }
 
   /**
    * @param auth API keys for every route but {@code /healthz} ({@code search} for search and
    *             documents, {@code admin} for metrics); null: open
+   * @param tls  HTTPS (HTTP/2 by ALPN) when enabled; else HTTP/1.1 and cleartext HTTP/2
    */
   public HttpGateway(String host, int port, QueryPipeline pipeline, int maxBodyBytes, int threads,
-                     dev.shoal.server.Metrics metrics, Authenticator auth) {
+                     dev.shoal.server.Metrics metrics, Authenticator auth, Tls tls) {
     this.auth = auth;
     this.pipeline = pipeline;
     this.maxBodyBytes = maxBodyBytes;
@@ -120,8 +120,7 @@ public final class HttpGateway implements AutoCloseable {
     config.setIdleTimeout(IDLE_TIMEOUT_MS);
     // ids may hold any character, escaped: "/v1/docs/a%2Fb" is the id "a/b", not a path to refuse
     config.setUriCompliance(UriCompliance.UNSAFE);
-    this.connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(config),
-        new HTTP2CServerConnectionFactory(config));
+    this.connector = new ServerConnector(server, 1, 1, tls.jettyConnectionFactories(config));
     connector.setHost(host);
     connector.setPort(port);
     connector.setIdleTimeout(IDLE_TIMEOUT_MS);

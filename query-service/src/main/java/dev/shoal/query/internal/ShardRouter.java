@@ -5,8 +5,8 @@ import dev.shoal.internal.v1.Replica;
 import dev.shoal.internal.v1.ShardAssignment;
 import dev.shoal.internal.v1.ShardPlacement;
 import dev.shoal.internal.v1.ShardSearchGrpc;
+import dev.shoal.server.tls.Tls;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -70,6 +70,17 @@ public final class ShardRouter implements AutoCloseable {
   private final AtomicReference<ShardAssignment> table = new AtomicReference<>();
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final Map<String, ReplicaStats> stats = new ConcurrentHashMap<>();
+  private final Tls tls;
+
+  /** Plaintext connections to the index nodes. */
+  public ShardRouter() {
+    this(Tls.plaintext());
+  }
+
+  /** @param tls how index nodes are reached (their CA, and this service's certificate where they ask for one) */
+  public ShardRouter(Tls tls) {
+    this.tls = tls;
+  }
 
   private volatile BiFunction<String, Integer, ReplicaTier> tiers = (address, shard) -> ReplicaTier.SERVING;
 
@@ -165,7 +176,7 @@ public final class ShardRouter implements AutoCloseable {
     int lane = Math.floorMod(shard, CONNECTIONS_PER_NODE);
     return ShardSearchGrpc.newFutureStub(channels.computeIfAbsent(address + "#" + lane,
         // responses complete futures on the event loop: no hand-off to an executor per shard answer
-        k -> ManagedChannelBuilder.forTarget(address).usePlaintext().directExecutor()
+        k -> tls.channel(address).directExecutor()
             .maxInboundMessageSize(64 << 20).build()));
   }
 

@@ -2,6 +2,7 @@ package dev.shoal.ranker;
 
 import dev.shoal.encoder.Encoder;
 import dev.shoal.server.GrpcServer;
+import dev.shoal.server.tls.Tls;
 
 /**
  * The ranker's gRPC server: {@link RankerService} over one encoder, with health and reflection.
@@ -12,6 +13,7 @@ public final class RankerServer implements AutoCloseable {
   private final String host;
   private final int port;
   private final RankerService service;
+  private final Tls tls;
   private GrpcServer server;
 
   public RankerServer(String host, int port, Encoder encoder) {
@@ -20,13 +22,22 @@ public final class RankerServer implements AutoCloseable {
 
   /** @param queryCacheSize query embeddings kept; 0 turns the cache off */
   public RankerServer(String host, int port, Encoder encoder, int queryCacheSize) {
+    this(host, port, encoder, queryCacheSize, Tls.plaintext());
+  }
+
+  /**
+   * @param queryCacheSize query embeddings kept; 0 turns the cache off
+   * @param tls            the server's TLS (mutual where its files say so); the caller's to close after this
+   */
+  public RankerServer(String host, int port, Encoder encoder, int queryCacheSize, Tls tls) {
+    this.tls = tls;
     this.host = host;
     this.port = port;
     this.service = new RankerService(encoder, queryCacheSize);
   }
 
   public RankerServer start() {
-    server = GrpcServer.forAddress(host, port).service(service).start();
+    server = GrpcServer.forAddress(host, port).service(service).tls(tls).start();
     return this;
   }
 

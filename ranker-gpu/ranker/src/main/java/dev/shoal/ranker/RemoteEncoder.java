@@ -7,8 +7,8 @@ import dev.shoal.internal.v1.EmbedRequest;
 import dev.shoal.internal.v1.EmbedResponse;
 import dev.shoal.internal.v1.RankerGrpc;
 import dev.shoal.ranker.RankerService;
+import dev.shoal.server.tls.Tls;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -25,7 +25,12 @@ public final class RemoteEncoder implements Encoder {
   private final long timeoutMs;
 
   public RemoteEncoder(String target, ModelSpec spec, long timeoutMs) {
-    this.channel = ManagedChannelBuilder.forTarget(target).usePlaintext().maxInboundMessageSize(64 << 20).build();
+    this(target, spec, timeoutMs, Tls.plaintext());
+  }
+
+  /** @param tls how the ranker is reached (its CA, and this process's certificate where the ranker asks for one) */
+  public RemoteEncoder(String target, ModelSpec spec, long timeoutMs, Tls tls) {
+    this.channel = tls.channel(target).maxInboundMessageSize(64 << 20).build();
     this.stub = RankerGrpc.newBlockingStub(channel);
     this.spec = spec;
     this.timeoutMs = timeoutMs;
