@@ -26,6 +26,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -47,6 +49,11 @@ public final class QueryService implements AutoCloseable {
   private final ShardRouter router;
   private final SystemScheduler scheduler = new SystemScheduler("query-timers");
   private ManagedChannel rankerChannel;
+  /**
+   * gRPC calls run here, not on grpc-java's default unbounded pool: the in-flight bound's threads,
+   * plus a few so health checks, ingest streams and refusals never wait behind blocked searches.
+   */
+  private final ExecutorService grpcPool;
   private GrpcServer grpc;
   private HttpGateway http;
   private volatile boolean closed;
@@ -68,6 +75,11 @@ public final class QueryService implements AutoCloseable {
     this.heartbeats = new HeartbeatWatcher(config.bootstrap());
     this.tls = Tls.of(config.tls());
     this.router = new ShardRouter(tls);
+    this.grpcPool = Executors.newFixedThreadPool(config.admission().maxGrpcSearchesInFlight() + 4, r -> {
+      Thread t = new Thread(r, "query-grpc");
+      t.setDaemon(true);
+      return t;
+    });
   }
 
   /** The followers of the routing table and the heartbeats: if one stops on an error, routing is frozen. */
@@ -85,11 +97,12 @@ public final class QueryService implements AutoCloseable {
     watcher.start();
     heartbeats.start();
     List<BindableService> services = new ArrayList<>(extra);
-    services.add(new SearchGrpcService(pipeline, scheduler.clock()));
+    services.add(new SearchGrpcService(pipeline, scheduler.clock(), config.admission().maxGrpcSearchesInFlight(),
+        config.logQueryText()));
     Authenticator auth = config.apiKeyFile() == null ? null
         : Authenticator.of(new ApiKeyFile(config.apiKeyFile(), scheduler.clock()));
     GrpcServer.Builder server = GrpcServer.forAddress(config.host(), config.grpcPort()).services(services)
-        .maxInboundMessageBytes(config.limits().maxRequestBytes()).tls(tls);
+        .maxInboundMessageBytes(config.limits().maxRequestBytes()).tls(tls).executor(grpcPool);
     if (auth != null) {
       server.interceptor(new ApiKeyInterceptor(auth));
     }
@@ -163,6 +176,7 @@ public final class QueryService implements AutoCloseable {
     if (grpc != null) {
       grpc.close();
     }
+    grpcPool.shutdownNow();
     watcher.close();
     heartbeats.close();
     router.close();

@@ -24,11 +24,14 @@ import java.util.Map;
  * @param apiKeyFile       API keys required on every call but health ({@code ApiKeyFile}); null: open
  * @param tls              TLS of the gRPC and HTTP fronts, and the certificate and CA of its calls to index
  *                         nodes and the ranker; null: plaintext
+ * @param admission        per-key rates and the bounds on requests in flight
+ * @param logQueryText     whether logs may hold query text (a request that failed); off in production examples,
+ *                         where queries may be personal data: logs then say only the query's length
  */
 public record QueryServiceConfig(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
                                  long resultCacheBytes, int httpThreads, long rankerBudgetMillis, SearchLimits limits,
                                  Fusion fusion, FusionWeights weights, java.nio.file.Path apiKeyFile,
-                                 TlsFiles tls) {
+                                 TlsFiles tls, AdmissionLimits admission, boolean logQueryText) {
 
   /** The result cache's default budget: 64 MiB, about 1,000 k=100 answers with snippets or 60 of k=1000. */
   public static final long RESULT_CACHE_BYTES = 64L << 20;
@@ -47,28 +50,38 @@ public record QueryServiceConfig(String bootstrap, String rankerTarget, String h
   public static QueryServiceConfig defaults(String bootstrap, String rankerTarget) {
     return new QueryServiceConfig(bootstrap, rankerTarget, "127.0.0.1", 0, 0, RESULT_CACHE_BYTES, 8, 1_000,
         SearchLimits.defaults(), new Rrf(60), new FusionWeights(Map.of("bm25", 1.0, "dense", 1.0, "cosine", 3.0,
-            "ranker", 3.0)), null, null);
+            "ranker", 3.0)), null, null, AdmissionLimits.defaults(), true);
   }
 
   public QueryServiceConfig withAddress(String h, int grpc, int http) {
     return new QueryServiceConfig(bootstrap, rankerTarget, h, grpc, http, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText);
   }
 
   public QueryServiceConfig withResultCacheBytes(long budget) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, budget, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText);
   }
 
   /** These settings with API keys required, from a key file watched for changes. */
   public QueryServiceConfig withApiKeyFile(java.nio.file.Path file) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, file, tls);
+        rankerBudgetMillis, limits, fusion, weights, file, tls, admission, logQueryText);
+  }
+
+  public QueryServiceConfig withAdmission(AdmissionLimits a) {
+    return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, a, logQueryText);
+  }
+
+  public QueryServiceConfig withQueryTextInLogs(boolean on) {
+    return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, on);
   }
 
   /** These settings with TLS on both fronts and on the calls to index nodes and the ranker; null: plaintext. */
   public QueryServiceConfig withTls(TlsFiles files) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, files);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, files, admission, logQueryText);
   }
 }

@@ -102,6 +102,7 @@ class QueryPathIT {
   static HttpGateway http;
   static final String ODD_ID = "a+b c";
   static final int HTTP_THREADS = 4;
+  static final java.util.concurrent.atomic.AtomicLong QUERY_SEQUENCE = new java.util.concurrent.atomic.AtomicLong();
 
   @BeforeAll
   static void start() throws Exception {
@@ -422,10 +423,16 @@ class QueryPathIT {
 
   /** p99 in ms of 40 sequential /healthz and 40 BM25 searches on one keep-alive client, each checked. */
   private static double[] p99HealthAndSearchMillis() throws Exception {
-    double[][] ms = new double[2][40];
+    return p99HealthAndSearchMillis(40);
+  }
+
+  /** p99 in ms of n sequential /healthz and n BM25 searches (each its own query) on one keep-alive client. */
+  private static double[] p99HealthAndSearchMillis(int n) throws Exception {
+    double[][] ms = new double[2][n];
     try (HttpClient c = HttpClient.newHttpClient()) {
-      for (int i = 0; i < 40; i++) {
-        String[] paths = {"/healthz", "/v1/search?q=vitamin+" + i + "&profile=bm25&k=3"};
+      for (int i = 0; i < n; i++) {
+        // a query never asked before, so the result cache answers none of them
+        String[] paths = {"/healthz", "/v1/search?q=vitamin+" + QUERY_SEQUENCE.incrementAndGet() + "&profile=bm25&k=3"};
         for (int j = 0; j < 2; j++) {
           long t0 = System.nanoTime();
           HttpResponse<String> r = get(c, http.port(), paths[j], null);
@@ -525,6 +532,7 @@ class QueryPathIT {
    */
   @Test
   void slowClientsHoldNoRequestThread() throws Exception {
+    p99HealthAndSearchMillis(); // warm-up, so the unloaded figure is not the cold one
     double[] unloaded = p99HealthAndSearchMillis();
     List<Socket> slow = new ArrayList<>();
     for (int i = 0; i < 300; i++) {
@@ -567,5 +575,77 @@ class QueryPathIT {
         s.close();
       }
     }
+  }
+
+  /**
+   * The second abuse test of the security issue: 200 clients each keeping a maximum-depth search
+   * in flight (k = 1000, rerank depth 1000, explanations, a new query each time so no cache helps),
+   * over new connections, sending the next as soon as one is answered, or after Retry-After when
+   * refused, as gRPC's retry policy does. Admission control runs the few it has slots for and
+   * refuses the rest at once with 429, so normal searches and health stay within 5x their unloaded
+   * p99 and no request fails with an error (an out-of-memory would be a 500). A client that ignores
+   * Retry-After is a request rate, which the per-key limit bounds (AdmissionTest).
+   */
+  @Test
+  void twoHundredClientsAtMaximumDepthLeaveOthersWithinFiveTimesTheirP99() throws Exception {
+    p99HealthAndSearchMillis(200); // JIT and connection warm-up, so the unloaded figure is not the cold one
+    double[] unloaded = p99HealthAndSearchMillis(200);
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.atomic.AtomicLong sequence = new java.util.concurrent.atomic.AtomicLong();
+    java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.LongAdder> outcomes =
+        new java.util.concurrent.ConcurrentHashMap<>();
+    java.util.concurrent.atomic.AtomicBoolean retryAfterOnEvery429 = new java.util.concurrent.atomic.AtomicBoolean(true);
+    List<Thread> hostile = new ArrayList<>();
+    for (int c = 0; c < 200; c++) {
+      hostile.add(Thread.ofVirtual().start(() -> {
+        while (!stop.get()) {
+          String request = "GET /v1/search?q=cell+protein+expression+" + sequence.incrementAndGet()
+              + "&profile=neural&k=1000&rerank_depth=1000&explain=true HTTP/1.1\r\nHost: x\r\n"
+              + "Connection: close\r\n\r\n";
+          try (Socket s = new Socket("127.0.0.1", http.port())) {
+            s.setSoTimeout(60_000);
+            s.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+            String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+            String status = answer.length() >= 12 ? answer.substring(9, 12) : "none";
+            outcomes.computeIfAbsent(status, k -> new java.util.concurrent.atomic.LongAdder()).increment();
+            if (status.equals("429")) {
+              java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)\r\nretry-after: (\\d+)\r\n")
+                  .matcher(answer);
+              if (m.find()) {
+                Thread.sleep(1_000L * Integer.parseInt(m.group(1)));
+              } else {
+                retryAfterOnEvery429.set(false);
+              }
+            }
+          } catch (IOException e) {
+            outcomes.computeIfAbsent("io: " + e.getClass().getSimpleName(),
+                k -> new java.util.concurrent.atomic.LongAdder()).increment();
+          } catch (InterruptedException e) {
+            return;
+          }
+        }
+      }));
+    }
+    double[] loaded;
+    try {
+      Thread.sleep(1_000);
+      loaded = p99HealthAndSearchMillis(200);
+    } finally {
+      stop.set(true);
+      for (Thread t : hostile) {
+        t.join(60_000);
+      }
+    }
+    System.out.printf("200 maximum-depth clients: p99 /healthz %.1f ms (unloaded %.1f), search %.1f ms (unloaded "
+        + "%.1f); their answers %s%n", loaded[0], unloaded[0], loaded[1], unloaded[1], outcomes);
+    assertTrue(outcomes.containsKey("429"), "admission control refused some: " + outcomes);
+    assertTrue(outcomes.containsKey("200"), "and ran some: " + outcomes);
+    assertEquals(Set.of("200", "429"), outcomes.keySet(), "nothing failed otherwise (no 500, no reset)");
+    assertTrue(retryAfterOnEvery429.get(), "every 429 says when to retry");
+    // the bound of the security issue: within 5x the unloaded p99 (plus 50 ms for this shared machine)
+    assertTrue(loaded[0] <= 5 * unloaded[0] + 50, "/healthz p99 " + loaded[0] + " ms beside 200 maximum-depth "
+        + "clients, " + unloaded[0] + " ms without");
+    assertTrue(loaded[1] <= 5 * unloaded[1] + 50, "search p99 " + loaded[1] + " ms beside 200 maximum-depth clients, "
+        + unloaded[1] + " ms without");
   }
 }

@@ -153,14 +153,17 @@ public final class HttpGateway implements AutoCloseable {
     public boolean handle(Request request, Response response, Callback callback) {
       String path = request.getHttpURI().getPath();
       try {
-        if (auth != null && !path.equals("/healthz") && !allowed(request, response, callback,
-            path.equals("/metrics") ? Scope.ADMIN : Scope.SEARCH)) {
-          return true;
+        String caller = "";
+        if (auth != null && !path.equals("/healthz")) {
+          caller = allowed(request, response, callback, path.equals("/metrics") ? Scope.ADMIN : Scope.SEARCH);
+          if (caller == null) {
+            return true;
+          }
         }
         if (path.equals("/v1/search")) {
-          search(request, response, callback);
+          search(request, response, callback, caller);
         } else if (path.startsWith("/v1/docs/")) {
-          doc(request, response, callback);
+          doc(request, response, callback, caller);
         } else if (path.equals("/healthz")) {
           send(response, callback, 200, "{\"status\":\"SERVING\"}");
         } else if (path.equals("/metrics")) {
@@ -176,12 +179,12 @@ public final class HttpGateway implements AutoCloseable {
     }
   }
 
-  /** Whether the request's key has the scope; if not, the 401 or 403 is sent. */
-  private boolean allowed(Request request, Response response, Callback callback, Scope needed) {
+  /** The name of the request's key when it has the scope; if not, null, and the 401 or 403 is sent. */
+  private String allowed(Request request, Response response, Callback callback, Scope needed) {
     Authenticator.Decision d = auth.check(request.getHeaders().get(HttpHeader.AUTHORIZATION), needed);
     switch (d.outcome()) {
       case ALLOWED -> {
-        return true;
+        return d.keyName();
       }
       case UNAUTHENTICATED -> {
         response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
@@ -190,7 +193,7 @@ public final class HttpGateway implements AutoCloseable {
       case PERMISSION_DENIED -> sendError(response, callback, 403, "PERMISSION_DENIED",
           Authenticator.permissionDenied(needed));
     }
-    return false;
+    return null;
   }
 
   /** Jetty's own errors (bad request line, headers too large, ...) in the API's JSON form. */
@@ -211,7 +214,7 @@ public final class HttpGateway implements AutoCloseable {
     }
   }
 
-  private void search(Request request, Response response, Callback callback) {
+  private void search(Request request, Response response, Callback callback, String caller) {
     try {
       SearchRequest req;
       switch (request.getMethod()) {
@@ -237,15 +240,15 @@ public final class HttpGateway implements AutoCloseable {
           return;
         }
       }
-      send(response, callback, 200, PRINTER.print(pipeline.search(req, Long.MAX_VALUE)));
+      send(response, callback, 200, PRINTER.print(pipeline.search(req, Long.MAX_VALUE, caller)));
     } catch (StatusException e) {
-      sendStatus(response, callback, e.getStatus());
+      sendStatus(response, callback, e);
     } catch (IOException e) {
       sendError(response, callback, 400, "INVALID_ARGUMENT", "could not read the request body: " + e.getMessage());
     }
   }
 
-  private void doc(Request request, Response response, Callback callback) {
+  private void doc(Request request, Response response, Callback callback, String caller) {
     try {
       // a path, not a form: %XX is decoded, '+' stays a plus
       String id = request.getHttpURI().getDecodedPath().substring("/v1/docs/".length());
@@ -254,9 +257,9 @@ public final class HttpGateway implements AutoCloseable {
         return;
       }
       send(response, callback, 200, PRINTER.print(pipeline.get(GetRequest.newBuilder().setId(id).build(),
-          Long.MAX_VALUE)));
+          Long.MAX_VALUE, caller)));
     } catch (StatusException e) {
-      sendStatus(response, callback, e.getStatus());
+      sendStatus(response, callback, e);
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException(e);
     }
@@ -363,11 +366,20 @@ public final class HttpGateway implements AutoCloseable {
     }
   }
 
-  private static void sendStatus(Response response, Callback callback, Status s) {
+  /**
+   * A refusal from admission control (a retry hint) is 429 with {@code Retry-After} in whole
+   * seconds, rounded up; any other RESOURCE_EXHAUSTED is a request over a size limit, 413.
+   */
+  private static void sendStatus(Response response, Callback callback, StatusException e) {
+    Status s = e.getStatus();
+    long retryMillis = Admission.retryMillis(e);
+    if (retryMillis >= 0) {
+      response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(Math.max(1, (retryMillis + 999) / 1000)));
+    }
     int http = switch (s.getCode()) {
       case INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE -> 400;
       case NOT_FOUND -> 404;
-      case RESOURCE_EXHAUSTED -> 413;
+      case RESOURCE_EXHAUSTED -> retryMillis >= 0 ? 429 : 413;
       case UNAVAILABLE -> 503;
       case DEADLINE_EXCEEDED -> 504;
       default -> 500;

@@ -21,6 +21,7 @@ public final class QueryPipeline {
 
   private final SearchPipeline search;
   private final DocumentLookup lookup;
+  private final Admission admission;
 
   /**
    * @param generations the searcher generation each replica ("address/shard") last reported, for the result cache
@@ -29,6 +30,7 @@ public final class QueryPipeline {
                        RankerGrpc.RankerBlockingStub ranker, ToLongFunction<String> generations, Metrics metrics,
                        Scheduler scheduler) {
     Plans plans = new Plans(stages, config.fusion(), config.weights());
+    this.admission = new Admission(config.admission(), scheduler.clock());
     ResultCache cache = config.resultCacheBytes() > 0 ? new ResultCache(config.resultCacheBytes()) : null;
     if (cache != null) {
       metrics.gauge("shoal_search_cache_hit_ratio", "Share of searches answered from the result cache.", () -> {
@@ -43,16 +45,34 @@ public final class QueryPipeline {
         new StatisticsPhase(router, client, scheduler.clock()), new Scatter(router, client, scheduler),
         new Hydrator(router, client, scheduler.clock()),
         new QueryEmbedder(ranker, scheduler.clock(), config.rankerBudgetMillis()), cache, generations,
-        new SearchMetrics(metrics), scheduler.clock());
+        new SearchMetrics(metrics), scheduler.clock(), admission);
     this.lookup = new DocumentLookup(router, client, scheduler.clock());
   }
 
-  /** @param deadlineNanos absolute on the scheduler's clock, or {@code Long.MAX_VALUE} for none */
+  /**
+   * @param deadlineNanos absolute on the scheduler's clock, or {@code Long.MAX_VALUE} for none
+   * @param client        the caller's API key name, charged against its rate; "" where keys are not required
+   */
+  public SearchResponse search(SearchRequest request, long deadlineNanos, String client) throws StatusException {
+    return search.search(request, deadlineNanos, client);
+  }
+
+  /** A search from a client that is not charged (no keys required). */
   public SearchResponse search(SearchRequest request, long deadlineNanos) throws StatusException {
-    return search.search(request, deadlineNanos);
+    return search(request, deadlineNanos, "");
+  }
+
+  public GetResponse get(GetRequest request, long deadlineNanos, String client) throws StatusException {
+    admission.charge(client);
+    return lookup.get(request, deadlineNanos);
   }
 
   public GetResponse get(GetRequest request, long deadlineNanos) throws StatusException {
-    return lookup.get(request, deadlineNanos);
+    return get(request, deadlineNanos, "");
+  }
+
+  /** The admission control of both fronts (for tests). */
+  public Admission admission() {
+    return admission;
   }
 }

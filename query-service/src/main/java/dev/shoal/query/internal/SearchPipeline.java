@@ -49,6 +49,7 @@ final class SearchPipeline {
   static final int SPECULATIVE_PAGE_MAX = 20;
 
   private final RequestValidator validator;
+  private final Admission admission;
   private final Plans plans;
   private final ShardRouter router;
   private final StatisticsPhase statistics;
@@ -63,7 +64,8 @@ final class SearchPipeline {
   SearchPipeline(RequestValidator validator, Plans plans, ShardRouter router, StatisticsPhase statistics,
                  Scatter scatter, Hydrator hydrator,
                  QueryEmbedder embedder, ResultCache cache, ToLongFunction<String> generations, SearchMetrics metrics,
-                 Clock clock) {
+                 Clock clock, Admission admission) {
+    this.admission = admission;
     this.validator = validator;
     this.plans = plans;
     this.router = router;
@@ -98,7 +100,7 @@ final class SearchPipeline {
    * @param deadlineNanos absolute deadline on this pipeline's clock from the transport, or
    *                      {@code Long.MAX_VALUE} when the client set none
    */
-  SearchResponse search(SearchRequest raw, long deadlineNanos) throws StatusException {
+  SearchResponse search(SearchRequest raw, long deadlineNanos, String client) throws StatusException {
     long start = clock.nanoTime();
     SearchRequest r = validator.validate(raw);
     SearchPlan plan;
@@ -107,6 +109,9 @@ final class SearchPipeline {
     } catch (IllegalArgumentException e) {
       throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException();
     }
+    // a bad request is told what to fix before it is counted; a cached answer is counted, but never
+    // waits for an expensive slot
+    admission.charge(client);
     SearchRequest cacheKey = cache == null ? null : ResultCache.key(r);
     if (cacheKey != null) {
       SearchResponse hit = cache.get(cacheKey, generations);
@@ -118,6 +123,14 @@ final class SearchPipeline {
         return b.build();
       }
     }
+    try (Admission.Permit permit = admission.admit(r)) {
+      return run(r, plan, cacheKey, start, deadlineNanos);
+    }
+  }
+
+  /** The admitted, uncached search. */
+  private SearchResponse run(SearchRequest r, SearchPlan plan, SearchRequest cacheKey, long start,
+                             long deadlineNanos) throws StatusException {
     long timeoutMs = r.getTimeoutMs() > 0 ? r.getTimeoutMs() : DEFAULT_TIMEOUT_MS;
     long deadline = Math.min(deadlineNanos, start + TimeUnit.MILLISECONDS.toNanos(timeoutMs));
     SearchResponse.Builder out = SearchResponse.newBuilder();

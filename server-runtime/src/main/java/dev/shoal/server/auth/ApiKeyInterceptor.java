@@ -1,5 +1,7 @@
 package dev.shoal.server.auth;
 
+import io.grpc.Context;
+import io.grpc.Contexts;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
@@ -22,6 +24,14 @@ public final class ApiKeyInterceptor implements ServerInterceptor {
 
   private final Authenticator auth;
 
+  private static final Context.Key<String> CALLER = Context.key("shoal-api-key-name");
+
+  /** The name of the key the current call was allowed with; "" on a server without keys. */
+  public static String caller() {
+    String name = CALLER.get();
+    return name == null ? "" : name;
+  }
+
   public ApiKeyInterceptor(Authenticator auth) {
     this.auth = auth;
   }
@@ -37,7 +47,7 @@ public final class ApiKeyInterceptor implements ServerInterceptor {
     Authenticator.Decision d = auth.check(headers.get(AUTHORIZATION), needed);
     switch (d.outcome()) {
       case ALLOWED -> {
-        return next.startCall(call, headers);
+        return Contexts.interceptCall(Context.current().withValue(CALLER, d.keyName()), call, headers, next);
       }
       case UNAUTHENTICATED -> call.close(Status.UNAUTHENTICATED.withDescription(Authenticator.UNAUTHENTICATED_MESSAGE),
           new Metadata());
