@@ -10,6 +10,7 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import kafka.server.KafkaConfig;
@@ -17,6 +18,9 @@ import kafka.server.KafkaRaftServer;
 import kafka.tools.StorageTool;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ScramCredentialInfo;
+import org.apache.kafka.clients.admin.ScramMechanism;
+import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.utils.Time;
 
@@ -32,6 +36,8 @@ public final class EmbeddedKafka implements AutoCloseable {
   private final int firstPort;
   private KafkaRaftServer server;
   private int brokerPort;
+  private boolean scram;
+  private int scramPort;
 
   public EmbeddedKafka(Path dir) {
     this(dir, 0);
@@ -41,6 +47,15 @@ public final class EmbeddedKafka implements AutoCloseable {
   public EmbeddedKafka(Path dir, int firstPort) {
     this.dir = dir;
     this.firstPort = firstPort;
+  }
+
+  /**
+   * Also listen for SASL/SCRAM-SHA-512 clients (SASL_PLAINTEXT) on a second port, beside the
+   * plaintext one the broker and its admin use; users are added with {@link #addScramUser}.
+   */
+  public EmbeddedKafka withScramListener() {
+    this.scram = true;
+    return this;
   }
 
   public EmbeddedKafka start() {
@@ -55,20 +70,30 @@ public final class EmbeddedKafka implements AutoCloseable {
       } else {
         ports.setProperty("broker", Integer.toString(firstPort > 0 ? firstPort : freePort()));
         ports.setProperty("controller", Integer.toString(freePort()));
+        ports.setProperty("scram", Integer.toString(freePort()));
         try (Writer w = Files.newBufferedWriter(portsFile)) {
           ports.store(w, "ports of the embedded broker; the controller's is part of the formatted metadata");
         }
       }
       brokerPort = Integer.parseInt(ports.getProperty("broker"));
       int controllerPort = Integer.parseInt(ports.getProperty("controller"));
+      scramPort = Integer.parseInt(ports.getProperty("scram", "0"));
       Path logs = dir.resolve("logs");
       Properties p = new Properties();
       p.put("process.roles", "broker,controller");
       p.put("node.id", "1");
-      p.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
-      p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort);
+      String sasl = scram ? ",SASL_PLAINTEXT://127.0.0.1:" + scramPort : "";
+      p.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + sasl + ",CONTROLLER://127.0.0.1:" + controllerPort);
+      p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + sasl);
       p.put("controller.listener.names", "CONTROLLER");
-      p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+      p.put("inter.broker.listener.name", "PLAINTEXT");
+      p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+          + (scram ? ",SASL_PLAINTEXT:SASL_PLAINTEXT" : ""));
+      if (scram) {
+        p.put("sasl.enabled.mechanisms", "SCRAM-SHA-512");
+        p.put("listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config",
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;");
+      }
       p.put("controller.quorum.bootstrap.servers", "127.0.0.1:" + controllerPort);
       p.put("log.dirs", logs.toString());
       p.put("offsets.topic.replication.factor", "1");
@@ -132,6 +157,26 @@ public final class EmbeddedKafka implements AutoCloseable {
 
   public String bootstrap() {
     return "127.0.0.1:" + brokerPort;
+  }
+
+  /** The SASL/SCRAM listener's address ({@link #withScramListener()}). */
+  public String scramBootstrap() {
+    if (!scram || scramPort == 0) {
+      throw new IllegalStateException("this broker has no SCRAM listener: start it withScramListener()");
+    }
+    return "127.0.0.1:" + scramPort;
+  }
+
+  /** Adds (or replaces) a SCRAM-SHA-512 user, through the plaintext listener. */
+  public void addScramUser(String user, String password) {
+    Properties p = new Properties();
+    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap());
+    try (Admin admin = Admin.create(p)) {
+      admin.alterUserScramCredentials(List.of(new UserScramCredentialUpsertion(user,
+          new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), password))).all().get(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot add the SCRAM user " + user, e);
+    }
   }
 
   /** The bootstrap address of the broker whose state is in {@code dir} (once it has started there). */
