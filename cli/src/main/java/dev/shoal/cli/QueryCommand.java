@@ -2,6 +2,7 @@ package dev.shoal.cli;
 
 import dev.shoal.cli.internal.UntilStopped;
 import dev.shoal.ingest.IngestGrpcService;
+import dev.shoal.query.AdmissionLimits;
 import dev.shoal.query.QueryService;
 import dev.shoal.query.QueryServiceConfig;
 import dev.shoal.server.Metrics;
@@ -40,11 +41,33 @@ final class QueryCommand implements Callable<Integer> {
   @Mixin
   TlsOptions tls;
 
+  @Option(names = "--rate-per-key", defaultValue = "200", description = "searches and gets per second one API key "
+      + "may send, sustained; 0 = no limit (default: ${DEFAULT-VALUE})")
+  double ratePerKey;
+
+  @Option(names = "--burst-per-key", defaultValue = "400", description = "requests one key may send at once above "
+      + "its rate (default: ${DEFAULT-VALUE})")
+  int burstPerKey;
+
+  @Option(names = "--max-expensive", description = "expensive searches (offset + k or rerank depth over 100, more "
+      + "than 8 filters) running at once; more get RESOURCE_EXHAUSTED / 429 (default: half the cores)")
+  Integer maxExpensive;
+
+  @Option(names = "--log-query-text", defaultValue = "true", negatable = true, fallbackValue = "true",
+      description = "let logs hold the text of a failed query; --no-log-query-text where queries are personal data "
+          + "(default: ${DEFAULT-VALUE})")
+  boolean logQueryText;
+
   @Override
   public Integer call() throws Exception {
     IngestGrpcService ingest = new IngestGrpcService(bootstrap);
     QueryServiceConfig config = QueryServiceConfig.defaults(bootstrap, ranker).withAddress(host, grpcPort, httpPort)
         .withTls(tls.files());
+    AdmissionLimits admission = AdmissionLimits.defaults().withRatePerKey(ratePerKey, burstPerKey);
+    if (maxExpensive != null) {
+      admission = admission.withMaxExpensiveInFlight(maxExpensive);
+    }
+    config = config.withAdmission(admission).withQueryTextInLogs(logQueryText);
     QueryService query = new QueryService(apiKeys == null ? config : config.withApiKeyFile(apiKeys), new Metrics(),
         List.of(ingest)).start();
     return UntilStopped.serve("query service gRPC " + host + ":" + query.grpcPort() + " HTTP " + (tls.files() == null ? "http" : "https") + "://" + host + ":"

@@ -130,7 +130,9 @@ final class SearchCommand implements Callable<Integer> {
           r.getDegraded() ? " (degraded: " + r.getDegradedReason() + ")" : "");
       return 0;
     } catch (StatusRuntimeException e) {
-      System.err.println("search failed: " + e.getStatus().getCode() + ": " + e.getStatus().getDescription());
+      System.err.println("search failed: " + e.getStatus().getCode() + ": " + e.getStatus().getDescription()
+          + (e.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE && tlsCa == null
+              ? " (if the server speaks TLS, pass --tls-ca with its CA certificate)" : ""));
       return 1;
     } finally {
       channel.shutdownNow();
