@@ -37,6 +37,10 @@ final class EnricherCommand implements Callable<Integer> {
   @Option(names = "--metrics-port", defaultValue = "0", description = "port of GET /metrics (0 = any free port)")
   int metricsPort;
 
+  @Option(names = "--host", defaultValue = "127.0.0.1", description = "address the health and metrics ports bind "
+      + "(0.0.0.0 in a container; default: ${DEFAULT-VALUE})")
+  String host;
+
   @Option(names = "--health-port", defaultValue = "0", description = "port of gRPC health, SERVING while the "
       + "enricher runs (0 = any free port)")
   int healthPort;
@@ -48,9 +52,9 @@ final class EnricherCommand implements Callable<Integer> {
     Enricher enricher = new Enricher(EnricherConfig.defaults(bootstrap, id)
         .withMaxWindows(model.maxWindows), encoder, metrics);
     enricher.start();
-    MetricsHttpServer metricsServer = new MetricsHttpServer("127.0.0.1", metricsPort, metrics);
-    HealthEndpoint health = HealthEndpoint.start("127.0.0.1", healthPort, enricher::isReady);
-    return UntilStopped.serve("enricher " + id + " running (" + encoder.backend() + "), metrics on http://127.0.0.1:"
+    MetricsHttpServer metricsServer = new MetricsHttpServer(host, metricsPort, metrics);
+    HealthEndpoint health = HealthEndpoint.start(host, healthPort, enricher::isReady);
+    return UntilStopped.serve("enricher " + id + " running (" + encoder.backend() + "), metrics on http://" + host + ":"
         + metricsServer.port() + "/metrics, health on " + health.address(),
         List.of(encoder, enricher, metricsServer, health), List.of(enricher));
   }

@@ -34,17 +34,25 @@ final class ManagerCommand implements Callable<Integer> {
       description = "a node silent this long loses its shards (default: ${DEFAULT-VALUE})")
   long failureTimeoutMs;
 
+  @Option(names = "--host", defaultValue = "127.0.0.1", description = "address the health and metrics ports bind "
+      + "(0.0.0.0 in a container; default: ${DEFAULT-VALUE})")
+  String host;
+
+  @Option(names = "--replication-factor", defaultValue = "1", description = "Kafka replicas of each topic it "
+      + "creates when missing (existing topics are left as they are; default: ${DEFAULT-VALUE})")
+  short replicationFactor;
+
   @Option(names = "--health-port", defaultValue = "0", description = "port of gRPC health, SERVING while the "
       + "manager runs (0 = any free port)")
   int healthPort;
 
   @Override
   public Integer call() throws Exception {
-    ClusterTopics.ensure(bootstrap, shards, (short) 1);
+    ClusterTopics.ensure(bootstrap, shards, replicationFactor);
     ShardManager manager = new ShardManager(ShardManagerConfig.defaults(bootstrap, managerId, shards)
         .withReplicas(replicas).withFailureTimeoutMillis(failureTimeoutMs));
     manager.start();
-    HealthEndpoint health = HealthEndpoint.start("127.0.0.1", healthPort, manager::isReady);
+    HealthEndpoint health = HealthEndpoint.start(host, healthPort, manager::isReady);
     return UntilStopped.serve("shard manager " + managerId + " started (" + shards + " shards, " + replicas
         + " replicas), health on " + health.address(), List.of(manager, health), List.of(manager));
   }

@@ -3,6 +3,7 @@ package dev.shoal.cli;
 import dev.shoal.cli.internal.UntilStopped;
 import dev.shoal.indexnode.IndexNode;
 import dev.shoal.indexnode.IndexNodeConfig;
+import dev.shoal.server.HealthEndpoint;
 import dev.shoal.server.Metrics;
 import dev.shoal.server.MetricsHttpServer;
 import java.nio.file.Path;
@@ -43,18 +44,39 @@ final class NodeCommand implements Callable<Integer> {
   @Mixin
   TlsOptions tls;
 
+  @Option(names = "--advertise-host", description = "the host other services reach this node by, in its heartbeats "
+      + "(a pod's DNS name in Kubernetes); default: --host")
+  String advertiseHost;
+
+  @Option(names = "--zone", defaultValue = "", description = "the node's zone (or rack): replicas of a shard are "
+      + "spread over zones (default: none)")
+  String zone;
+
+  @Option(names = "--health-port", defaultValue = "-1", description = "also serve gRPC health in plaintext on this "
+      + "port, for probes that cannot speak TLS (Kubernetes'); SERVING when every hosted shard is LIVE (-1: none, "
+      + "0: any free port)")
+  int healthPort;
+
   @Option(names = "--commit-ms", defaultValue = "30000", description = "durable commit at least this often")
   long commitMs;
 
   @Override
   public Integer call() throws Exception {
     IndexNodeConfig config = IndexNodeConfig.defaults(nodeId, dataDir, bootstrap).withHost(host).withPort(port)
-        .withCommits(commitMs, commitDocs).withTls(tls.files());
+        .withCommits(commitMs, commitDocs).withTls(tls.files())
+        .withAdvertisement(advertiseHost == null ? host : advertiseHost, zone);
     Metrics metrics = new Metrics();
     IndexNode node = new IndexNode(config, metrics).start();
     MetricsHttpServer metricsServer = new MetricsHttpServer(host, metricsPort, metrics);
     System.out.println("node " + nodeId + " metrics on http://" + host + ":" + metricsServer.port() + "/metrics");
-    return UntilStopped.serve("node " + nodeId + " serving ShardSearch on " + node.address(),
-        List.of(metricsServer, node), node.loops());
+    List<AutoCloseable> parts = new java.util.ArrayList<>(List.of(metricsServer, node));
+    String probe = "";
+    if (healthPort >= 0) {
+      HealthEndpoint health = HealthEndpoint.start(host, healthPort, node::allShardsLive);
+      parts.add(health);
+      probe = ", plaintext health on " + health.address();
+    }
+    return UntilStopped.serve("node " + nodeId + " serving ShardSearch on " + node.address() + probe, parts,
+        node.loops());
   }
 }

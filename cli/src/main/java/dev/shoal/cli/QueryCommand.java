@@ -5,6 +5,7 @@ import dev.shoal.ingest.IngestGrpcService;
 import dev.shoal.query.AdmissionLimits;
 import dev.shoal.query.QueryService;
 import dev.shoal.query.QueryServiceConfig;
+import dev.shoal.server.HealthEndpoint;
 import dev.shoal.server.Metrics;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -41,6 +42,11 @@ final class QueryCommand implements Callable<Integer> {
   @Mixin
   TlsOptions tls;
 
+  @Option(names = "--health-port", defaultValue = "-1", description = "also serve gRPC health in plaintext on this "
+      + "port, for probes that cannot speak TLS (Kubernetes'); SERVING once the routing table and the heartbeats "
+      + "are read (-1: none, 0: any free port)")
+  int healthPort;
+
   @Option(names = "--rate-per-key", defaultValue = "200", description = "searches and gets per second one API key "
       + "may send, sustained; 0 = no limit (default: ${DEFAULT-VALUE})")
   double ratePerKey;
@@ -70,7 +76,15 @@ final class QueryCommand implements Callable<Integer> {
     config = config.withAdmission(admission).withQueryTextInLogs(logQueryText);
     QueryService query = new QueryService(apiKeys == null ? config : config.withApiKeyFile(apiKeys), new Metrics(),
         List.of(ingest)).start();
-    return UntilStopped.serve("query service gRPC " + host + ":" + query.grpcPort() + " HTTP " + (tls.files() == null ? "http" : "https") + "://" + host + ":"
-        + query.httpPort(), List.of(ingest, query), query.loops());
+    List<AutoCloseable> parts = new java.util.ArrayList<>(List.of(ingest, query));
+    String probe = "";
+    if (healthPort >= 0) {
+      HealthEndpoint health = HealthEndpoint.start(host, healthPort, query::ready);
+      parts.add(health);
+      probe = ", plaintext health on " + health.address();
+    }
+    return UntilStopped.serve("query service gRPC " + host + ":" + query.grpcPort() + " HTTP "
+        + (tls.files() == null ? "http" : "https") + "://" + host + ":" + query.httpPort() + probe, parts,
+        query.loops());
   }
 }

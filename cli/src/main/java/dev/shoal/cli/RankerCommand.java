@@ -5,6 +5,7 @@ import dev.shoal.encoder.BatchingEncoder;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.Encoders;
 import dev.shoal.ranker.RankerServer;
+import dev.shoal.server.HealthEndpoint;
 import dev.shoal.server.tls.Tls;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -34,6 +35,11 @@ final class RankerCommand implements Callable<Integer> {
   @Mixin
   TlsOptions tls;
 
+  @Option(names = "--health-port", defaultValue = "-1", description = "also serve gRPC health in plaintext on this "
+      + "port, for probes that cannot speak TLS (Kubernetes'); SERVING once the model is loaded (-1: none, "
+      + "0: any free port)")
+  int healthPort;
+
   @Override
   public Integer call() throws Exception {
     Encoder encoder = Encoders.create(model.spec(), backend, threads, 16);
@@ -42,7 +48,14 @@ final class RankerCommand implements Callable<Integer> {
     RankerServer server = new RankerServer(host, port, batcher, dev.shoal.ranker.RankerService.QUERY_CACHE_SIZE,
         serverTls);
     server.start();
+    List<AutoCloseable> parts = new java.util.ArrayList<>(List.of(encoder, batcher, server, serverTls));
+    String probe = "";
+    if (healthPort >= 0) {
+      HealthEndpoint health = HealthEndpoint.start(host, healthPort, () -> true);
+      parts.add(health);
+      probe = ", plaintext health on " + health.address();
+    }
     return UntilStopped.serve("ranker " + model.spec().name() + " on " + encoder.backend() + " serving on "
-        + server.address(), List.of(encoder, batcher, server, serverTls));
+        + server.address() + probe, parts);
   }
 }

@@ -71,6 +71,8 @@ public final class IndexNode implements AutoCloseable {
         t.setDaemon(true);
         return t;
       });
+  /** The heartbeat label placement reads a node's zone from (the shard manager's ZONE_LABEL). */
+  public static final String ZONE_LABEL = "zone";
   private GrpcServer server;
   private Tls tls = Tls.plaintext();
   private HeartbeatPublisher heartbeats;
@@ -118,8 +120,14 @@ public final class IndexNode implements AutoCloseable {
     return List.of(indexLoop, watcher);
   }
 
+  /** Where other services reach this node's ShardSearch: the advertised host (or the bound one) and the port. */
   public String address() {
-    return server.address();
+    return config.advertisedHost() == null ? server.address() : config.advertisedHost() + ":" + server.port();
+  }
+
+  /** Whether every shard this node hosts is LIVE (true with none): what its health reports as SERVING. */
+  public boolean allShardsLive() {
+    return states.hosted().stream().allMatch(s -> states.state(s) == ShardState.LIVE);
   }
 
   public String nodeId() {
@@ -167,8 +175,11 @@ public final class IndexNode implements AutoCloseable {
   }
 
   private NodeHeartbeat heartbeat() {
-    NodeHeartbeat.Builder hb = NodeHeartbeat.newBuilder().setNodeId(config.nodeId()).setAddress(server.address())
+    NodeHeartbeat.Builder hb = NodeHeartbeat.newBuilder().setNodeId(config.nodeId()).setAddress(address())
         .setLoad(inFlight.get()).setTimestampMs(clock.currentTimeMillis()).setAssignmentEpoch(appliedEpoch.get());
+    if (!config.zone().isEmpty()) {
+      hb.putLabels(ZONE_LABEL, config.zone());
+    }
     for (int shard : states.hosted()) {
       HostedShard.Builder h = HostedShard.newBuilder().setShard(shard).setState(states.state(shard))
           .setLag(states.lag(shard)).setFailure(states.failure(shard));

@@ -129,11 +129,50 @@ final class RequestValidator {
 
   private static void checkSyntax(String q) throws StatusException {
     try {
-      new QueryParser("contents", new EnglishAnalyzer()).parse(q);
+      new BoundedRegexpParser().parse(q);
     } catch (ParseException | TokenMgrError | RuntimeException e) {
       String msg = e.getMessage() == null ? e.toString() : e.getMessage().split("\n")[0];
       throw invalid("invalid query syntax: " + msg
           + " (check quotes, parentheses and operators, or send the query with syntax PLAIN)");
+    }
+  }
+
+  /** Repetition bounds above this in a /regexp/ are refused: a{1,1000}{1,1000} alone takes 30 minutes to compile. */
+  static final int MAX_REGEXP_REPEAT = 64;
+
+  /**
+   * Lucene's parser, refusing regular expressions whose automaton would explode before Lucene's
+   * own determinization limit applies (found by SearchRequestFuzzTest: a nested counted repeat
+   * kept one core busy for over 30 minutes in RegExp.toAutomaton).
+   */
+  private static final class BoundedRegexpParser extends QueryParser {
+    BoundedRegexpParser() {
+      super("contents", new EnglishAnalyzer());
+    }
+
+    @Override
+    protected org.apache.lucene.search.Query newRegexpQuery(org.apache.lucene.index.Term t) {
+      String re = t.text();
+      if (re.length() > 256) {
+        throw new IllegalArgumentException("a regular expression may have at most 256 characters, this one has "
+            + re.length());
+      }
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\{\\s*(\\d+)\\s*(?:,\\s*(\\d*))?").matcher(re);
+      int repeats = 0;
+      while (m.find()) {
+        repeats++;
+        for (int g = 1; g <= 2; g++) {
+          String n = m.group(g);
+          if (n != null && !n.isEmpty() && (n.length() > 3 || Integer.parseInt(n) > MAX_REGEXP_REPEAT)) {
+            throw new IllegalArgumentException("a repetition bound in a regular expression may be at most "
+                + MAX_REGEXP_REPEAT + ", got " + n);
+          }
+        }
+      }
+      if (repeats > 2) {
+        throw new IllegalArgumentException("a regular expression may have at most 2 counted repetitions {n,m}");
+      }
+      return super.newRegexpQuery(t);
     }
   }
 

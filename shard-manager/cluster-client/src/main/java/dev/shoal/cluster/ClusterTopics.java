@@ -20,21 +20,34 @@ public final class ClusterTopics {
   private ClusterTopics() {
   }
 
+  /**
+   * Every topic Shoal uses, as it is created: the document topics with one partition per shard,
+   * the enriched topic (the system of record) and the routing table compacted, heartbeats kept an
+   * hour. Deployments that declare topics themselves (Strimzi's KafkaTopic) declare these.
+   */
+  public static List<NewTopic> topics(int partitions, short replication) {
+    return List.of(
+        new NewTopic(Topics.DOCS, partitions, replication),
+        new NewTopic(Topics.ENRICHED, partitions, replication)
+            .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
+                TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(16 << 20))),
+        new NewTopic(Topics.DLQ, partitions, replication),
+        new NewTopic(Topics.HEARTBEATS, 1, replication)
+            .configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "3600000")),
+        new NewTopic(Topics.ASSIGNMENTS, 1, replication)
+            .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)),
+        new NewTopic(Topics.MANAGER_ELECTION, 1, replication));
+  }
+
+  /** Creates what {@link #topics} lists and is missing; refuses existing document topics with another partition count. */
   public static void ensure(String bootstrap, int partitions, short replication) {
     Properties p = KafkaSettings.common(bootstrap);
     try (Admin admin = Admin.create(p)) {
       Set<String> existing = admin.listTopics().names().get();
       List<NewTopic> missing = new ArrayList<>();
-      add(missing, existing, new NewTopic(Topics.DOCS, partitions, replication));
-      add(missing, existing, new NewTopic(Topics.ENRICHED, partitions, replication)
-          .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
-              TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(16 << 20))));
-      add(missing, existing, new NewTopic(Topics.DLQ, partitions, replication));
-      add(missing, existing, new NewTopic(Topics.HEARTBEATS, 1, replication)
-          .configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "3600000")));
-      add(missing, existing, new NewTopic(Topics.ASSIGNMENTS, 1, replication)
-          .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)));
-      add(missing, existing, new NewTopic(Topics.MANAGER_ELECTION, 1, replication));
+      for (NewTopic t : topics(partitions, replication)) {
+        add(missing, existing, t);
+      }
       if (!missing.isEmpty()) {
         admin.createTopics(missing).all().get();
       }
