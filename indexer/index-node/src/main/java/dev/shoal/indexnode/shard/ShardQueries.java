@@ -262,6 +262,12 @@ public final class ShardQueries {
 
     @Override
     protected Query getRegexpQuery(String field, String termStr) throws ParseException {
+      if (termStr.length() > 256 || java.util.regex.Pattern.compile("\\{\\s*\\d{3,}|\\{\\s*\\d+\\s*,\\s*\\d{3,}")
+          .matcher(termStr).find()) {
+        // nested counted repeats compile for minutes before any Lucene limit applies (a fuzz finding)
+        throw new ParseException("a regular expression may have at most 256 characters and repetition bounds "
+            + "below 100");
+      }
       String a = analysed(field);
       return a != null ? super.getRegexpQuery(a, termStr) : new RegexpQuery(new Term(keyword(field), termStr));
     }
