@@ -5,6 +5,7 @@ import dev.shoal.api.v1.QuerySyntax;
 import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.query.SearchLimits;
+import dev.shoal.server.lucene.RegexpBudget;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import java.util.regex.Pattern;
@@ -137,13 +138,9 @@ final class RequestValidator {
     }
   }
 
-  /** Repetition bounds above this in a /regexp/ are refused: a{1,1000}{1,1000} alone takes 30 minutes to compile. */
-  static final int MAX_REGEXP_REPEAT = 64;
-
   /**
-   * Lucene's parser, refusing regular expressions whose automaton would explode before Lucene's
-   * own determinization limit applies (found by SearchRequestFuzzTest: a nested counted repeat
-   * kept one core busy for over 30 minutes in RegExp.toAutomaton).
+   * Lucene's parser with {@link RegexpBudget} applied to every regular expression, as each shard
+   * applies it, so that what the validator accepts every shard parses.
    */
   private static final class BoundedRegexpParser extends QueryParser {
     BoundedRegexpParser() {
@@ -152,26 +149,7 @@ final class RequestValidator {
 
     @Override
     protected org.apache.lucene.search.Query newRegexpQuery(org.apache.lucene.index.Term t) {
-      String re = t.text();
-      if (re.length() > 256) {
-        throw new IllegalArgumentException("a regular expression may have at most 256 characters, this one has "
-            + re.length());
-      }
-      java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\{\\s*(\\d+)\\s*(?:,\\s*(\\d*))?").matcher(re);
-      int repeats = 0;
-      while (m.find()) {
-        repeats++;
-        for (int g = 1; g <= 2; g++) {
-          String n = m.group(g);
-          if (n != null && !n.isEmpty() && (n.length() > 3 || Integer.parseInt(n) > MAX_REGEXP_REPEAT)) {
-            throw new IllegalArgumentException("a repetition bound in a regular expression may be at most "
-                + MAX_REGEXP_REPEAT + ", got " + n);
-          }
-        }
-      }
-      if (repeats > 2) {
-        throw new IllegalArgumentException("a regular expression may have at most 2 counted repetitions {n,m}");
-      }
+      RegexpBudget.check(t.text());
       return super.newRegexpQuery(t);
     }
   }

@@ -2,6 +2,7 @@ package dev.shoal.indexnode.shard;
 
 import dev.shoal.api.v1.Filter;
 import dev.shoal.api.v1.QuerySyntax;
+import dev.shoal.server.lucene.RegexpBudget;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.LinkedHashMap;
@@ -262,11 +263,10 @@ public final class ShardQueries {
 
     @Override
     protected Query getRegexpQuery(String field, String termStr) throws ParseException {
-      if (termStr.length() > 256 || java.util.regex.Pattern.compile("\\{\\s*\\d{3,}|\\{\\s*\\d+\\s*,\\s*\\d{3,}")
-          .matcher(termStr).find()) {
-        // nested counted repeats compile for minutes before any Lucene limit applies (a fuzz finding)
-        throw new ParseException("a regular expression may have at most 256 characters and repetition bounds "
-            + "below 100");
+      try {
+        RegexpBudget.check(termStr);
+      } catch (IllegalArgumentException e) {
+        throw new ParseException(e.getMessage());
       }
       String a = analysed(field);
       return a != null ? super.getRegexpQuery(a, termStr) : new RegexpQuery(new Term(keyword(field), termStr));
