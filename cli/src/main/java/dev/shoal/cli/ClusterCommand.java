@@ -70,7 +70,7 @@ final class ClusterCommand implements Runnable {
     @Option(names = "--managers", defaultValue = "2", description = "shard managers: one leads (default: ${DEFAULT-VALUE})")
     int managers;
 
-    @Option(names = "--kafka", description = "an existing Kafka; without it a local broker is started")
+    @Option(names = "--kafka", description = "an existing Kafka (default: none, a local broker is started)")
     String kafka;
 
     @Option(names = "--shards", defaultValue = "4", description = "shards (default: ${DEFAULT-VALUE})")

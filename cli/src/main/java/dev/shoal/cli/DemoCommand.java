@@ -56,10 +56,11 @@ final class DemoCommand implements Callable<Integer> {
 
   @Option(names = "--secure", description = "TLS on gRPC and HTTP (mutual between services) and API keys required, "
       + "from a CA, a certificate and one key per scope made under the data directory; without it the demo is open "
-      + "and binds to the loopback only")
+      + "and binds to the loopback only (default: off)", defaultValue = "false")
   boolean secure;
 
-  @Option(names = "--exit-when-ready", description = "stop once ready instead of serving (for scripts and tests)")
+  @Option(names = "--exit-when-ready", description = "stop once ready instead of serving, for scripts and tests (default: off)",
+      defaultValue = "false")
   boolean exitWhenReady;
 
   @Override
@@ -119,16 +120,18 @@ final class DemoCommand implements Callable<Integer> {
     String q = exampleQuery(data);
     if (secrets == null) {
       System.out.printf("ready: %d documents searchable after %.1f s. Try:%n  bin/shoal search \"%s\"%n"
-          + "  curl 'http://%s:%d/v1/search?q=%s&k=5'%n", cluster.searchableDocs(), secs, q, host, cluster.httpPort(),
+          + "  curl 'http://%s:%d/v1/search?q=%s&k=5'%n  the search page: http://%s:%d/?q=%s&compare=bm25%n",
+          cluster.searchableDocs(), secs, q, host, cluster.httpPort(), q.replace(' ', '+'), host, cluster.httpPort(),
           q.replace(' ', '+'));
     } else {
       Path ca = secrets.ca().toAbsolutePath();
       Path key = secrets.keyFiles().get(Scope.SEARCH).toAbsolutePath();
       System.out.printf("ready: %d documents searchable after %.1f s. Try:%n"
               + "  bin/shoal search --target %s:%d --tls-ca %s --key-file %s \"%s\"%n"
-              + "  curl --cacert %s -H \"authorization: Bearer $(cat %s)\" 'https://%s:%d/v1/search?q=%s&k=5'%n",
+              + "  curl --cacert %s -H \"authorization: Bearer $(cat %s)\" 'https://%s:%d/v1/search?q=%s&k=5'%n"
+              + "  the search page: https://%s:%d/ (trust the CA in the browser; it asks for the search key)%n",
           cluster.searchableDocs(), secs, host, cluster.grpcPort(), ca, key, q, ca, key, host, cluster.httpPort(),
-          q.replace(' ', '+'));
+          q.replace(' ', '+'), host, cluster.httpPort());
     }
     if (exitWhenReady) {
       Runtime.getRuntime().removeShutdownHook(hook);

@@ -61,7 +61,7 @@ final class EvalCommand implements Runnable {
     @Parameters(index = "1", description = "run: qid Q0 docid rank score tag")
     Path run;
 
-    @Option(names = "-q", description = "also print per-query values")
+    @Option(names = "-q", description = "also print per-query values (default: off)")
     boolean perQuery;
 
     @Option(names = "-m", description = "measure, repeatable; trec_eval grouping allowed (ndcg_cut.5,10)")
@@ -70,13 +70,13 @@ final class EvalCommand implements Runnable {
     @Option(names = "-l", defaultValue = "1", description = "relevance level for binary measures (default: 1)")
     int level;
 
-    @Option(names = "-c", description = "average over all judged queries; missing ones score 0")
+    @Option(names = "-c", description = "average over all judged queries; missing ones score 0 (default: off)")
     boolean complete;
 
     @Option(names = "-M", defaultValue = "0", description = "only the first M documents per query count")
     int depth;
 
-    @Option(names = "--json", description = "print JSON instead")
+    @Option(names = "--json", description = "print JSON instead (default: off)", defaultValue = "false")
     boolean json;
 
     @Override
@@ -160,7 +160,8 @@ final class EvalCommand implements Runnable {
     @Option(names = "-l", defaultValue = "1", description = "relevance level for binary measures")
     int level;
 
-    @Option(names = "--queries", description = "queries.jsonl, for the text of the queries that moved")
+    @Option(names = "--queries", description = "queries.jsonl, for the text of the queries that moved (default: "
+        + "none, ids only)")
     Path queries;
 
     @Option(names = "--title", defaultValue = "Shoal evaluation report")
@@ -200,13 +201,14 @@ final class EvalCommand implements Runnable {
 
   /** Which queries go where: shared by {@code run} and {@code sweep}. */
   static final class Queries {
-    @Option(names = "--dataset", description = "BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")
+    @Option(names = "--dataset", description = "BEIR folder (corpus.jsonl, queries.jsonl, qrels/); default: none")
     Path dataset;
 
     @Option(names = "--split", defaultValue = "test", description = "qrels split whose queries are run (default: test)")
     String split;
 
-    @Option(names = "--topics", description = "run these queries instead (TREC 'qid<TAB>text' or BEIR jsonl), all of them")
+    @Option(names = "--topics", description = "run these queries instead (TREC 'qid<TAB>text' or BEIR jsonl), all of them "
+        + "(default: none, the dataset's queries)")
     Path topics;
 
     @Option(names = "--target", defaultValue = "127.0.0.1:50051", description = "SearchService (default: ${DEFAULT-VALUE})")
@@ -216,11 +218,11 @@ final class EvalCommand implements Runnable {
     String profile;
 
     @Option(names = "--candidates", description = "a TREC run whose documents per query are the only candidates "
-        + "(re-ranking a given pool, e.g. TREC DL's BM25 top 100)")
+        + "(re-ranking a given pool, e.g. TREC DL's BM25 top 100; default: none, the whole index)")
     Path candidates;
 
     @Option(names = "--in-process", description = "start an in-process demo over the dataset instead of using "
-        + "--target (reuses --data-dir; indexes the dataset first when it is not there yet)")
+        + "--target (reuses --data-dir; indexes the dataset first when it is not there yet; default: off)", defaultValue = "false")
     boolean inProcess;
 
     @Option(names = "--data-dir", defaultValue = ".shoal-data/eval", description = "state of the in-process demo "
@@ -344,7 +346,8 @@ final class EvalCommand implements Runnable {
     @Option(names = "-l", defaultValue = "1", description = "relevance level for binary measures")
     int level;
 
-    @Option(names = "--queries", description = "queries.jsonl, to print the text of the queries that moved")
+    @Option(names = "--queries", description = "queries.jsonl, to print the text of the queries that moved (default: "
+        + "none, ids only)")
     Path queries;
 
     @Option(names = "--movers", defaultValue = "10", description = "queries that moved most, shown (default: 10)")

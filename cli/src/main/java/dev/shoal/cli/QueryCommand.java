@@ -64,6 +64,10 @@ final class QueryCommand implements Callable<Integer> {
           + "(default: ${DEFAULT-VALUE})")
   boolean logQueryText;
 
+  @Option(names = "--slow-query-ms", defaultValue = "1000", description = "log every search that takes at least "
+      + "this long, with its shape, stage timings and trace id (0: off; default: ${DEFAULT-VALUE})")
+  long slowQueryMillis;
+
   @Override
   public Integer call() throws Exception {
     IngestGrpcService ingest = new IngestGrpcService(bootstrap);
@@ -73,7 +77,8 @@ final class QueryCommand implements Callable<Integer> {
     if (maxExpensive != null) {
       admission = admission.withMaxExpensiveInFlight(maxExpensive);
     }
-    config = config.withAdmission(admission).withQueryTextInLogs(logQueryText);
+    config = config.withAdmission(admission).withQueryTextInLogs(logQueryText)
+        .withSlowQueryMillis(slowQueryMillis);
     QueryService query = new QueryService(apiKeys == null ? config : config.withApiKeyFile(apiKeys), new Metrics(),
         List.of(ingest)).start();
     List<AutoCloseable> parts = new java.util.ArrayList<>(List.of(ingest, query));

@@ -6,6 +6,8 @@ import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.Encoders;
 import dev.shoal.ranker.RankerServer;
 import dev.shoal.server.HealthEndpoint;
+import dev.shoal.server.Metrics;
+import dev.shoal.server.MetricsHttpServer;
 import dev.shoal.server.tls.Tls;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -40,20 +42,30 @@ final class RankerCommand implements Callable<Integer> {
       + "0: any free port)")
   int healthPort;
 
+  @Option(names = "--metrics-port", defaultValue = "-1", description = "port of GET /metrics: gRPC server and JVM "
+      + "metrics (-1: none, 0: any free port; default: ${DEFAULT-VALUE})")
+  int metricsPort;
+
   @Override
   public Integer call() throws Exception {
     Encoder encoder = Encoders.create(model.spec(), backend, threads, 16);
     BatchingEncoder batcher = new BatchingEncoder(encoder, 64, 2_000);
     Tls serverTls = Tls.of(tls.files());
+    Metrics metrics = new Metrics();
     RankerServer server = new RankerServer(host, port, batcher, dev.shoal.ranker.RankerService.QUERY_CACHE_SIZE,
-        serverTls);
+        serverTls, metrics);
     server.start();
     List<AutoCloseable> parts = new java.util.ArrayList<>(List.of(encoder, batcher, server, serverTls));
     String probe = "";
+    if (metricsPort >= 0) {
+      MetricsHttpServer metricsServer = new MetricsHttpServer(host, metricsPort, metrics);
+      parts.addFirst(metricsServer);
+      probe += ", metrics on http://" + host + ":" + metricsServer.port() + "/metrics";
+    }
     if (healthPort >= 0) {
       HealthEndpoint health = HealthEndpoint.start(host, healthPort, () -> true);
       parts.add(health);
-      probe = ", plaintext health on " + health.address();
+      probe += ", plaintext health on " + health.address();
     }
     return UntilStopped.serve("ranker " + model.spec().name() + " on " + encoder.backend() + " serving on "
         + server.address() + probe, parts);

@@ -37,7 +37,8 @@ final class SearchCommand implements Callable<Integer> {
   @Option(names = "--profile", defaultValue = "neural", description = "bm25, dense, hybrid or neural (default: ${DEFAULT-VALUE})")
   String profile;
 
-  @Option(names = "--lucene", description = "parse the query with Lucene syntax (phrases, +/-, field:term, boosts)")
+  @Option(names = "--lucene", description = "parse the query with Lucene syntax (phrases, +/-, field:term, boosts; default: off)",
+      defaultValue = "false")
   boolean lucene;
 
   @Option(names = "--retrievers", split = ",", description = "run these retrievers instead of the profile's "
@@ -48,10 +49,10 @@ final class SearchCommand implements Callable<Integer> {
       + "(cosine, ranker; none for none)")
   String rescorer;
 
-  @Option(names = "--explain", description = "show where each score came from")
+  @Option(names = "--explain", description = "show where each score came from (default: off)", defaultValue = "false")
   boolean explain;
 
-  @Option(names = "--json", description = "print the response as JSON")
+  @Option(names = "--json", description = "print the response as JSON (default: off)", defaultValue = "false")
   boolean json;
 
   @Option(names = "--target", defaultValue = "127.0.0.1:50051", description = "SearchService address (default: ${DEFAULT-VALUE})")

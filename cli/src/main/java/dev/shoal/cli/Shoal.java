@@ -1,5 +1,10 @@
 package dev.shoal.cli;
 
+import dev.shoal.cli.internal.TracingSetup;
+import java.util.List;
+import java.util.Locale;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine;
 
@@ -14,10 +19,40 @@ public final class Shoal implements Runnable {
 
   @Override
   public void run() {
-    new CommandLine(this).usage(System.out);
+    commandLine().usage(System.out);
+  }
+
+  /** The command tree, with every option's default shown in its help. */
+  public static CommandLine commandLine() {
+    CommandLine cmd = new CommandLine(new Shoal());
+    showDefaults(cmd);
+    return cmd;
+  }
+
+  /**
+   * Appends "(default: x)", or "(default: none)", to the help of every optional option whose
+   * description does not already state its default (picocli's own showDefaultValues would state
+   * it twice for those that do).
+   */
+  private static void showDefaults(CommandLine cmd) {
+    CommandSpec spec = cmd.getCommandSpec();
+    for (OptionSpec o : List.copyOf(spec.options())) {
+      String text = String.join(" ", o.description());
+      if (o.usageHelp() || o.versionHelp() || o.required() || text.toLowerCase(Locale.ROOT).contains("default")) {
+        continue;
+      }
+      String[] description = o.description().length == 0 ? new String[] {""} : o.description().clone();
+      int last = description.length - 1;
+      description[last] = (description[last] + (o.defaultValue() == null ? " (default: none)"
+          : " (default: ${DEFAULT-VALUE})")).strip();
+      spec.remove(o);
+      spec.addOption(o.toBuilder().description(description).build());
+    }
+    cmd.getSubcommands().values().forEach(Shoal::showDefaults);
   }
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new Shoal()).execute(args));
+    TracingSetup.installFromEnvironment(args.length > 0 ? args[0] : "cli");
+    System.exit(commandLine().execute(args));
   }
 }

@@ -15,10 +15,10 @@ final class TlsOptions {
   @Option(names = "--tls-cert", description = "certificate chain (PEM) this process presents; default: plaintext")
   Path cert;
 
-  @Option(names = "--tls-key", description = "the certificate's private key (PKCS#8 PEM)")
+  @Option(names = "--tls-key", description = "the certificate's private key (PKCS#8 PEM); default: none")
   Path key;
 
-  @Option(names = "--tls-ca", description = "CA certificates (PEM) peers are checked against")
+  @Option(names = "--tls-ca", description = "CA certificates (PEM) peers are checked against; default: none")
   Path ca;
 
   @Option(names = "--tls-require-client-cert", description = "servers refuse clients without a certificate signed "

@@ -3,6 +3,7 @@ package dev.shoal.eval;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.shoal.api.v1.Document;
+import dev.shoal.api.v1.FieldValue;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -22,12 +23,38 @@ import java.util.function.Consumer;
  */
 public final class BeirDataset {
 
-  /** One corpus document. */
-  public record Doc(String id, String title, String text) {
+  /**
+   * One corpus document. {@code metadata} holds the string values of BEIR's optional
+   * {@code metadata} object (CACM's authors and bibliography, TREC-COVID's URLs), which Shoal
+   * stores as keyword fields: they come back with hits and can be filtered on.
+   */
+  public record Doc(String id, String title, String text, Map<String, String> metadata) {
+    public Doc(String id, String title, String text) {
+      this(id, title, text, Map.of());
+    }
+
+    public Doc {
+      metadata = Map.copyOf(metadata);
+    }
+
     /** The document as Shoal indexes it. */
     public Document document() {
-      return Document.newBuilder().setId(id).setTitle(title).setText(text).build();
+      Document.Builder d = Document.newBuilder().setId(id).setTitle(title).setText(text);
+      metadata.forEach((k, v) -> d.putFields(k, FieldValue.newBuilder().setKeyword(v).build()));
+      return d.build();
     }
+  }
+
+  /** Metadata that fits Shoal's document limits (field names, value lengths); the rest is left out. */
+  private static Map<String, String> metadata(JsonNode n) {
+    Map<String, String> out = new LinkedHashMap<>();
+    n.path("metadata").properties().forEach(e -> {
+      String v = e.getValue().isTextual() ? e.getValue().asText().strip() : "";
+      if (!v.isEmpty() && v.length() <= 256 && e.getKey().matches("[A-Za-z0-9_.-]{1,64}") && out.size() < 16) {
+        out.put(e.getKey(), v);
+      }
+    });
+    return out;
   }
 
   /** One query. */
@@ -61,7 +88,8 @@ public final class BeirDataset {
           continue;
         }
         JsonNode n = MAPPER.readTree(line);
-        sink.accept(new Doc(n.path("_id").asText(), n.path("title").asText(""), n.path("text").asText("")));
+        sink.accept(new Doc(n.path("_id").asText(), n.path("title").asText(""), n.path("text").asText(""),
+            metadata(n)));
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + dir.resolve("corpus.jsonl"), e);

@@ -102,7 +102,7 @@ public final class QueryService implements AutoCloseable {
     Authenticator auth = config.apiKeyFile() == null ? null
         : Authenticator.of(new ApiKeyFile(config.apiKeyFile(), scheduler.clock()));
     GrpcServer.Builder server = GrpcServer.forAddress(config.host(), config.grpcPort()).services(services)
-        .maxInboundMessageBytes(config.limits().maxRequestBytes()).tls(tls).executor(grpcPool);
+        .maxInboundMessageBytes(config.limits().maxRequestBytes()).tls(tls).executor(grpcPool).metrics(metrics);
     if (auth != null) {
       server.interceptor(new ApiKeyInterceptor(auth));
     }

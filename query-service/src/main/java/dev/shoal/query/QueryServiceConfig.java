@@ -27,14 +27,20 @@ import java.util.Map;
  * @param admission        per-key rates and the bounds on requests in flight
  * @param logQueryText     whether logs may hold query text (a request that failed); off in production examples,
  *                         where queries may be personal data: logs then say only the query's length
+ * @param slowQueryMillis  a search that takes at least this long is logged (its shape, its trace id, its
+ *                         stage timings); 0 turns the slow-query log off
  */
 public record QueryServiceConfig(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
                                  long resultCacheBytes, int httpThreads, long rankerBudgetMillis, SearchLimits limits,
                                  Fusion fusion, FusionWeights weights, java.nio.file.Path apiKeyFile,
-                                 TlsFiles tls, AdmissionLimits admission, boolean logQueryText) {
+                                 TlsFiles tls, AdmissionLimits admission, boolean logQueryText,
+                                 long slowQueryMillis) {
 
   /** The result cache's default budget: 64 MiB, about 1,000 k=100 answers with snippets or 60 of k=1000. */
   public static final long RESULT_CACHE_BYTES = 64L << 20;
+
+  /** Searches that take this long or longer are logged by default. */
+  public static final long SLOW_QUERY_MILLIS = 1_000;
 
   /**
    * Localhost, any free ports, a result cache of 64 MiB, 8 HTTP threads, a
@@ -50,38 +56,44 @@ public record QueryServiceConfig(String bootstrap, String rankerTarget, String h
   public static QueryServiceConfig defaults(String bootstrap, String rankerTarget) {
     return new QueryServiceConfig(bootstrap, rankerTarget, "127.0.0.1", 0, 0, RESULT_CACHE_BYTES, 8, 1_000,
         SearchLimits.defaults(), new Rrf(60), new FusionWeights(Map.of("bm25", 1.0, "dense", 1.0, "cosine", 3.0,
-            "ranker", 3.0)), null, null, AdmissionLimits.defaults(), true);
+            "ranker", 3.0)), null, null, AdmissionLimits.defaults(), true,
+        SLOW_QUERY_MILLIS);
   }
 
   public QueryServiceConfig withAddress(String h, int grpc, int http) {
     return new QueryServiceConfig(bootstrap, rankerTarget, h, grpc, http, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, slowQueryMillis);
   }
 
   public QueryServiceConfig withResultCacheBytes(long budget) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, budget, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, slowQueryMillis);
   }
 
   /** These settings with API keys required, from a key file watched for changes. */
   public QueryServiceConfig withApiKeyFile(java.nio.file.Path file) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, file, tls, admission, logQueryText);
+        rankerBudgetMillis, limits, fusion, weights, file, tls, admission, logQueryText, slowQueryMillis);
   }
 
   public QueryServiceConfig withAdmission(AdmissionLimits a) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, a, logQueryText);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, a, logQueryText, slowQueryMillis);
   }
 
   public QueryServiceConfig withQueryTextInLogs(boolean on) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, on);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, on, slowQueryMillis);
+  }
+
+  public QueryServiceConfig withSlowQueryMillis(long millis) {
+    return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, millis);
   }
 
   /** These settings with TLS on both fronts and on the calls to index nodes and the ranker; null: plaintext. */
   public QueryServiceConfig withTls(TlsFiles files) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, files, admission, logQueryText);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, files, admission, logQueryText, slowQueryMillis);
   }
 }

@@ -1,6 +1,7 @@
 package dev.shoal.server;
 
 import dev.shoal.server.tls.Tls;
+import dev.shoal.server.trace.Tracing;
 import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
@@ -46,7 +47,7 @@ public final class GrpcServer implements AutoCloseable {
     private int maxInboundBytes = DEFAULT_MAX_INBOUND_BYTES;
     private boolean ownEventLoops;
     private java.util.concurrent.Executor executor;
-    private io.grpc.ServerInterceptor interceptor;
+    private final List<io.grpc.ServerInterceptor> interceptors = new ArrayList<>();
     private Tls tls = Tls.plaintext();
 
     private Builder(String host, int port) {
@@ -90,9 +91,21 @@ public final class GrpcServer implements AutoCloseable {
       return this;
     }
 
-    /** Every call passes this interceptor first (e.g. API keys); health checks included, for it to let through. */
+    /**
+     * Every call passes this interceptor (e.g. API keys), in the order they were added; health
+     * checks included, for it to let through.
+     */
     public Builder interceptor(io.grpc.ServerInterceptor i) {
-      this.interceptor = i;
+      interceptors.add(i);
+      return this;
+    }
+
+    /**
+     * Records {@code grpc_server_*} metrics of every call in {@code m}, before any interceptor
+     * (so refused calls are counted with their code).
+     */
+    public Builder metrics(Metrics m) {
+      interceptors.addFirst(new GrpcServerMetrics(m));
       return this;
     }
 
@@ -127,9 +140,9 @@ public final class GrpcServer implements AutoCloseable {
     if (b.executor != null) {
       nb.executor(b.executor);
     }
-    if (b.interceptor != null) {
-      nb.intercept(b.interceptor);
-    }
+    // gRPC runs the interceptor added last first; the trace span opens before anything can refuse
+    b.interceptors.reversed().forEach(nb::intercept);
+    nb.intercept(Tracing.serverInterceptor());
     nb.addService(health.getHealthService()).addService(ProtoReflectionServiceV1.newInstance());
     List<String> names = new ArrayList<>();
     for (BindableService s : b.services) {

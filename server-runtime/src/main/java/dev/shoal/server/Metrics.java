@@ -1,66 +1,67 @@
 package dev.shoal.server;
 
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
+import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.MetricWithFixedMetadata;
+import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
+import io.prometheus.metrics.expositionformats.ExpositionFormats;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.concurrent.atomic.DoubleAdder;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.function.DoubleSupplier;
 
 /**
- * A small metrics registry that renders the Prometheus text format (version 0.0.4): counters,
- * gauges read at scrape time, and histograms with fixed buckets, each with optional labels.
- * Thread-safe; recording is lock-free. One registry per process; components register what
- * they record when they are built.
+ * One process's metrics, kept by the Prometheus Java client library: counters, gauges read at
+ * scrape time and histograms with fixed buckets, each with optional labels, plus the JVM's own
+ * metrics (memory, GC, threads, classes, CPU). Scrapes are in whatever format the scraper's
+ * {@code Accept} header asks for (Prometheus text, OpenMetrics, or the protobuf format).
+ *
+ * <p>A family's label names are fixed by its first series: {@code counter("x", .., "shard", "1")}
+ * and then {@code counter("x", .., "node", "a")} is an error. Thread-safe; recording is lock-free.
+ * One registry per process; components register what they record when they are built.
  */
 public final class Metrics {
 
-  private record Family(String name, String help, String type) {
-  }
-
   /** A monotonically increasing count. */
   public static final class Counter {
-    private final LongAdder value = new LongAdder();
+    private final CounterDataPoint point;
+
+    private Counter(CounterDataPoint point) {
+      this.point = point;
+    }
 
     public void inc() {
-      value.increment();
+      point.inc();
     }
 
     public void add(long n) {
-      value.add(n);
+      point.inc(n);
     }
 
     public long value() {
-      return value.sum();
+      return point.getLongValue();
     }
   }
 
   /** Observations sorted into cumulative buckets, with their sum and count. */
   public static final class Histogram {
-    private final double[] bounds;
-    private final LongAdder[] counts;
-    private final DoubleAdder sum = new DoubleAdder();
-    private final LongAdder count = new LongAdder();
+    private final DistributionDataPoint point;
 
-    Histogram(double[] bounds) {
-      this.bounds = bounds.clone();
-      this.counts = new LongAdder[bounds.length];
-      for (int i = 0; i < counts.length; i++) {
-        counts[i] = new LongAdder();
-      }
+    private Histogram(DistributionDataPoint point) {
+      this.point = point;
     }
 
     public void observe(double v) {
-      int i = Arrays.binarySearch(bounds, v);
-      int bucket = i >= 0 ? i : -i - 1;
-      if (bucket < counts.length) {
-        counts[bucket].increment();
-      }
-      sum.add(v);
-      count.increment();
+      point.observe(v);
     }
 
     /** Observes the seconds since {@code startNanos}. */
@@ -69,7 +70,7 @@ public final class Metrics {
     }
 
     public long count() {
-      return count.sum();
+      return point.getCount();
     }
   }
 
@@ -77,95 +78,115 @@ public final class Metrics {
       1, 2.5, 5, 10, 30};
   public static final double[] SIZES = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
 
-  private final Map<String, Family> families = new ConcurrentSkipListMap<>();
-  private final Map<String, Map<String, Object>> series = new ConcurrentHashMap<>();
+  private static final ExpositionFormats FORMATS = ExpositionFormats.init();
 
-  private Map<String, Object> family(String name, String help, String type) {
-    Family f = families.computeIfAbsent(name, n -> new Family(n, help, type));
-    if (!f.type().equals(type)) {
-      throw new IllegalArgumentException(name + " is already a " + f.type());
-    }
-    return series.computeIfAbsent(name, n -> new ConcurrentSkipListMap<>());
+  private record Family(String type, MetricWithFixedMetadata metric, List<String> labelNames) {
+  }
+
+  /** The series of one callback gauge, by label values. */
+  private record GaugeSeries(List<String> labelNames, Map<List<String>, DoubleSupplier> values) {
+  }
+
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final Map<String, Family> families = new ConcurrentHashMap<>();
+  private final Map<String, GaugeSeries> gauges = new ConcurrentHashMap<>();
+
+  /** With the JVM's metrics. */
+  public Metrics() {
+    JvmMetrics.builder().register(registry);
+  }
+
+  /** The library's registry, for collectors that register themselves (e.g. gRPC server metrics). */
+  public PrometheusRegistry registry() {
+    return registry;
   }
 
   /** The counter with these labels ({@code key, value, key, value...}). */
   public Counter counter(String name, String help, String... labels) {
-    return (Counter) family(name, help, "counter").computeIfAbsent(labels(labels), k -> new Counter());
+    Family f = family(name, "counter", labels, () -> io.prometheus.metrics.core.metrics.Counter.builder()
+        .name(name).help(help).labelNames(names(labels)).register(registry));
+    return new Counter(((io.prometheus.metrics.core.metrics.Counter) f.metric()).labelValues(values(labels)));
   }
 
   /** A gauge whose value is read from {@code value} at every scrape. */
   public void gauge(String name, String help, DoubleSupplier value, String... labels) {
-    family(name, help, "gauge").put(labels(labels), value);
+    GaugeSeries series = gauges.computeIfAbsent(name, n -> {
+      GaugeSeries s = new GaugeSeries(List.of(names(labels)), new ConcurrentHashMap<>());
+      family(name, "gauge", labels, () -> GaugeWithCallback.builder().name(name).help(help).labelNames(names(labels))
+          .callback(cb -> s.values().forEach((v, supplier) -> cb.call(supplier.getAsDouble(), v.toArray(String[]::new))))
+          .register(registry));
+      return s;
+    });
+    if (!series.labelNames().equals(List.of(names(labels)))) {
+      throw new IllegalArgumentException(name + " has labels " + series.labelNames() + ", not "
+          + List.of(names(labels)));
+    }
+    series.values().put(List.of(values(labels)), value);
   }
 
   /** Removes a gauge series (e.g. when a shard is closed). */
   public void removeGauge(String name, String... labels) {
-    Map<String, Object> s = series.get(name);
+    GaugeSeries s = gauges.get(name);
     if (s != null) {
-      s.remove(labels(labels));
+      s.values().remove(List.of(values(labels)));
     }
   }
 
   public Histogram histogram(String name, String help, double[] buckets, String... labels) {
-    return (Histogram) family(name, help, "histogram").computeIfAbsent(labels(labels), k -> new Histogram(buckets));
+    Family f = family(name, "histogram", labels, () -> io.prometheus.metrics.core.metrics.Histogram.builder()
+        .name(name).help(help).labelNames(names(labels)).classicOnly().classicUpperBounds(buckets).register(registry));
+    return new Histogram(((io.prometheus.metrics.core.metrics.Histogram) f.metric()).labelValues(values(labels)));
   }
 
-  private static String labels(String... kv) {
+  private Family family(String name, String type, String[] labels, java.util.function.Supplier<
+      MetricWithFixedMetadata> create) {
+    Family f = families.computeIfAbsent(name, n -> new Family(type, create.get(), List.of(names(labels))));
+    if (!f.type().equals(type)) {
+      throw new IllegalArgumentException(name + " is already a " + f.type());
+    }
+    if (!f.labelNames().equals(List.of(names(labels)))) {
+      throw new IllegalArgumentException(name + " has labels " + f.labelNames() + ", not " + List.of(names(labels)));
+    }
+    return f;
+  }
+
+  private static String[] names(String[] kv) {
     if (kv.length % 2 != 0) {
-      throw new IllegalArgumentException("labels come in key, value pairs: " + List.of(kv));
+      throw new IllegalArgumentException("labels come in key, value pairs: " + Arrays.toString(kv));
     }
-    StringBuilder sb = new StringBuilder();
-    for (int i = 0; i < kv.length; i += 2) {
-      sb.append(sb.isEmpty() ? "" : ",").append(kv[i]).append("=\"")
-          .append(kv[i + 1].replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")).append('"');
+    String[] out = new String[kv.length / 2];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = kv[2 * i];
     }
-    return sb.toString();
+    return out;
   }
 
-  /** The registry in Prometheus text format. */
+  private static String[] values(String[] kv) {
+    String[] out = new String[kv.length / 2];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = kv[2 * i + 1];
+    }
+    return out;
+  }
+
+  /** The registry in Prometheus text format (version 0.0.4). */
   public String scrape() {
-    StringBuilder out = new StringBuilder();
-    for (Family f : families.values()) {
-      out.append("# HELP ").append(f.name()).append(' ').append(f.help()).append('\n');
-      out.append("# TYPE ").append(f.name()).append(' ').append(f.type()).append('\n');
-      for (Map.Entry<String, Object> s : series.getOrDefault(f.name(), Map.of()).entrySet()) {
-        String l = s.getKey();
-        switch (s.getValue()) {
-          case Counter c -> line(out, f.name(), l, c.value());
-          case DoubleSupplier g -> line(out, f.name(), l, g.getAsDouble());
-          case Histogram h -> {
-            long cumulative = 0;
-            for (int i = 0; i < h.bounds.length; i++) {
-              cumulative += h.counts[i].sum();
-              line(out, f.name() + "_bucket", join(l, "le=\"" + num(h.bounds[i]) + "\""), cumulative);
-            }
-            line(out, f.name() + "_bucket", join(l, "le=\"+Inf\""), h.count.sum());
-            line(out, f.name() + "_sum", l, h.sum.sum());
-            line(out, f.name() + "_count", l, h.count.sum());
-          }
-          default -> throw new IllegalStateException("unknown series " + s.getValue());
-        }
-      }
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try {
+      FORMATS.getPrometheusTextFormatWriter().write(out, registry.scrape());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
-    return out.toString();
+    return out.toString(StandardCharsets.UTF_8);
   }
 
-  private static String join(String a, String b) {
-    return a.isEmpty() ? b : a + "," + b;
-  }
-
-  private static void line(StringBuilder out, String name, String labels, double v) {
-    out.append(name);
-    if (!labels.isEmpty()) {
-      out.append('{').append(labels).append('}');
-    }
-    out.append(' ').append(num(v)).append('\n');
-  }
-
-  private static String num(double v) {
-    if (v == Math.rint(v) && Math.abs(v) < 1e15) {
-      return Long.toString((long) v);
-    }
-    return String.format(Locale.ROOT, "%s", v);
+  /**
+   * Writes a scrape in the format {@code accept} (a scraper's {@code Accept} header, null for
+   * none) asks for, and returns its content type.
+   */
+  public String scrape(String accept, OutputStream out) throws IOException {
+    ExpositionFormatWriter writer = FORMATS.findWriter(accept);
+    writer.write(out, registry.scrape());
+    return writer.getContentType();
   }
 }

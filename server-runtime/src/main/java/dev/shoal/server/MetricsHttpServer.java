@@ -54,7 +54,7 @@ public final class MetricsHttpServer implements AutoCloseable {
       @Override
       public boolean handle(Request request, Response response, Callback callback) {
         if (request.getHttpURI().getPath().equals("/metrics")) {
-          write(metrics, response, callback);
+          write(metrics, request, response, callback);
         } else {
           response.setStatus(404);
           response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
@@ -71,11 +71,22 @@ public final class MetricsHttpServer implements AutoCloseable {
     }
   }
 
-  /** The registry as a {@code GET /metrics} answer (Prometheus text format), for any Jetty server that serves one. */
-  public static void write(Metrics metrics, Response response, Callback callback) {
+  /**
+   * The registry as a {@code GET /metrics} answer, in the format the request's {@code Accept}
+   * header names (Prometheus text when it names none), for any Jetty server that serves one.
+   */
+  public static void write(Metrics metrics, Request request, Response response, Callback callback) {
+    java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream();
+    String type;
+    try {
+      type = metrics.scrape(request.getHeaders().get(HttpHeader.ACCEPT), body);
+    } catch (java.io.IOException e) {
+      Response.writeError(request, response, callback, e);
+      return;
+    }
     response.setStatus(200);
-    response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
-    response.write(true, ByteBuffer.wrap(metrics.scrape().getBytes(StandardCharsets.UTF_8)), callback);
+    response.getHeaders().put(HttpHeader.CONTENT_TYPE, type);
+    response.write(true, ByteBuffer.wrap(body.toByteArray()), callback);
   }
 
   public int port() {

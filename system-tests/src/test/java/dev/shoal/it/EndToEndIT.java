@@ -23,12 +23,24 @@ import dev.shoal.cluster.Topics;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.testkit.EmbeddedKafka;
+import dev.shoal.testkit.HeadlessChromium;
 import dev.shoal.testkit.LocalCluster;
+import dev.shoal.testkit.PrometheusScrape;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import io.opentelemetry.api.GlobalOpenTelemetry;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
+import io.opentelemetry.context.propagation.ContextPropagators;
+import io.opentelemetry.sdk.OpenTelemetrySdk;
+import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
+import io.opentelemetry.sdk.trace.SdkTracerProvider;
+import io.opentelemetry.sdk.trace.data.SpanData;
+import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -364,20 +376,155 @@ class EndToEndIT {
   }
 
   @Test
+  void oneSearchIsOneTraceAcrossTheQueryServiceEveryIndexNodeItCalledAndTheRanker() throws Exception {
+    InMemorySpanExporter exporter = InMemorySpanExporter.create();
+    SdkTracerProvider tracer = SdkTracerProvider.builder().addSpanProcessor(SimpleSpanProcessor.create(exporter))
+        .build();
+    GlobalOpenTelemetry.resetForTest();
+    GlobalOpenTelemetry.set(OpenTelemetrySdk.builder().setTracerProvider(tracer)
+        .setPropagators(ContextPropagators.create(W3CTraceContextPropagator.getInstance())).build());
+    try {
+      // a query no other test sends, so neither the result cache nor the embedding cache answers it
+      SearchResponse r = run("how are traces of white matter anisotropy measured in newborns", RankProfile.NEURAL);
+      assertEquals(32, r.getTraceId().length(), "the response names its trace: " + r.getTraceId());
+      List<SpanData> spans = new ArrayList<>();
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      do {
+        Thread.sleep(50);
+        spans = exporter.getFinishedSpanItems();
+      } while (spans.stream().noneMatch(s -> s.getName().equals("shoal.v1.SearchService/Search"))
+          && System.nanoTime() < until);
+      List<SpanData> trace = spans.stream().filter(s -> s.getTraceId().equals(r.getTraceId())).toList();
+      assertEquals(spans.size(), trace.size(), "every span of the search is in its one trace: " + spans);
+      SpanData root = trace.stream().filter(s -> s.getName().equals("shoal.v1.SearchService/Search")).findFirst()
+          .orElseThrow(() -> new AssertionError("no query service span: " + trace));
+      assertEquals(SpanKind.SERVER, root.getKind());
+      assertFalse(root.getParentSpanContext().isValid(), "the query service's span is the root");
+      for (String stage : List.of("parse", "embed", "retrieve", "fetch")) {
+        assertTrue(trace.stream().anyMatch(s -> s.getName().equals(stage)
+            && s.getParentSpanId().equals(root.getSpanId())), "a span for the " + stage + " stage: " + trace);
+      }
+      List<SpanData> shardCalls = trace.stream().filter(s -> s.getKind() == SpanKind.CLIENT
+          && s.getName().equals("shoal.internal.v1.ShardSearch/Search")).toList();
+      assertTrue(shardCalls.size() >= 4, "one call per shard at least (4 shards): " + shardCalls);
+      java.util.Set<String> nodes = new java.util.TreeSet<>();
+      java.util.Set<Long> shards = new java.util.TreeSet<>();
+      for (SpanData call : shardCalls) {
+        SpanData served = trace.stream().filter(s -> s.getKind() == SpanKind.SERVER
+            && s.getParentSpanId().equals(call.getSpanId())).findFirst()
+            .orElseThrow(() -> new AssertionError("the index node called by " + call + " has no span in the trace"));
+        assertEquals(call.getAttributes().get(AttributeKey.longKey("shoal.shard")),
+            served.getAttributes().get(AttributeKey.longKey("shoal.shard")), "the call and its server name one shard");
+        nodes.add(served.getAttributes().get(AttributeKey.stringKey("shoal.node")));
+        shards.add(served.getAttributes().get(AttributeKey.longKey("shoal.shard")));
+      }
+      assertEquals(java.util.Set.of(0L, 1L, 2L, 3L), shards, "every shard answered inside the trace");
+      assertEquals(2, nodes.size(), "both index nodes are in the trace: " + nodes);
+      SpanData embed = trace.stream().filter(s -> s.getKind() == SpanKind.CLIENT
+          && s.getName().equals("shoal.internal.v1.Ranker/Embed")).findFirst()
+          .orElseThrow(() -> new AssertionError("no call to the ranker: " + trace));
+      assertTrue(trace.stream().anyMatch(s -> s.getKind() == SpanKind.SERVER
+          && s.getName().equals("shoal.internal.v1.Ranker/Embed") && s.getParentSpanId().equals(embed.getSpanId())),
+          "the ranker's span is the child of the query service's call: " + trace);
+    } finally {
+      GlobalOpenTelemetry.resetForTest();
+      tracer.shutdown();
+    }
+  }
+
+  @Test
+  void theSearchPageShowsHitsExplanationsAndAComparisonInHeadlessChromium() throws Exception {
+    String query = "vitamin D and bone density";
+    SearchResponse api = run(query, RankProfile.NEURAL);
+    Path shots = Path.of("target", "screenshots");
+    try (HeadlessChromium browser = HeadlessChromium.launch(dir.resolve("chromium"))) {
+      HeadlessChromium.Page page = browser.newPage();
+      page.viewport(1280, 900);
+      page.navigate("http://127.0.0.1:" + cluster.httpPort() + "/");
+      assertEquals("Shoal search", page.evaluate("document.title").asText());
+      assertTrue(page.evaluate("document.activeElement.id").asText().equals("q"), "the query box has the focus");
+      page.type(query);
+      page.evaluate("document.getElementById('compare').value = 'bm25'");
+      page.press("Enter");
+      page.waitFor("document.querySelectorAll('#primary li.hit').length === 10"
+          + " && document.querySelectorAll('#secondary li.hit').length === 10", Duration.ofSeconds(30));
+      // what the page shows is what the API answers
+      assertEquals(api.getHits(0).getTitle(), page.evaluate(
+          "document.querySelector('#primary li.hit .title').textContent").asText());
+      assertEquals(api.getHits(0).getId(), page.evaluate(
+          "document.querySelector('#primary li.hit').dataset.id").asText());
+      assertEquals(10, page.evaluate("document.querySelectorAll('#primary details.explain').length").asInt(),
+          "every hit can explain its score");
+      page.evaluate("document.querySelector('#primary details.explain').open = true");
+      String tree = page.evaluate("document.querySelector('#primary details.explain .tree').innerText").asText();
+      assertTrue(tree.contains("bm25") && tree.contains("cosine") && tree.contains("rank") && tree.contains("adds"),
+          "the explanation names each signal with its value, rank and contribution: " + tree);
+      assertEquals(10, page.evaluate("document.querySelectorAll('#primary .moved').length").asInt(),
+          "each neural hit is marked against its bm25 rank");
+      assertTrue(page.evaluate("document.querySelectorAll('#primary .moved.up, #primary .moved.down, "
+          + "#primary .moved.new').length").asInt() > 0, "the profiles disagree somewhere on SciFact");
+      assertTrue(page.evaluate("document.querySelectorAll('#primary .snippet em').length").asInt() > 0,
+          "matched terms are highlighted");
+      assertTrue(page.evaluate("document.querySelector('table.timings').innerText").asText().contains("retrieve"),
+          "the stage timings are shown");
+      String url = page.evaluate("location.search").asText();
+      assertTrue(url.contains("q=vitamin+D+and+bone+density") && url.contains("profile=neural")
+          && url.contains("compare=bm25"), "the search is in the URL: " + url);
+      page.screenshot(shots.resolve("search-page-desktop.png"));
+
+      page.viewport(420, 900);
+      page.waitFor("getComputedStyle(document.getElementById('columns')).gridTemplateColumns.split(' ').length === 1",
+          Duration.ofSeconds(5));
+      page.screenshot(shots.resolve("search-page-narrow.png"));
+
+      // the URL alone brings the same search back, paged
+      page.viewport(1280, 900);
+      page.navigate("http://127.0.0.1:" + cluster.httpPort() + "/" + url + "&page=2");
+      page.waitFor("document.querySelectorAll('#primary li.hit').length > 0", Duration.ofSeconds(30));
+      assertEquals(11, page.evaluate("parseInt(document.querySelector('#primary li.hit .rank').textContent)").asInt(),
+          "page 2 starts at hit 11");
+      assertEquals(query, page.evaluate("document.getElementById('q').value").asText());
+    }
+  }
+
+  @Test
   void metricsAreServedInPrometheusFormat() throws Exception {
     run("vitamin D and bone density", RankProfile.NEURAL);
-    HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-        URI.create("http://127.0.0.1:" + cluster.httpPort() + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
-    assertEquals(200, r.statusCode());
-    String m = r.body();
-    long indexed = m.lines().filter(l -> l.startsWith("shoal_indexer_documents_indexed_total{"))
-        .mapToLong(l -> Long.parseLong(l.substring(l.lastIndexOf(' ') + 1))).sum();
-    assertTrue(indexed >= indexed(), "every document counted, over the 4 shards: " + indexed);
-    assertTrue(m.contains("shoal_enricher_records_total{outcome=\"dead_lettered\"} 1\n"), m);
-    assertTrue(m.contains("shoal_indexer_consumer_lag{node=\"node-1\",shard=\"3\"} 0\n"), m);
-    assertTrue(m.contains("shoal_search_stage_seconds_count{profile=\"neural\",stage=\"rerank\"}"), m);
-    assertTrue(m.contains("# TYPE shoal_enricher_embed_seconds histogram"), m);
-    assertTrue(m.contains("shoal_indexer_commit_seconds_bucket{node=\"node-1\",le=\"+Inf\"}"), m);
+    URI url = URI.create("http://127.0.0.1:" + cluster.httpPort() + "/metrics");
+    HttpResponse<String> text = HttpClient.newHttpClient().send(HttpRequest.newBuilder(url).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, text.statusCode());
+    assertTrue(text.headers().firstValue("content-type").orElse("").startsWith("text/plain; version=0.0.4"),
+        "a scraper that asks for nothing gets the text format: " + text.headers().map());
+    assertTrue(text.body().contains("# TYPE shoal_enricher_embed_seconds histogram"), text.body());
+    // the same registry in the protobuf format, parsed by the Prometheus library's own classes
+    PrometheusScrape m = PrometheusScrape.of(HttpClient.newHttpClient(), url, null);
+    assertTrue(m.sum("shoal_indexer_documents_indexed_total") >= indexed(),
+        "every document counted, over the 4 shards: " + m.sum("shoal_indexer_documents_indexed_total"));
+    assertEquals(1, m.sum("shoal_enricher_records_total", "outcome", "dead_lettered"), "the broken record");
+    assertEquals(1, m.series("shoal_indexer_consumer_lag", "node", "node-1", "shard", "3"));
+    assertEquals(0, m.sum("shoal_indexer_consumer_lag", "node", "node-1", "shard", "3"), "caught up");
+    assertTrue(m.sum("shoal_search_stage_seconds", "profile", "neural", "stage", "rerank") >= 1, "searches timed");
+    assertEquals("HISTOGRAM", m.type("shoal_enricher_embed_seconds"));
+    assertTrue(m.series("shoal_indexer_commit_seconds", "node", "node-1") == 1, "commits timed per node");
+    // JVM and gRPC server metrics from the library
+    assertTrue(m.families().contains("jvm_memory_used_bytes"), "JVM metrics: " + m.families());
+    assertTrue(m.sum("grpc_server_handled_total", "grpc_service", "shoal.v1.SearchService", "grpc_method", "Search",
+        "grpc_code", "OK") >= 1, "gRPC server metrics: " + m.families());
+    // every metric the Grafana dashboard in deploy/ plots is one the cluster serves
+    String root = System.getProperty("shoal.repo.root", "..");
+    JsonNode dashboard = JSON.readTree(Path.of(root, "deploy", "grafana", "shoal-dashboard.json").toFile());
+    java.util.regex.Matcher names = java.util.regex.Pattern.compile("\\b((?:shoal|grpc_server|jvm)_[a-z_]+)")
+        .matcher(dashboard.findValuesAsText("expr").toString());
+    Set<String> plotted = new java.util.TreeSet<>();
+    while (names.find()) {
+      plotted.add(names.group(1).replaceFirst("_(bucket|count|sum)$", ""));
+    }
+    assertTrue(plotted.size() >= 10, "the dashboard plots " + plotted);
+    for (String name : plotted) {
+      assertTrue(m.families().contains(name) || m.families().contains(name.replaceFirst("_total$", "")),
+          "the dashboard plots " + name + ", which /metrics does not serve: " + m.families());
+    }
   }
 
   private static long indexed() {

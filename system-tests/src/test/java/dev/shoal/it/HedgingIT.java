@@ -25,13 +25,12 @@ import dev.shoal.query.QueryServiceConfig;
 import dev.shoal.ranker.RankerServer;
 import dev.shoal.testkit.ClusterView;
 import dev.shoal.testkit.EmbeddedKafka;
+import dev.shoal.testkit.PrometheusScrape;
 import dev.shoal.testkit.ServiceProcess;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -97,10 +96,8 @@ class HedgingIT {
             new ProcessBuilder("kill", "-CONT", Long.toString(n1.pid())).start().waitFor();
             ch.shutdownNow();
           }
-          HttpResponse<String> m = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-              URI.create("http://127.0.0.1:" + q.httpPort() + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
-          long hedged = m.body().lines().filter(l -> l.startsWith("shoal_search_hedged_total "))
-              .mapToLong(l -> Long.parseLong(l.substring(l.lastIndexOf(' ') + 1))).sum();
+          double hedged = PrometheusScrape.of(HttpClient.newHttpClient(),
+              URI.create("http://127.0.0.1:" + q.httpPort() + "/metrics"), null).sum("shoal_search_hedged_total");
           assertTrue(hedged > 0, "hedged requests were counted: " + hedged);
         }
       } finally {

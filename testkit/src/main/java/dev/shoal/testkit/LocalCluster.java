@@ -120,7 +120,7 @@ public final class LocalCluster implements AutoCloseable {
       Tls internal = Tls.of(options.tls());
       started.push(internal);
       ranker = new RankerServer(options.host(), options.rankerPort(), batcher,
-          options.caches() ? dev.shoal.ranker.RankerService.QUERY_CACHE_SIZE : 0, internal);
+          options.caches() ? dev.shoal.ranker.RankerService.QUERY_CACHE_SIZE : 0, internal, metrics);
       ranker.start();
       started.push(ranker);
       enricher = new Enricher(EnricherConfig.defaults(bootstrap, "shoal-enricher-1")

@@ -13,7 +13,7 @@ public final class ProgressBar {
   private final String label;
   private final long total;
   private final String unit;
-  private final boolean terminal = System.console() != null;
+  private final boolean terminal;
   private final long startNanos = System.nanoTime();
   private long lastPrint;
   private boolean finished;
@@ -23,6 +23,11 @@ public final class ProgressBar {
   }
 
   public ProgressBar(PrintStream out, String label, long total, String unit) {
+    this(out, label, total, unit, onTerminal());
+  }
+
+  ProgressBar(PrintStream out, String label, long total, String unit, boolean terminal) {
+    this.terminal = terminal;
     this.out = out;
     this.label = label;
     this.total = total;
@@ -56,6 +61,15 @@ public final class ProgressBar {
       out.println(line);
     }
     out.flush();
+  }
+
+  /**
+   * Whether the process writes to a terminal. Since JDK 22 {@link System#console()} is non-null
+   * even when output goes to a pipe or file, so {@link java.io.Console#isTerminal()} decides.
+   */
+  static boolean onTerminal() {
+    java.io.Console c = System.console();
+    return c != null && c.isTerminal();
   }
 
   static String format(Duration d) {

@@ -103,7 +103,7 @@ public final class IndexNode implements AutoCloseable {
     // regexp over a large term dictionary, a deep page of snippets) must not hold up the others
     tls = Tls.of(config.tls());
     server = GrpcServer.forAddress(config.host(), config.port()).service(search).executor(searchPool).tls(tls)
-        .start();
+        .metrics(metrics).start();
     states.reportTo(server);
     heartbeats = new HeartbeatPublisher(config.bootstrap(), config.timings(), this::heartbeat).start();
     watcher.onAssignment(this::onAssignment);

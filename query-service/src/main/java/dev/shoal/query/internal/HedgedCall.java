@@ -8,7 +8,12 @@ import dev.shoal.internal.v1.Replica;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
 import dev.shoal.server.time.Scheduler;
+import dev.shoal.server.trace.Tracing;
 import io.grpc.Status;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.Scope;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -30,6 +35,10 @@ final class HedgedCall {
   record Answer(ShardSearchResponse response, String address) {
   }
 
+  private static final AttributeKey<Long> SHARD = AttributeKey.longKey("shoal.shard");
+  private static final AttributeKey<String> REPLICA = AttributeKey.stringKey("shoal.replica");
+  private static final AttributeKey<Boolean> HEDGE = AttributeKey.booleanKey("shoal.hedge");
+
   private final List<Replica> replicas;
   private final ShardSearchRequest request;
   private final ShardClient client;
@@ -42,6 +51,8 @@ final class HedgedCall {
   private int next;
   private int inFlight;
   private boolean hedged;
+  /** The trace context of the search, for attempts sent from the scheduler's thread (hedges). */
+  private final Context trace = Context.current();
 
   HedgedCall(List<Replica> replicas, ShardSearchRequest request, ShardClient client, ShardRouter router,
              Scheduler scheduler) {
@@ -105,7 +116,11 @@ final class HedgedCall {
     inFlight++;
     long sentAt = scheduler.clock().nanoTime();
     router.begin(address);
-    ListenableFuture<ShardSearchResponse> f = client.search(address, request, deadlineNanos);
+    ListenableFuture<ShardSearchResponse> f;
+    try (Scope ignored = Tracing.withCallAttributes(trace, Attributes.of(SHARD, (long) request.getShard(),
+        REPLICA, address, HEDGE, next > 1)).makeCurrent()) {
+      f = client.search(address, request, deadlineNanos);
+    }
     attempts.add(f);
     Futures.addCallback(f, new FutureCallback<>() {
       @Override

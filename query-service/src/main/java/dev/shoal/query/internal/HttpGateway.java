@@ -7,6 +7,7 @@ import dev.shoal.api.v1.GetRequest;
 import dev.shoal.api.v1.QuerySyntax;
 import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.SearchRequest;
+import dev.shoal.api.v1.SearchResponse;
 import dev.shoal.server.auth.Authenticator;
 import dev.shoal.server.auth.Scope;
 import dev.shoal.server.tls.Tls;
@@ -43,6 +44,7 @@ import org.slf4j.LoggerFactory;
  * (HTTP/1.1 with keep-alive, and HTTP/2 over cleartext for clients that ask for it).
  *
  * <ul>
+ *   <li>{@code GET /}: the search page ({@link SearchPage}), open even where keys are required</li>
  *   <li>{@code GET /v1/search?q=..&k=..&offset=..&profile=..&syntax=..&explain=..&timeout_ms=..&fields=a,b}
  *       and, for the advanced stages, {@code &retrievers=bm25,dense&rescorer=cosine&fusion=rrf&rrf_k=60&w.bm25=2}</li>
  *   <li>{@code POST /v1/search} with the JSON form of {@code shoal.v1.SearchRequest}</li>
@@ -85,7 +87,7 @@ public final class HttpGateway implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(HttpGateway.class);
   private static final JsonFormat.Printer PRINTER = JsonFormat.printer().omittingInsignificantWhitespace();
   private static final JsonFormat.Parser PARSER = JsonFormat.parser();
-  private static final String ROUTES = " (routes: /v1/search, /v1/docs/{id}, /healthz, /metrics)";
+  private static final String ROUTES = " (routes: / (the search page), /v1/search, /v1/docs/{id}, /healthz, /metrics)";
   private final Server server;
   private final ServerConnector connector;
   private final QueryPipeline pipeline;
@@ -154,6 +156,11 @@ public final class HttpGateway implements AutoCloseable {
       String path = request.getHttpURI().getPath();
       try {
         String caller = "";
+        if (path.equals("/") || path.equals("/index.html")) {
+          // the page holds no data; it asks for a key when the API answers 401
+          SearchPage.serve(request, response, callback);
+          return true;
+        }
         if (auth != null && !path.equals("/healthz")) {
           caller = allowed(request, response, callback, path.equals("/metrics") ? Scope.ADMIN : Scope.SEARCH);
           if (caller == null) {
@@ -167,7 +174,7 @@ public final class HttpGateway implements AutoCloseable {
         } else if (path.equals("/healthz")) {
           send(response, callback, 200, "{\"status\":\"SERVING\"}");
         } else if (path.equals("/metrics")) {
-          dev.shoal.server.MetricsHttpServer.write(metrics, response, callback);
+          dev.shoal.server.MetricsHttpServer.write(metrics, request, response, callback);
         } else {
           sendError(response, callback, 404, "NOT_FOUND", "no such path: " + path + ROUTES);
         }
@@ -240,7 +247,10 @@ public final class HttpGateway implements AutoCloseable {
           return;
         }
       }
-      send(response, callback, 200, PRINTER.print(pipeline.search(req, Long.MAX_VALUE, caller)));
+      SearchRequest parsed = req;
+      SearchResponse answer = HttpTracing.serve(request, response, "/v1/search",
+          () -> pipeline.search(parsed, Long.MAX_VALUE, caller));
+      send(response, callback, 200, PRINTER.print(answer));
     } catch (StatusException e) {
       sendStatus(response, callback, e);
     } catch (IOException e) {

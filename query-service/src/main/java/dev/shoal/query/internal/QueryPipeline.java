@@ -8,9 +8,13 @@ import dev.shoal.internal.v1.RankerGrpc;
 import dev.shoal.query.QueryServiceConfig;
 import dev.shoal.query.plan.QueryStages;
 import dev.shoal.server.Metrics;
+import dev.shoal.server.time.Clock;
 import dev.shoal.server.time.Scheduler;
+import dev.shoal.server.trace.Tracing;
 import io.grpc.StatusException;
 import java.util.function.ToLongFunction;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What the gRPC and HTTP fronts call: {@code Search} ({@link SearchPipeline}) and {@code Get}
@@ -18,10 +22,14 @@ import java.util.function.ToLongFunction;
  * the scheduler's clock. Thread-safe.
  */
 public final class QueryPipeline {
+  private static final Logger LOG = LoggerFactory.getLogger(QueryPipeline.class);
 
   private final SearchPipeline search;
   private final DocumentLookup lookup;
   private final Admission admission;
+  private final long slowQueryNanos;
+  private final boolean logQueryText;
+  private final Clock clock;
 
   /**
    * @param generations the searcher generation each replica ("address/shard") last reported, for the result cache
@@ -47,6 +55,9 @@ public final class QueryPipeline {
         new QueryEmbedder(ranker, scheduler.clock(), config.rankerBudgetMillis()), cache, generations,
         new SearchMetrics(metrics), scheduler.clock(), admission);
     this.lookup = new DocumentLookup(router, client, scheduler.clock());
+    this.slowQueryNanos = config.slowQueryMillis() > 0 ? config.slowQueryMillis() * 1_000_000 : Long.MAX_VALUE;
+    this.logQueryText = config.logQueryText();
+    this.clock = scheduler.clock();
   }
 
   /**
@@ -54,7 +65,16 @@ public final class QueryPipeline {
    * @param client        the caller's API key name, charged against its rate; "" where keys are not required
    */
   public SearchResponse search(SearchRequest request, long deadlineNanos, String client) throws StatusException {
-    return search.search(request, deadlineNanos, client);
+    long start = clock.nanoTime();
+    SearchResponse response = search.search(request, deadlineNanos, client);
+    String trace = Tracing.traceId();
+    if (clock.nanoTime() - start >= slowQueryNanos) {
+      LOG.warn("slow search: {} took {} (trace {})", RequestLog.describe(request, logQueryText),
+          response.getTimingsList().stream().map(t -> t.getStage() + " " + String.format(java.util.Locale.ROOT,
+              "%.1f ms", t.getMillis())).collect(java.util.stream.Collectors.joining(", ")),
+          trace.isEmpty() ? "not traced" : trace);
+    }
+    return trace.isEmpty() ? response : response.toBuilder().setTraceId(trace).build();
   }
 
   /** A search from a client that is not charged (no keys required). */

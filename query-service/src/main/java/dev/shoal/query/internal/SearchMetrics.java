@@ -3,6 +3,7 @@ package dev.shoal.query.internal;
 import dev.shoal.api.v1.SearchResponse;
 import dev.shoal.api.v1.StageTiming;
 import dev.shoal.server.Metrics;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -26,6 +27,21 @@ final class SearchMetrics {
     this.metrics = metrics;
     this.hedged = metrics.counter("shoal_search_hedged_total", "Shard requests sent to a second replica because the "
         + "first had not answered by its recent p95.");
+    // every profile's counters exist from the start at 0, so rates and ratios have a series to read
+    for (String profile : List.of("bm25", "dense", "hybrid", "neural", "custom")) {
+      partial(profile);
+      degraded(profile);
+    }
+  }
+
+  private Metrics.Counter partial(String profile) {
+    return partial.computeIfAbsent(profile, p -> metrics.counter("shoal_search_partial_total",
+        "Answers missing at least one shard.", "profile", p));
+  }
+
+  private Metrics.Counter degraded(String profile) {
+    return degraded.computeIfAbsent(profile, p -> metrics.counter("shoal_search_degraded_total",
+        "Answers without a model stage (query embedding or re-scoring failed).", "profile", p));
   }
 
   void hedged(int n) {
@@ -41,12 +57,10 @@ final class SearchMetrics {
           .observe(t.getMillis() / 1000);
     }
     if (r.getPartial()) {
-      partial.computeIfAbsent(profile, p -> metrics.counter("shoal_search_partial_total",
-          "Answers missing at least one shard.", "profile", p)).inc();
+      partial(profile).inc();
     }
     if (r.getDegraded()) {
-      degraded.computeIfAbsent(profile, p -> metrics.counter("shoal_search_degraded_total",
-          "Answers without a model stage (query embedding or re-scoring failed).", "profile", p)).inc();
+      degraded(profile).inc();
     }
   }
 }

@@ -18,6 +18,7 @@ import dev.shoal.query.plan.RescoreContext;
 import dev.shoal.query.plan.Retriever;
 import dev.shoal.query.plan.SearchPlan;
 import dev.shoal.server.time.Clock;
+import dev.shoal.server.trace.Tracing;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
@@ -79,19 +80,26 @@ final class SearchPipeline {
     this.clock = clock;
   }
 
-  /** Collects stage timings on the pipeline's clock. */
+  /** Collects stage timings on the pipeline's clock, each also a span of the current trace. */
   private final class Timings {
     final SearchResponse.Builder out;
+    final long start;
+    final long epochStart;
     long mark;
 
     Timings(SearchResponse.Builder out, long start) {
       this.out = out;
+      this.start = start;
       this.mark = start;
+      // spans are on the epoch clock; the stages are timed on the pipeline's
+      java.time.Instant now = java.time.Instant.now();
+      this.epochStart = now.getEpochSecond() * 1_000_000_000L + now.getNano() - (clock.nanoTime() - start);
     }
 
     void stage(String name) {
       long now = clock.nanoTime();
       out.addTimings(StageTiming.newBuilder().setStage(name).setMillis((now - mark) / 1e6));
+      Tracing.finished(name, epochStart + (mark - start), epochStart + (now - start));
       mark = now;
     }
   }

@@ -2,6 +2,7 @@ package dev.shoal.ranker;
 
 import dev.shoal.encoder.Encoder;
 import dev.shoal.server.GrpcServer;
+import dev.shoal.server.Metrics;
 import dev.shoal.server.tls.Tls;
 
 /**
@@ -14,6 +15,7 @@ public final class RankerServer implements AutoCloseable {
   private final int port;
   private final RankerService service;
   private final Tls tls;
+  private final Metrics metrics;
   private GrpcServer server;
 
   public RankerServer(String host, int port, Encoder encoder) {
@@ -30,6 +32,16 @@ public final class RankerServer implements AutoCloseable {
    * @param tls            the server's TLS (mutual where its files say so); the caller's to close after this
    */
   public RankerServer(String host, int port, Encoder encoder, int queryCacheSize, Tls tls) {
+    this(host, port, encoder, queryCacheSize, tls, null);
+  }
+
+  /**
+   * @param queryCacheSize query embeddings kept; 0 turns the cache off
+   * @param tls            the server's TLS (mutual where its files say so); the caller's to close after this
+   * @param metrics        where the server's gRPC metrics go; null for none
+   */
+  public RankerServer(String host, int port, Encoder encoder, int queryCacheSize, Tls tls, Metrics metrics) {
+    this.metrics = metrics;
     this.tls = tls;
     this.host = host;
     this.port = port;
@@ -37,7 +49,11 @@ public final class RankerServer implements AutoCloseable {
   }
 
   public RankerServer start() {
-    server = GrpcServer.forAddress(host, port).service(service).tls(tls).start();
+    GrpcServer.Builder b = GrpcServer.forAddress(host, port).service(service).tls(tls);
+    if (metrics != null) {
+      b.metrics(metrics);
+    }
+    server = b.start();
     return this;
   }
 

@@ -1,5 +1,6 @@
 package dev.shoal.server.tls;
 
+import dev.shoal.server.trace.Tracing;
 import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
@@ -287,7 +288,7 @@ public final class Tls implements AutoCloseable {
 
   /** A channel builder for {@code target} (host:port) with {@link #channelCredentials()}. */
   public ManagedChannelBuilder<?> channel(String target) {
-    return Grpc.newChannelBuilder(target, channelCredentials());
+    return Grpc.newChannelBuilder(target, channelCredentials()).intercept(Tracing.clientInterceptor());
   }
 
   /**

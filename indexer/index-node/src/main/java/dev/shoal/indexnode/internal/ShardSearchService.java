@@ -16,6 +16,8 @@ import dev.shoal.server.Metrics;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.Span;
 import java.io.IOException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntFunction;
@@ -33,6 +35,8 @@ import org.apache.lucene.search.IndexSearcher;
  */
 public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBase {
 
+  private static final AttributeKey<String> NODE = AttributeKey.stringKey("shoal.node");
+  private static final AttributeKey<Long> SHARD = AttributeKey.longKey("shoal.shard");
   private final String nodeId;
   private final IntFunction<ShardStore> shards;
   private final AtomicInteger inFlight;
@@ -62,6 +66,8 @@ public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBas
       cancelled.inc();
       return;
     }
+    // the call's server span: which node and shard answered, for a trace across the cluster
+    Span.current().setAttribute(NODE, nodeId).setAttribute(SHARD, (long) shardNumber);
     ShardStore shard = shards.apply(shardNumber);
     if (shard == null || !shard.tryAcquire()) {
       response.onError(notHosted(shardNumber));
