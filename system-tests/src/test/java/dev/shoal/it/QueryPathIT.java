@@ -401,9 +401,14 @@ class QueryPathIT {
     assertTrue(odd.body().contains("\"id\":\"a+b c\""), "'+' in a path is a plus: " + odd.body());
     assertEquals(404, get("/v1/searchx?q=vitamin").statusCode());
     assertEquals(404, get("/healthzz").statusCode());
-    HttpResponse<String> root = get("/");
-    assertEquals(404, root.statusCode());
-    assertTrue(root.body().contains("routes"), root.body());
+    HttpResponse<String> unknown = get("/v2/search");
+    assertEquals(404, unknown.statusCode());
+    assertTrue(unknown.body().contains("routes"), unknown.body());
+    HttpResponse<String> page = get("/");
+    assertEquals(200, page.statusCode(), "the search page");
+    assertTrue(page.headers().firstValue("content-type").orElse("").startsWith("text/html"), page.headers().map().toString());
+    assertTrue(page.headers().firstValue("content-security-policy").orElse("").contains("script-src 'sha256-"),
+        "the page runs only its own script: " + page.headers().map().toString());
     try (HttpClient c = HttpClient.newHttpClient()) {
       HttpResponse<String> form = c.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port()
           + "/v1/search")).header("Content-Type", "application/x-www-form-urlencoded")

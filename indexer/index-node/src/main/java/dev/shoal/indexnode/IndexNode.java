@@ -65,6 +65,7 @@ public final class IndexNode implements AutoCloseable {
     t.setDaemon(true);
     return t;
   });
+  private ShardSearchService search;
   private final ExecutorService searchPool = Executors.newFixedThreadPool(
       Math.max(2, Runtime.getRuntime().availableProcessors()), r -> {
         Thread t = new Thread(r, "shard-search");
@@ -98,7 +99,7 @@ public final class IndexNode implements AutoCloseable {
   }
 
   public IndexNode start() {
-    ShardSearchService search = new ShardSearchService(config.nodeId(), shards::get, inFlight, metrics);
+    search = new ShardSearchService(config.nodeId(), shards::get, inFlight, metrics);
     // shard calls run on their own pool, never on the transport's event loops: one slow call (a
     // regexp over a large term dictionary, a deep page of snippets) must not hold up the others
     tls = Tls.of(config.tls());
@@ -209,6 +210,9 @@ public final class IndexNode implements AutoCloseable {
       server.close();
     }
     tls.close();
+    if (search != null) {
+      search.close();
+    }
     searchPool.shutdown();
     refresher.shutdownNow();
     watcher.close();

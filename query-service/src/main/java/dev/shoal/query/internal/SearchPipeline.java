@@ -80,6 +80,10 @@ final class SearchPipeline {
     this.clock = clock;
   }
 
+  /** Runs admitted expensive searches (as many as admission allows at once), at a low priority. */
+  private static final java.util.concurrent.ExecutorService EXPENSIVE =
+      java.util.concurrent.Executors.newCachedThreadPool(new dev.shoal.server.LowPriorityThreads("expensive-search"));
+
   /** Collects stage timings on the pipeline's clock, each also a span of the current trace. */
   private final class Timings {
     final SearchResponse.Builder out;
@@ -132,7 +136,27 @@ final class SearchPipeline {
       }
     }
     try (Admission.Permit permit = admission.admit(r)) {
-      return run(r, plan, cacheKey, start, deadlineNanos);
+      if (admission.expensiveBecause(r) == null) {
+        return run(r, plan, cacheKey, start, deadlineNanos);
+      }
+      // on a low-priority thread, so it yields the cores to health checks and small searches
+      java.util.concurrent.Future<SearchResponse> f = EXPENSIVE.submit(io.grpc.Context.current().wrap(
+          io.opentelemetry.context.Context.current().wrap(() -> run(r, plan, cacheKey, start, deadlineNanos))));
+      try {
+        return f.get();
+      } catch (InterruptedException e) {
+        f.cancel(true);
+        Thread.currentThread().interrupt();
+        throw Status.CANCELLED.withDescription("interrupted").asException();
+      } catch (java.util.concurrent.ExecutionException e) {
+        if (e.getCause() instanceof StatusException s) {
+          throw s;
+        }
+        if (e.getCause() instanceof RuntimeException re) {
+          throw re;
+        }
+        throw new IllegalStateException(e.getCause());
+      }
     }
   }
 

@@ -12,6 +12,7 @@ import dev.shoal.internal.v1.ShardSearchGrpc;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
 import dev.shoal.internal.v1.StatisticsRequest;
+import dev.shoal.server.LowPriorityThreads;
 import dev.shoal.server.Metrics;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -19,6 +20,8 @@ import io.grpc.stub.StreamObserver;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.Span;
 import java.io.IOException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntFunction;
 import org.apache.lucene.queryparser.classic.ParseException;
@@ -31,9 +34,18 @@ import org.apache.lucene.search.IndexSearcher;
  * not host (any more) is UNAVAILABLE, so a stale router retries elsewhere; invalid syntax, too
  * many query terms or a leg the shard cannot run is INVALID_ARGUMENT; a query embedded by another
  * model than the shard's passages is FAILED_PRECONDITION naming both. A call the client has cancelled by the time
- * it would start (the losing copy of a hedged request) does no work. Thread-safe.
+ * it would start (the losing copy of a hedged request) does no work.
+ *
+ * <p>Heavy calls — a leg or a page of more than {@value #HEAVY_HITS} hits, as a deep page or a
+ * large rerank depth asks for — run on their own lane of half the cores at a low scheduling
+ * priority ({@link LowPriorityThreads}), so that the expensive searches the query service admits
+ * cannot take the node's cores from the ordinary ones.
+ * Thread-safe; {@link #close()} stops the heavy lane.
  */
-public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBase {
+public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBase implements AutoCloseable {
+
+  /** A call asking for more hits than this (per leg, or documents to load) is heavy. */
+  public static final int HEAVY_HITS = 100;
 
   private static final AttributeKey<String> NODE = AttributeKey.stringKey("shoal.node");
   private static final AttributeKey<Long> SHARD = AttributeKey.longKey("shoal.shard");
@@ -43,6 +55,8 @@ public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBas
   private final Metrics.Histogram searchSeconds;
   private final Metrics.Histogram hydrateSeconds;
   private final Metrics.Counter cancelled;
+  private final ExecutorService heavy = Executors.newFixedThreadPool(
+      Math.max(1, Runtime.getRuntime().availableProcessors() / 2), new LowPriorityThreads("shard-heavy"));
 
   public ShardSearchService(String nodeId, IntFunction<ShardStore> shards, AtomicInteger inFlight, Metrics metrics) {
     this.nodeId = nodeId;
@@ -104,7 +118,27 @@ public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBas
 
   @Override
   public void search(ShardSearchRequest request, StreamObserver<ShardSearchResponse> response) {
-    serve(request.getShard(), response, searchSeconds, shard -> shard.search(request));
+    boolean deep = request.getHydrateTop() > HEAVY_HITS
+        || request.getLegsList().stream().anyMatch(l -> l.getK() > HEAVY_HITS);
+    lane(deep, () -> serve(request.getShard(), response, searchSeconds, shard -> shard.search(request)));
+  }
+
+  /** Runs heavy work on the heavy lane, in the call's gRPC and trace contexts; the rest right here. */
+  private void lane(boolean isHeavy, Runnable work) {
+    if (!isHeavy) {
+      work.run();
+      return;
+    }
+    try {
+      heavy.execute(io.grpc.Context.current().wrap(io.opentelemetry.context.Context.current().wrap(work)));
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      work.run(); // closing: answer on this thread rather than drop the call
+    }
+  }
+
+  @Override
+  public void close() {
+    heavy.shutdownNow();
   }
 
   @Override
@@ -114,11 +148,12 @@ public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBas
 
   @Override
   public void hydrate(HydrateRequest request, StreamObserver<HydrateResponse> response) {
-    serve(request.getShard(), response, hydrateSeconds, shard -> HydrateResponse.newBuilder()
-        .setShard(request.getShard())
-        .addAllHits(shard.hydrate(request.getIdsList(), request.getHighlight(), request.getFieldsList(),
-            request.getWithTitles(), request.getWithSnippets(), request.getWithText()))
-        .build());
+    lane(request.getIdsCount() > HEAVY_HITS, () -> serve(request.getShard(), response, hydrateSeconds,
+        shard -> HydrateResponse.newBuilder()
+            .setShard(request.getShard())
+            .addAllHits(shard.hydrate(request.getIdsList(), request.getHighlight(), request.getFieldsList(),
+                request.getWithTitles(), request.getWithSnippets(), request.getWithText()))
+            .build()));
   }
 
   @Override
