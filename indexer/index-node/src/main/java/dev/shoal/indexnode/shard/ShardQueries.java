@@ -258,7 +258,9 @@ public final class ShardQueries {
     protected Query getFuzzyQuery(String field, String termStr, float minSimilarity) throws ParseException {
       String a = analysed(field);
       return a != null ? super.getFuzzyQuery(a, termStr, minSimilarity)
-          : new FuzzyQuery(new Term(keyword(field), termStr), (int) minSimilarity);
+          // as the parser does for analysed fields: ~5 means at most the 2 edits Lucene allows (a fuzz finding)
+          : new FuzzyQuery(new Term(keyword(field), termStr),
+              FuzzyQuery.floatToEdits(minSimilarity, termStr.codePointCount(0, termStr.length())));
     }
 
     @Override
