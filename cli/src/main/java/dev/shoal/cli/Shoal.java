@@ -51,7 +51,15 @@ public final class Shoal implements Runnable {
     cmd.getSubcommands().values().forEach(Shoal::showDefaults);
   }
 
+  /**
+   * Lucene announces which vector implementation it chose at INFO, through java.util.logging, on
+   * stderr; a command prints only its own output. Held here: java.util.logging keeps loggers weakly.
+   */
+  private static final java.util.logging.Logger LUCENE_VECTORS =
+      java.util.logging.Logger.getLogger("org.apache.lucene.internal.vectorization");
+
   public static void main(String[] args) {
+    LUCENE_VECTORS.setLevel(java.util.logging.Level.WARNING);
     TracingSetup.installFromEnvironment(args.length > 0 ? args[0] : "cli");
     System.exit(commandLine().execute(args));
   }
