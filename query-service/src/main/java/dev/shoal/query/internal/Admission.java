@@ -30,11 +30,23 @@ public final class Admission {
 
   /** Held while an admitted search runs; closing it twice is harmless. */
   public interface Permit extends AutoCloseable {
+    /** Whether this permit holds one of the expensive slots. */
+    boolean expensive();
+
     @Override
     void close();
   }
 
-  private static final Permit FREE = () -> { };
+  private static final Permit FREE = new Permit() {
+    @Override
+    public boolean expensive() {
+      return false;
+    }
+
+    @Override
+    public void close() {
+    }
+  };
 
   private final AdmissionLimits limits;
   private final Clock clock;
@@ -79,6 +91,11 @@ public final class Admission {
     }
     return new Permit() {
       private boolean released;
+
+      @Override
+      public boolean expensive() {
+        return true;
+      }
 
       @Override
       public synchronized void close() {

@@ -2,7 +2,6 @@ package dev.shoal.query.internal;
 
 import dev.shoal.server.trace.Tracing;
 import io.grpc.StatusException;
-import io.opentelemetry.api.GlobalOpenTelemetry;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.SpanKind;
@@ -59,8 +58,7 @@ final class HttpTracing {
   }
 
   private static Span start(Request request, String route) {
-    Context parent = GlobalOpenTelemetry.getPropagators().getTextMapPropagator().extract(Context.root(), request,
-        HEADERS);
+    Context parent = Tracing.propagator().extract(Context.root(), request, HEADERS);
     return Tracing.tracer().spanBuilder(request.getMethod() + " " + route).setParent(parent)
         .setSpanKind(SpanKind.SERVER).setAttribute("http.request.method", request.getMethod())
         .setAttribute("http.route", route).startSpan();

@@ -8,7 +8,6 @@ import dev.shoal.internal.v1.RankerGrpc;
 import dev.shoal.query.QueryServiceConfig;
 import dev.shoal.query.plan.QueryStages;
 import dev.shoal.server.Metrics;
-import dev.shoal.server.time.Clock;
 import dev.shoal.server.time.Scheduler;
 import dev.shoal.server.trace.Tracing;
 import io.grpc.StatusException;
@@ -27,9 +26,8 @@ public final class QueryPipeline {
   private final SearchPipeline search;
   private final DocumentLookup lookup;
   private final Admission admission;
-  private final long slowQueryNanos;
+  private final double slowQueryMillis;
   private final boolean logQueryText;
-  private final Clock clock;
 
   /**
    * @param generations the searcher generation each replica ("address/shard") last reported, for the result cache
@@ -55,9 +53,8 @@ public final class QueryPipeline {
         new QueryEmbedder(ranker, scheduler.clock(), config.rankerBudgetMillis()), cache, generations,
         new SearchMetrics(metrics), scheduler.clock(), admission);
     this.lookup = new DocumentLookup(router, client, scheduler.clock());
-    this.slowQueryNanos = config.slowQueryMillis() > 0 ? config.slowQueryMillis() * 1_000_000 : Long.MAX_VALUE;
+    this.slowQueryMillis = config.slowQueryMillis() > 0 ? config.slowQueryMillis() : Double.POSITIVE_INFINITY;
     this.logQueryText = config.logQueryText();
-    this.clock = scheduler.clock();
   }
 
   /**
@@ -65,10 +62,12 @@ public final class QueryPipeline {
    * @param client        the caller's API key name, charged against its rate; "" where keys are not required
    */
   public SearchResponse search(SearchRequest request, long deadlineNanos, String client) throws StatusException {
-    long start = clock.nanoTime();
     SearchResponse response = search.search(request, deadlineNanos, client);
     String trace = Tracing.traceId();
-    if (clock.nanoTime() - start >= slowQueryNanos) {
+    // the pipeline timed the search already
+    double totalMillis = response.getTimingsList().stream().filter(t -> t.getStage().equals("total"))
+        .mapToDouble(t -> t.getMillis()).findFirst().orElse(0);
+    if (totalMillis >= slowQueryMillis) {
       LOG.warn("slow search: {} took {} (trace {})", RequestLog.describe(request, logQueryText),
           response.getTimingsList().stream().map(t -> t.getStage() + " " + String.format(java.util.Locale.ROOT,
               "%.1f ms", t.getMillis())).collect(java.util.stream.Collectors.joining(", ")),

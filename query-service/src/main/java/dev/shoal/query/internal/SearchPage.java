@@ -62,11 +62,6 @@ final class SearchPage {
     response.write(true, ByteBuffer.wrap(request.getMethod().equals("HEAD") ? new byte[0] : HTML), callback);
   }
 
-  /** The policy's source for the page's one inline script or style. */
-  static String policy() {
-    return POLICY;
-  }
-
   private static String between(String page, String open, String close) {
     int start = page.indexOf(open);
     int end = page.indexOf(close, start);

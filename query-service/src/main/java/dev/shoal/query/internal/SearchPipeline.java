@@ -87,23 +87,17 @@ final class SearchPipeline {
   /** Collects stage timings on the pipeline's clock, each also a span of the current trace. */
   private final class Timings {
     final SearchResponse.Builder out;
-    final long start;
-    final long epochStart;
     long mark;
 
     Timings(SearchResponse.Builder out, long start) {
       this.out = out;
-      this.start = start;
       this.mark = start;
-      // spans are on the epoch clock; the stages are timed on the pipeline's
-      java.time.Instant now = java.time.Instant.now();
-      this.epochStart = now.getEpochSecond() * 1_000_000_000L + now.getNano() - (clock.nanoTime() - start);
     }
 
     void stage(String name) {
       long now = clock.nanoTime();
       out.addTimings(StageTiming.newBuilder().setStage(name).setMillis((now - mark) / 1e6));
-      Tracing.finished(name, epochStart + (mark - start), epochStart + (now - start));
+      Tracing.finished(name, now - mark);
       mark = now;
     }
   }
@@ -136,12 +130,12 @@ final class SearchPipeline {
       }
     }
     try (Admission.Permit permit = admission.admit(r)) {
-      if (admission.expensiveBecause(r) == null) {
+      if (!permit.expensive()) {
         return run(r, plan, cacheKey, start, deadlineNanos);
       }
       // on a low-priority thread, so it yields the cores to health checks and small searches
-      java.util.concurrent.Future<SearchResponse> f = EXPENSIVE.submit(io.grpc.Context.current().wrap(
-          io.opentelemetry.context.Context.current().wrap(() -> run(r, plan, cacheKey, start, deadlineNanos))));
+      java.util.concurrent.Future<SearchResponse> f = EXPENSIVE.submit(Tracing.inCallContexts(
+          () -> run(r, plan, cacheKey, start, deadlineNanos)));
       try {
         return f.get();
       } catch (InterruptedException e) {

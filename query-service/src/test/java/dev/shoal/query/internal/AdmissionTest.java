@@ -2,6 +2,7 @@ package dev.shoal.query.internal;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -61,6 +62,7 @@ class AdmissionTest {
     SearchRequest cheap = SearchRequest.newBuilder().setQuery("q").setTopK(10).setOffset(90).build();
     assertNull(a.expensiveBecause(cheap), "offset + top_k = 100 is the default head: cheap");
     Admission.Permit held = a.admit(deep);
+    assertTrue(held.expensive(), "a deep page holds an expensive slot");
     assertEquals(1, a.expensiveInFlight());
     for (SearchRequest r : new SearchRequest[] {deep, deepRerank, filtered}) {
       StatusException busy = assertThrows(StatusException.class, () -> a.admit(r));
@@ -68,7 +70,9 @@ class AdmissionTest {
       assertEquals(Admission.EXPENSIVE_RETRY_MILLIS, Admission.retryMillis(busy));
       assertTrue(busy.getStatus().getDescription().contains("expensive because"), busy.getStatus().getDescription());
     }
-    a.admit(cheap).close();
+    try (Admission.Permit free = a.admit(cheap)) {
+      assertFalse(free.expensive(), "a cheap search holds no slot");
+    }
     held.close();
     held.close();
     assertEquals(0, a.expensiveInFlight(), "a permit closed twice is released once");

@@ -13,6 +13,8 @@ import io.opentelemetry.context.ContextKey;
 import io.opentelemetry.context.propagation.TextMapGetter;
 import io.opentelemetry.context.propagation.TextMapPropagator;
 import io.opentelemetry.context.propagation.TextMapSetter;
+import java.time.Instant;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -56,7 +58,8 @@ public final class Tracing {
     return GlobalOpenTelemetry.getTracer(SCOPE);
   }
 
-  static TextMapPropagator propagator() {
+  /** The installed SDK's propagator (W3C trace context); a no-op one when none is installed. */
+  public static TextMapPropagator propagator() {
     return GlobalOpenTelemetry.getPropagators().getTextMapPropagator();
   }
 
@@ -90,14 +93,29 @@ public final class Tracing {
   }
 
   /**
-   * Records a finished step as a child span of the current one, from its start and end on the
-   * epoch clock in nanoseconds (for steps timed as they ran, such as a search's stages).
+   * Records a step that has just ended, after {@code elapsedNanos}, as a child span of the current
+   * one (for steps timed as they ran, such as a search's stages). Nothing when nothing is traced.
    */
-  public static void finished(String name, long startEpochNanos, long endEpochNanos) {
+  public static void finished(String name, long elapsedNanos) {
     if (!Span.current().getSpanContext().isValid()) {
       return;
     }
-    tracer().spanBuilder(name).setStartTimestamp(startEpochNanos, TimeUnit.NANOSECONDS).startSpan()
-        .end(endEpochNanos, TimeUnit.NANOSECONDS);
+    Instant now = Instant.now();
+    long end = now.getEpochSecond() * 1_000_000_000L + now.getNano();
+    tracer().spanBuilder(name).setStartTimestamp(end - elapsedNanos, TimeUnit.NANOSECONDS).startSpan()
+        .end(end, TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * {@code work} to run on another thread in the calling thread's contexts: gRPC's (deadline,
+   * cancellation) and the trace's.
+   */
+  public static Runnable inCallContexts(Runnable work) {
+    return io.grpc.Context.current().wrap(Context.current().wrap(work));
+  }
+
+  /** As {@link #inCallContexts(Runnable)}, for work with a result. */
+  public static <T> Callable<T> inCallContexts(Callable<T> work) {
+    return io.grpc.Context.current().wrap(Context.current().wrap(work));
   }
 }

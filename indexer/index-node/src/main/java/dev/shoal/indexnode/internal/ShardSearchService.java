@@ -14,6 +14,7 @@ import dev.shoal.internal.v1.ShardSearchResponse;
 import dev.shoal.internal.v1.StatisticsRequest;
 import dev.shoal.server.LowPriorityThreads;
 import dev.shoal.server.Metrics;
+import dev.shoal.server.trace.Tracing;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -130,7 +131,7 @@ public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBas
       return;
     }
     try {
-      heavy.execute(io.grpc.Context.current().wrap(io.opentelemetry.context.Context.current().wrap(work)));
+      heavy.execute(Tracing.inCallContexts(work));
     } catch (java.util.concurrent.RejectedExecutionException e) {
       work.run(); // closing: answer on this thread rather than drop the call
     }
