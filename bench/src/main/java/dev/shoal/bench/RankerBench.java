@@ -68,7 +68,7 @@ public final class RankerBench {
         + "|---:|---:|---:|---:|---:|\n");
     System.out.printf("%7s %6s %14s %14s %9s%n", "seq", "batch", "ORT emb/s", "service emb/s", "ratio");
     try (OnnxEncoder encoder = new OnnxEncoder(spec, threads, 32);
-         BatchingEncoder batcher = new BatchingEncoder(encoder, 64, 2_000);
+         BatchingEncoder batcher = new BatchingEncoder(encoder, 64, 0);
          RankerServer server = new RankerServer("127.0.0.1", 0, batcher)) {
       server.start();
       ManagedChannel ch = ManagedChannelBuilder.forTarget(server.address()).usePlaintext()

@@ -49,7 +49,7 @@ final class RankerCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Encoder encoder = Encoders.create(model.spec(), backend, threads, 16);
-    BatchingEncoder batcher = new BatchingEncoder(encoder, 64, 2_000);
+    BatchingEncoder batcher = new BatchingEncoder(encoder, 64, 0);
     Tls serverTls = Tls.of(tls.files());
     Metrics metrics = new Metrics();
     RankerServer server = new RankerServer(host, port, batcher, dev.shoal.ranker.RankerService.QUERY_CACHE_SIZE,

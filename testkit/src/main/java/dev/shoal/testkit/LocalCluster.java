@@ -115,7 +115,7 @@ public final class LocalCluster implements AutoCloseable {
       started.push(encoder);
       // queries go through the dynamic batcher; the enricher batches on its own and calls the
       // backend directly, so a long passage batch never sits in front of a query in one queue
-      BatchingEncoder batcher = new BatchingEncoder(encoder, 64, 2_000);
+      BatchingEncoder batcher = new BatchingEncoder(encoder, 64, 0);
       started.push(batcher);
       Tls internal = Tls.of(options.tls());
       started.push(internal);

@@ -10,10 +10,13 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Dynamic batching in front of a backend {@link Encoder}: calls that arrive within
- * {@code maxDelayMicros} of the first waiting one are merged, up to {@code maxBatch} texts of
- * the same kind, into one backend call (which sorts them by length, so padding stays low).
- * A call whose deadline has passed while it waited is dropped before the model runs.
+ * Dynamic batching in front of a backend {@link Encoder}: the calls waiting when the backend
+ * becomes free, and those that arrive within {@code maxDelayMicros} of the first of them, are
+ * merged, up to {@code maxBatch} texts of the same kind, into one backend call (which sorts them
+ * by length, so padding stays low). With a window of 0, the default of Shoal's services, an idle
+ * batcher runs a call at once (no queueing delay at low load) and the backend's own run is the
+ * window in which the next batch gathers. A call whose deadline has passed while it waited is
+ * dropped before the model runs.
  *
  * <p>Thread-safe; one dispatcher thread feeds the backend, so the backend sees one merged
  * batch at a time and spreads it over its own workers. {@link #close()} fails waiting calls
@@ -60,6 +63,11 @@ public final class BatchingEncoder implements Encoder {
   /** Backend calls made so far (for metrics and tests). */
   public long batches() {
     return batches.get();
+  }
+
+  /** Calls waiting for the dispatcher (for tests and metrics). */
+  public int queued() {
+    return queue.size();
   }
 
   /** Calls dropped because their deadline passed before they ran. */

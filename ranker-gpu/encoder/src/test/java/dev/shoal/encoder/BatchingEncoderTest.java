@@ -46,6 +46,53 @@ class BatchingEncoderTest {
     }
   }
 
+  /**
+   * With no batching window an idle batcher runs a call at once, and the calls that arrive while
+   * the backend is busy still go together: the backend's own run is the window.
+   */
+  @Test
+  void withNoWindowCallsThatArriveWhileTheBackendIsBusyFormTheNextBatch() throws Exception {
+    CountDownLatch running = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger first = new AtomicInteger(1);
+    List<Integer> sizes = new java.util.concurrent.CopyOnWriteArrayList<>();
+    Encoder held = new CountingEncoder(new OnnxEncoder(ModelSpec.ALL_MINILM_L6_V2, 1, 16)) {
+      @Override
+      public float[][] embed(List<String> t, Kind kind) {
+        sizes.add(t.size());
+        if (first.getAndDecrement() > 0) {
+          running.countDown();
+          try {
+            release.await();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
+        return super.embed(t, kind);
+      }
+    };
+    try (BatchingEncoder batcher = new BatchingEncoder(held, 64, 0)) {
+      ExecutorService pool = Executors.newFixedThreadPool(6);
+      Future<float[][]> alone = pool.submit(() -> batcher.embed(List.of("runs at once"), Encoder.Kind.QUERY));
+      assertTrue(running.await(30, TimeUnit.SECONDS), "an idle batcher ran the call without waiting for company");
+      List<Future<float[][]>> later = new ArrayList<>();
+      for (int i = 0; i < 5; i++) {
+        String text = "arrives while busy " + i;
+        later.add(pool.submit(() -> batcher.embed(List.of(text), Encoder.Kind.QUERY)));
+      }
+      while (batcher.queued() < 5) {
+        Thread.sleep(1);
+      }
+      release.countDown();
+      assertEquals(1, alone.get(30, TimeUnit.SECONDS).length);
+      for (Future<float[][]> f : later) {
+        assertEquals(1, f.get(30, TimeUnit.SECONDS).length);
+      }
+      assertEquals(List.of(1, 5), sizes, "the five waiting calls went to the backend as one batch");
+      pool.shutdown();
+    }
+  }
+
   @Test
   void anExpiredCallIsDroppedBeforeTheModelRuns() {
     try (CountingEncoder counted = new CountingEncoder(new OnnxEncoder(ModelSpec.ALL_MINILM_L6_V2, 1, 16));
