@@ -229,6 +229,11 @@ final class EvalCommand implements Runnable {
         + "(default: ${DEFAULT-VALUE})")
     Path dataDir;
 
+    @Option(names = "--model", defaultValue = "bge-small-en-v1.5", description = "in-process: the encoder, when "
+        + "--data-dir is first indexed: bge-small-en-v1.5, bge-small-en-v1.5-int8 or all-MiniLM-L6-v2 (default: "
+        + "${DEFAULT-VALUE})")
+    String model;
+
     @Option(names = "--max-windows", defaultValue = "" + PassageWindows.DEFAULT_MAX_WINDOWS, description = "in-process: "
         + "windows a long passage is embedded as, when --data-dir is first indexed (1 = truncation; default: "
         + "${DEFAULT-VALUE})")
@@ -257,7 +262,8 @@ final class EvalCommand implements Runnable {
       }
       Files.createDirectories(dataDir);
       try (LocalCluster cluster = new LocalCluster(new LocalCluster.Options(dataDir, null, 4,
-          ModelSpec.BGE_SMALL_EN_V15.withMaxTokens(256), "127.0.0.1", 0, 0, 0, 2).withMaxWindows(maxWindows))
+          ModelSpec.resolve(model, 384, ModelSpec.Pooling.CLS, "", "", 512).withMaxTokens(256), "127.0.0.1", 0, 0,
+          0, 2).withMaxWindows(maxWindows))
           .start()) {
         DemoLoader.load(data, dataDir, cluster, System.err, System.nanoTime());
         return collect("127.0.0.1:" + cluster.grpcPort(), queries, template, pool, tag);

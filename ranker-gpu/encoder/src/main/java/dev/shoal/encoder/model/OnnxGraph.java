@@ -52,6 +52,37 @@ public final class OnnxGraph {
     return g;
   }
 
+  /** The operator types of a model's graph, read without decoding its weights. */
+  public static java.util.Set<String> operators(byte[] model) {
+    java.util.Set<String> ops = new java.util.TreeSet<>();
+    Wire m = new Wire(model, 0, model.length);
+    while (m.more()) {
+      int tag = m.tag();
+      if (tag >>> 3 == 7 && (tag & 7) == 2) {
+        Wire g = m.message();
+        while (g.more()) {
+          int t = g.tag();
+          if (t >>> 3 == 1 && (t & 7) == 2) {
+            Wire node = g.message();
+            while (node.more()) {
+              int f = node.tag();
+              if (f >>> 3 == 4 && (f & 7) == 2) {
+                ops.add(node.string());
+              } else {
+                node.skip(f);
+              }
+            }
+          } else {
+            g.skip(t);
+          }
+        }
+      } else {
+        m.skip(tag);
+      }
+    }
+    return ops;
+  }
+
   private void readGraph(Wire w) {
     while (w.more()) {
       int tag = w.tag();

@@ -7,6 +7,7 @@ import ai.onnxruntime.OrtSession;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.encoder.model.ModelFiles;
+import dev.shoal.encoder.model.OnnxGraph;
 import dev.shoal.encoder.model.Pooler;
 import dev.shoal.encoder.onnx.OrtRuntime;
 import dev.shoal.encoder.tokenizer.WordPieceTokenizer;
@@ -34,7 +35,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * (less padding), at least one per worker, and the sub-batches run in parallel, each
  * single-threaded inside ONNX Runtime: on a small shared machine several single-threaded runs
  * beat one multi-threaded run. A single text cannot be split, so it runs on a second session
- * that uses all workers' threads inside ONNX Runtime.
+ * that uses all workers' threads inside ONNX Runtime. A model with dynamically quantised
+ * activations ({@code DynamicQuantizeLinear}, as in bge-small-en-v1.5-int8) runs every text as its
+ * own sub-batch: its scales are taken over the whole input, so a batch would make a text's vector
+ * depend on the texts it happened to be batched with.
  *
  * <p>Thread-safe: concurrent {@link #embed} calls share the worker pool; ONNX Runtime sessions
  * allow concurrent {@code run}. {@link #close()} refuses new calls, waits for the model runs in
@@ -63,7 +67,6 @@ public final class OnnxEncoder implements Encoder {
    */
   public OnnxEncoder(ModelSpec spec, int parallelism, int maxBatch) {
     this.spec = spec;
-    this.maxBatch = maxBatch;
     this.parallelism = Math.max(1, parallelism);
     try (InputStream tok = ModelFiles.open(spec.tokenizer())) {
       this.tokenizer = WordPieceTokenizer.load(tok);
@@ -73,6 +76,9 @@ public final class OnnxEncoder implements Encoder {
       options.setInterOpNumThreads(1);
       options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
       byte[] model = ModelFiles.readAll(spec.onnx());
+      // dynamic quantisation scales activations over the whole batch: a text's vector would move
+      // with its batch-mates (cosine 0.995 measured), so such a model runs each text on its own
+      this.maxBatch = OnnxGraph.operators(model).contains("DynamicQuantizeLinear") ? 1 : maxBatch;
       this.session = env.createSession(model, options);
       this.inputs = session.getInputNames();
       if (this.parallelism > 1) {

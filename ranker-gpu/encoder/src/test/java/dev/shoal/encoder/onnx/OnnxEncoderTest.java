@@ -93,6 +93,42 @@ class OnnxEncoderTest {
     }
   }
 
+  /** The paraphrase check for the int8 model too: quantisation keeps what the model tells apart. */
+  @org.junit.jupiter.api.Test
+  void theInt8ModelTellsParaphrasesFromUnrelatedPairs() {
+    paraphrasesScoreHigherThanUnrelatedPairs(ModelSpec.BGE_SMALL_EN_V15_INT8.withMaxTokens(256));
+  }
+
+  /**
+   * The int8 model's vectors are close to fp32 bge-small's on real passages and queries, and a
+   * text's vector does not depend on the texts it is embedded with (its activations are quantised
+   * per ONNX Runtime call, over the whole input: batched, a vector moved to cosine 0.995 with its
+   * batch-mates, so the encoder runs each text of such a model alone).
+   */
+  @org.junit.jupiter.api.Test
+  void int8VectorsStayCloseToFp32AndToThemselvesInABatch() {
+    List<String> texts = new ArrayList<>(TestTexts.passages(12));
+    texts.addAll(TestTexts.queries(12));
+    try (OnnxEncoder fp32 = new OnnxEncoder(ModelSpec.BGE_SMALL_EN_V15.withMaxTokens(256), 1, 32);
+         OnnxEncoder int8 = new OnnxEncoder(ModelSpec.BGE_SMALL_EN_V15_INT8.withMaxTokens(256), 1, 32)) {
+      float[][] full = fp32.embed(texts, Encoder.Kind.PASSAGE);
+      float[][] batch = int8.embed(texts, Encoder.Kind.PASSAGE);
+      double worstToFp32 = 1;
+      double worstBatch = 1;
+      for (int i = 0; i < texts.size(); i++) {
+        float[] single = int8.embed(List.of(texts.get(i)), Encoder.Kind.PASSAGE)[0];
+        assertEquals(1.0, Pooler.dot(single, int8.embed(List.of(texts.get(i)), Encoder.Kind.PASSAGE)[0]), 1e-6,
+            "the same call gives the same vector");
+        worstToFp32 = Math.min(worstToFp32, Pooler.dot(single, full[i]));
+        worstBatch = Math.min(worstBatch, Pooler.dot(single, batch[i]));
+      }
+      System.out.printf("int8 vs fp32: worst cosine %.4f; int8 alone vs in a batch of 24: worst cosine %.5f%n",
+          worstToFp32, worstBatch);
+      assertTrue(worstToFp32 > 0.95, "int8 vs fp32 cosine " + worstToFp32);
+      assertTrue(worstBatch > 0.99999, "alone vs in a batch cosine " + worstBatch);
+    }
+  }
+
   @ParameterizedTest
   @MethodSource("models")
   void queryPrefixFollowsTheModelCard(ModelSpec spec) {
