@@ -32,21 +32,12 @@ final class EmbeddingText {
     if (r.getSyntax() != QuerySyntax.LUCENE) {
       return r.getQuery();
     }
+    Query q;
     try {
       // whitespace analysis keeps the words as the user wrote them (case included) for the model
-      return of(r, new QueryParser("contents", new WhitespaceAnalyzer()).parse(r.getQuery()));
+      q = new QueryParser("contents", new WhitespaceAnalyzer()).parse(r.getQuery());
     } catch (ParseException | RuntimeException e) {
       return r.getQuery(); // the shards report the syntax error
-    }
-  }
-
-  /**
-   * As {@link #of(SearchRequest)}, from the query the validator parsed already (whitespace
-   * analysis; null for a plain query).
-   */
-  static String of(SearchRequest r, Query q) {
-    if (q == null) {
-      return r.getQuery();
     }
     List<String> words = new ArrayList<>();
     collect(q, words);

@@ -53,20 +53,9 @@ final class HedgedCall {
   private boolean hedged;
   /** The trace context of the search, for attempts sent from the scheduler's thread (hedges). */
   private final Context trace = Context.current();
-  private final ListenableFuture<ShardSearchResponse> firstAttempt;
 
   HedgedCall(List<Replica> replicas, ShardSearchRequest request, ShardClient client, ShardRouter router,
              Scheduler scheduler) {
-    this(replicas, request, client, router, scheduler, null);
-  }
-
-  /**
-   * @param firstAttempt the answer of the first replica when it is already asked (this shard's part
-   *                     of a call to its node for several shards); null: the first attempt is a call of its own
-   */
-  HedgedCall(List<Replica> replicas, ShardSearchRequest request, ShardClient client, ShardRouter router,
-             Scheduler scheduler, ListenableFuture<ShardSearchResponse> firstAttempt) {
-    this.firstAttempt = firstAttempt;
     this.replicas = List.copyOf(replicas);
     this.request = request;
     this.client = client;
@@ -128,13 +117,9 @@ final class HedgedCall {
     long sentAt = scheduler.clock().nanoTime();
     router.begin(address);
     ListenableFuture<ShardSearchResponse> f;
-    if (next == 1 && firstAttempt != null) {
-      f = firstAttempt;
-    } else {
-      try (Scope ignored = Tracing.withCallAttributes(trace, Attributes.of(SHARD, (long) request.getShard(),
-          REPLICA, address, HEDGE, next > 1)).makeCurrent()) {
-        f = client.search(address, request, deadlineNanos);
-      }
+    try (Scope ignored = Tracing.withCallAttributes(trace, Attributes.of(SHARD, (long) request.getShard(),
+        REPLICA, address, HEDGE, next > 1)).makeCurrent()) {
+      f = client.search(address, request, deadlineNanos);
     }
     attempts.add(f);
     Futures.addCallback(f, new FutureCallback<>() {

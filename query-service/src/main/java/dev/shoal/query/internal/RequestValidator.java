@@ -9,11 +9,10 @@ import dev.shoal.server.lucene.RegexpBudget;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import java.util.regex.Pattern;
-import org.apache.lucene.analysis.core.WhitespaceAnalyzer;
+import org.apache.lucene.analysis.en.EnglishAnalyzer;
 import org.apache.lucene.queryparser.classic.ParseException;
 import org.apache.lucene.queryparser.classic.QueryParser;
 import org.apache.lucene.queryparser.classic.TokenMgrError;
-import org.apache.lucene.search.Query;
 
 /**
  * Checks a request against {@link SearchLimits} and fills in defaults. Every rejection is
@@ -29,20 +28,8 @@ final class RequestValidator {
     this.limits = limits;
   }
 
-  /**
-   * A request that passed: with defaults applied, and its parsed Lucene-syntax query (null for a
-   * plain one), so that nothing later parses it again.
-   */
-  record Validated(SearchRequest request, Query parsed) {
-  }
-
   /** The request with defaults applied (top_k, profile, syntax, rerank depth). */
   SearchRequest validate(SearchRequest r) throws StatusException {
-    return check(r).request();
-  }
-
-  /** As {@link #validate}, with the parsed query. */
-  Validated check(SearchRequest r) throws StatusException {
     if (r.getSerializedSize() > limits.maxRequestBytes()) {
       throw invalid("request is " + r.getSerializedSize() + " bytes; the limit is " + limits.maxRequestBytes());
     }
@@ -133,19 +120,17 @@ final class RequestValidator {
       }
     }
     QuerySyntax syntax = r.getSyntax() == QuerySyntax.QUERY_SYNTAX_UNSPECIFIED ? QuerySyntax.PLAIN : r.getSyntax();
-    Query parsed = null;
     if (syntax == QuerySyntax.LUCENE) {
-      parsed = parse(q);
+      checkSyntax(q);
     } else if (syntax != QuerySyntax.PLAIN) {
       throw invalid("unknown query syntax " + r.getSyntaxValue() + ": use plain or lucene");
     }
-    return new Validated(r.toBuilder().setTopK(topK).setProfile(profile).setRerankDepth(depth).setSyntax(syntax)
-        .build(), parsed);
+    return r.toBuilder().setTopK(topK).setProfile(profile).setRerankDepth(depth).setSyntax(syntax).build();
   }
 
-  private static Query parse(String q) throws StatusException {
+  private static void checkSyntax(String q) throws StatusException {
     try {
-      return new BoundedRegexpParser().parse(q);
+      new BoundedRegexpParser().parse(q);
     } catch (ParseException | TokenMgrError | RuntimeException e) {
       String msg = e.getMessage() == null ? e.toString() : e.getMessage().split("\n")[0];
       throw invalid("invalid query syntax: " + msg
@@ -155,13 +140,11 @@ final class RequestValidator {
 
   /**
    * Lucene's parser with {@link RegexpBudget} applied to every regular expression, as each shard
-   * applies it, so that what the validator accepts every shard parses. Whitespace analysis: the
-   * grammar decides what parses, and the words stay as written for the query's embedding
-   * ({@link EmbeddingText}); the shards analyse with their own analyser.
+   * applies it, so that what the validator accepts every shard parses.
    */
   private static final class BoundedRegexpParser extends QueryParser {
     BoundedRegexpParser() {
-      super("contents", new WhitespaceAnalyzer());
+      super("contents", new EnglishAnalyzer());
     }
 
     @Override

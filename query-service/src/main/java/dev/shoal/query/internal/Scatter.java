@@ -1,47 +1,29 @@
 package dev.shoal.query.internal;
 
-import com.google.common.util.concurrent.FutureCallback;
-import com.google.common.util.concurrent.Futures;
-import com.google.common.util.concurrent.ListenableFuture;
-import com.google.common.util.concurrent.MoreExecutors;
-import com.google.common.util.concurrent.SettableFuture;
 import dev.shoal.api.v1.ShardNotice;
 import dev.shoal.cluster.HeartbeatWatcher;
 import dev.shoal.cluster.ReplicaTier;
-import dev.shoal.internal.v1.NodeSearchRequest;
-import dev.shoal.internal.v1.NodeSearchResponse;
 import dev.shoal.internal.v1.Replica;
-import dev.shoal.internal.v1.ShardFailure;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
 import dev.shoal.server.time.Scheduler;
-import dev.shoal.server.trace.Tracing;
 import io.grpc.Status;
 import io.grpc.StatusException;
-import io.opentelemetry.api.common.AttributeKey;
-import io.opentelemetry.api.common.Attributes;
-import io.opentelemetry.context.Context;
-import io.opentelemetry.context.Scope;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The first phase of one query: the same request to one replica of every shard at once, one call
- * per index node for the shards it is the first choice for, each shard a {@link HedgedCall} of its
- * own from there on; then the answers that came by the deadline. Thread-safe; one call per query.
+ * The first phase of one query: the same request to one replica of every shard at once
+ * ({@link HedgedCall} each), then the answers that came by the deadline. Thread-safe; one call
+ * per query.
  */
 final class Scatter {
-
-  private static final AttributeKey<String> REPLICA = AttributeKey.stringKey("shoal.replica");
-  private static final AttributeKey<Long> SHARDS = AttributeKey.longKey("shoal.shards");
 
   /** How long past the deadline the caller waits for a call's own deadline timer before giving up on it. */
   private static final long GRACE_NANOS = TimeUnit.SECONDS.toNanos(1);
@@ -68,59 +50,20 @@ final class Scatter {
     this.scheduler = scheduler;
   }
 
-  /** Each shard's replicas, best first, for one query: both phases of it follow the same routes. */
-  List<List<Replica>> routes(int shards, String session) {
-    List<List<Replica>> out = new ArrayList<>(shards);
-    for (int s = 0; s < shards; s++) {
-      out.add(router.replicas(s, session));
-    }
-    return out;
-  }
-
-  /** Whether one node is every shard's first choice: it can add up the corpus statistics itself. */
-  static boolean oneNode(List<List<Replica>> routes) {
-    String node = null;
-    for (List<Replica> r : routes) {
-      if (r.isEmpty() || (node != null && !node.equals(r.getFirst().getAddress()))) {
-        return false;
-      }
-      node = r.getFirst().getAddress();
-    }
-    return node != null;
-  }
-
   /**
-   * Sends each node one call for the shards it is the first choice for ({@code SearchShards}), and
-   * runs each shard as a {@link HedgedCall} whose first attempt is its part of that call: hedges
-   * and retries go to the shard's next replicas on their own.
-   *
-   * @param request       the request for shard 0; each shard gets a copy with its own number
-   * @param sumStatistics the node sums the corpus statistics of the shards (all of them, on it: {@link #oneNode})
+   * @param request the request for shard 0; each shard gets a copy with its own number
    * @throws StatusException INVALID_ARGUMENT when a shard refused the query itself
    */
-  Result run(ShardSearchRequest request, List<List<Replica>> routes, boolean sumStatistics, long deadlineNanos)
-      throws StatusException {
-    int shards = routes.size();
-    Map<String, List<Integer>> byNode = new LinkedHashMap<>();
-    for (int s = 0; s < shards; s++) {
-      if (!routes.get(s).isEmpty()) {
-        byNode.computeIfAbsent(routes.get(s).getFirst().getAddress(), k -> new ArrayList<>()).add(s);
-      }
-    }
-    Map<Integer, ListenableFuture<ShardSearchResponse>> firstAttempts = new HashMap<>();
-    for (Map.Entry<String, List<Integer>> node : byNode.entrySet()) {
-      firstAttempts.putAll(nodeCall(node.getKey(), node.getValue(), request, sumStatistics, deadlineNanos));
-    }
+  Result run(ShardSearchRequest request, int shards, String session, long deadlineNanos) throws StatusException {
     List<HedgedCall> calls = new ArrayList<>(shards);
     List<CompletableFuture<HedgedCall.Answer>> pending = new ArrayList<>(shards);
     List<ShardNotice> notices = new ArrayList<>();
     for (int s = 0; s < shards; s++) {
-      List<Replica> replicas = routes.get(s);
+      List<Replica> replicas = router.replicas(s, session);
       if (replicas.isEmpty()) {
         notices.add(notice(s, ShardNotice.Kind.NO_ANSWER, "no replica is assigned"));
       }
-      HedgedCall c = new HedgedCall(replicas, request.toBuilder().setShard(s).build(), client, router, scheduler,
-          firstAttempts.get(s));
+      HedgedCall c = new HedgedCall(replicas, request.toBuilder().setShard(s).build(), client, router, scheduler);
       calls.add(c);
       pending.add(c.start(deadlineNanos));
     }
@@ -166,58 +109,6 @@ final class Scatter {
       throw refused;
     }
     return new Result(answers, answeredBy, generations, hedged, notices);
-  }
-
-  /**
-   * One {@code SearchShards} call to a node, split into one future per shard: an answer, the
-   * shard's own failure status, or the call's. Once every shard's future is done or cancelled
-   * (each shard's winner found elsewhere), the call is cancelled too.
-   */
-  private Map<Integer, ListenableFuture<ShardSearchResponse>> nodeCall(String address, List<Integer> shards,
-                                                                        ShardSearchRequest request,
-                                                                        boolean sumStatistics, long deadlineNanos) {
-    Map<Integer, SettableFuture<ShardSearchResponse>> parts = new LinkedHashMap<>();
-    shards.forEach(s -> parts.put(s, SettableFuture.create()));
-    ListenableFuture<NodeSearchResponse> call;
-    try (Scope ignored = Tracing.withCallAttributes(Context.current(), Attributes.of(REPLICA, address, SHARDS,
-        (long) shards.size())).makeCurrent()) {
-      call = client.searchShards(address, NodeSearchRequest.newBuilder().setRequest(request).addAllShards(shards)
-          .setSumStatistics(sumStatistics).build(), deadlineNanos);
-    }
-    Futures.addCallback(call, new FutureCallback<>() {
-      @Override
-      public void onSuccess(NodeSearchResponse r) {
-        r.getAnswersList().forEach(a -> complete(parts.get(a.getShard()), a));
-        for (ShardFailure f : r.getFailuresList()) {
-          SettableFuture<ShardSearchResponse> part = parts.get(f.getShard());
-          if (part != null) {
-            part.setException(Status.fromCodeValue(f.getCode()).withDescription(f.getMessage()).asRuntimeException());
-          }
-        }
-        parts.forEach((s, part) -> part.setException(Status.INTERNAL.withDescription("node " + address
-            + " did not answer for shard " + s).asRuntimeException()));
-      }
-
-      @Override
-      public void onFailure(Throwable t) {
-        parts.values().forEach(part -> part.setException(t));
-      }
-    }, MoreExecutors.directExecutor());
-    AtomicInteger open = new AtomicInteger(parts.size());
-    for (SettableFuture<ShardSearchResponse> part : parts.values()) {
-      part.addListener(() -> {
-        if (open.decrementAndGet() == 0 && !call.isDone()) {
-          call.cancel(true);
-        }
-      }, MoreExecutors.directExecutor());
-    }
-    return new HashMap<>(parts);
-  }
-
-  private static void complete(SettableFuture<ShardSearchResponse> part, ShardSearchResponse answer) {
-    if (part != null) {
-      part.set(answer);
-    }
   }
 
   static ShardNotice notice(int shard, ShardNotice.Kind kind, String detail) {

@@ -8,7 +8,6 @@ import dev.shoal.api.v1.StageTiming;
 import dev.shoal.internal.v1.HydrateRequest;
 import dev.shoal.internal.v1.RankerGrpc;
 import dev.shoal.internal.v1.ShardHit;
-import dev.shoal.internal.v1.Replica;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.query.plan.Candidate;
 import dev.shoal.query.plan.Fusion;
@@ -109,8 +108,7 @@ final class SearchPipeline {
    */
   SearchResponse search(SearchRequest raw, long deadlineNanos, String client) throws StatusException {
     long start = clock.nanoTime();
-    RequestValidator.Validated valid = validator.check(raw);
-    SearchRequest r = valid.request();
+    SearchRequest r = validator.validate(raw);
     SearchPlan plan;
     try {
       plan = plans.resolve(r);
@@ -133,11 +131,11 @@ final class SearchPipeline {
     }
     try (Admission.Permit permit = admission.admit(r)) {
       if (!permit.expensive()) {
-        return run(valid, plan, cacheKey, start, deadlineNanos);
+        return run(r, plan, cacheKey, start, deadlineNanos);
       }
       // on a low-priority thread, so it yields the cores to health checks and small searches
       java.util.concurrent.Future<SearchResponse> f = EXPENSIVE.submit(Tracing.inCallContexts(
-          () -> run(valid, plan, cacheKey, start, deadlineNanos)));
+          () -> run(r, plan, cacheKey, start, deadlineNanos)));
       try {
         return f.get();
       } catch (InterruptedException e) {
@@ -157,9 +155,8 @@ final class SearchPipeline {
   }
 
   /** The admitted, uncached search. */
-  private SearchResponse run(RequestValidator.Validated valid, SearchPlan plan, SearchRequest cacheKey, long start,
+  private SearchResponse run(SearchRequest r, SearchPlan plan, SearchRequest cacheKey, long start,
                              long deadlineNanos) throws StatusException {
-    SearchRequest r = valid.request();
     long timeoutMs = r.getTimeoutMs() > 0 ? r.getTimeoutMs() : DEFAULT_TIMEOUT_MS;
     long deadline = Math.min(deadlineNanos, start + TimeUnit.MILLISECONDS.toNanos(timeoutMs));
     SearchResponse.Builder out = SearchResponse.newBuilder();
@@ -170,7 +167,7 @@ final class SearchPipeline {
     SearchPlan asked = plan;
     if (plan.needsQueryVector()) {
       try {
-        QueryEmbedder.Embedding e = embedder.embed(EmbeddingText.of(r, valid.parsed()), deadline);
+        QueryEmbedder.Embedding e = embedder.embed(EmbeddingText.of(r), deadline);
         query = new QueryContext(r, e.vector(), e.model());
       } catch (StatusRuntimeException e) {
         plan = plan.withoutQueryVector();
@@ -190,18 +187,14 @@ final class SearchPipeline {
       throw Status.UNAVAILABLE.withDescription("no routing table yet: the cluster is starting").asException();
     }
     ShardSearchRequest request = firstPhase(r, asked, plan, query, window, shards);
-    List<List<Replica>> routes = scatter.routes(shards, r.getSession());
-    // one node first in line for every shard adds up the statistics itself, in the same call
-    boolean onNode = Scatter.oneNode(routes);
-    StatisticsPhase.Outcome corpus = onNode ? StatisticsPhase.Outcome.NOT_NEEDED
-        : statistics.gather(request, routes, deadline);
+    StatisticsPhase.Outcome corpus = statistics.gather(request, shards, r.getSession(), deadline);
     if (corpus.sums() != null) {
       request = request.toBuilder().setStatistics(corpus.sums()).build();
       timings.stage("statistics");
     } else if (corpus.skipped()) {
       timings.stage("statistics_skipped");
     }
-    Scatter.Result first = scatter.run(request, routes, onNode && shards > 1, deadline);
+    Scatter.Result first = scatter.run(request, shards, r.getSession(), deadline);
     timings.stage("retrieve");
     metrics.hedged(first.hedged());
     List<ShardNotice> notices = new ArrayList<>(first.notices());

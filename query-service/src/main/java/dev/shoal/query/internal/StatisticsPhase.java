@@ -27,10 +27,12 @@ import java.util.concurrent.TimeoutException;
  */
 final class StatisticsPhase {
 
+  private final ShardRouter router;
   private final ShardClient client;
   private final Clock clock;
 
-  StatisticsPhase(ShardClient client, Clock clock) {
+  StatisticsPhase(ShardRouter router, ShardClient client, Clock clock) {
+    this.router = router;
     this.client = client;
     this.clock = clock;
   }
@@ -45,8 +47,7 @@ final class StatisticsPhase {
   }
 
   /** The summed statistics for the request's lexical legs; not needed with none or one shard; skipped when a shard failed. */
-  Outcome gather(ShardSearchRequest first, List<List<Replica>> routes, long deadlineNanos) {
-    int shards = routes.size();
+  Outcome gather(ShardSearchRequest first, int shards, String session, long deadlineNanos) {
     List<LexicalLeg> legs = first.getLegsList().stream().filter(Leg::hasLexical).map(Leg::getLexical).toList();
     if (legs.isEmpty() || shards < 2) {
       return Outcome.NOT_NEEDED; // one shard's own statistics are the corpus's
@@ -56,7 +57,7 @@ final class StatisticsPhase {
     List<CompletableFuture<CorpusStatistics>> parts = new ArrayList<>(shards);
     for (int s = 0; s < shards; s++) {
       CompletableFuture<CorpusStatistics> part = new CompletableFuture<>();
-      ask(routes.get(s), 0, StatisticsRequest.newBuilder().setShard(s).addAllLegs(legs).build(), until,
+      ask(router.replicas(s, session), 0, StatisticsRequest.newBuilder().setShard(s).addAllLegs(legs).build(), until,
           part);
       parts.add(part);
     }

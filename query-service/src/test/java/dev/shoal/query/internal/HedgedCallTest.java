@@ -12,8 +12,6 @@ import dev.shoal.internal.v1.FetchRequest;
 import dev.shoal.internal.v1.FetchResponse;
 import dev.shoal.internal.v1.HydrateRequest;
 import dev.shoal.internal.v1.HydrateResponse;
-import dev.shoal.internal.v1.NodeSearchRequest;
-import dev.shoal.internal.v1.NodeSearchResponse;
 import dev.shoal.internal.v1.Replica;
 import dev.shoal.internal.v1.ShardAssignment;
 import dev.shoal.internal.v1.ShardPlacement;
@@ -47,11 +45,6 @@ class HedgedCallTest {
 
     @Override
     public ListenableFuture<HydrateResponse> hydrate(String address, HydrateRequest r, long d) {
-      throw new UnsupportedOperationException();
-    }
-
-    @Override
-    public ListenableFuture<NodeSearchResponse> searchShards(String address, NodeSearchRequest r, long d) {
       throw new UnsupportedOperationException();
     }
 

@@ -1,15 +1,11 @@
 package dev.shoal.indexnode.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.shoal.api.v1.Document;
 import dev.shoal.api.v1.Operation;
-import dev.shoal.api.v1.QuerySyntax;
 import dev.shoal.indexnode.shard.ShardStore;
-import dev.shoal.internal.CorpusStatisticsSum;
-import dev.shoal.internal.v1.CorpusStatistics;
 import dev.shoal.internal.v1.EnrichedDocument;
 import dev.shoal.internal.v1.FetchRequest;
 import dev.shoal.internal.v1.FetchResponse;
@@ -17,12 +13,8 @@ import dev.shoal.internal.v1.HydrateRequest;
 import dev.shoal.internal.v1.HydrateResponse;
 import dev.shoal.internal.v1.Leg;
 import dev.shoal.internal.v1.LexicalLeg;
-import dev.shoal.internal.v1.NodeSearchRequest;
-import dev.shoal.internal.v1.NodeSearchResponse;
-import dev.shoal.internal.v1.ShardFailure;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
-import dev.shoal.internal.v1.StatisticsRequest;
 import dev.shoal.server.Metrics;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -256,89 +248,6 @@ class ShardSearchServiceTest {
       assertEquals(Status.Code.OK, searchStatus(service, ShardSearchRequest.newBuilder().addLegs(Leg.newBuilder()
           .setName("dense").setK(5).setVector(dev.shoal.internal.v1.VectorLeg.newBuilder().addVector(1).addVector(0)
               .setModel("bge-small-en-v1.5"))).build()).getCode());
-    }
-  }
-
-  private static ShardStore shardOf(int shard, Path d, int docs, String word) throws Exception {
-    ShardStore s = new ShardStore(shard, d);
-    List<ShardStore.Record> rs = new ArrayList<>();
-    for (int i = 0; i < docs; i++) {
-      // each shard its own mix, so its own statistics score "vitamin" differently from the corpus's
-      rs.add(ShardStore.Record.of(i, EnrichedDocument.newBuilder().setOp(Operation.UPSERT).setSourceOffset(i)
-          .setSourcePartition(shard).setDocument(Document.newBuilder().setId("s" + shard + "d" + i)
-              .setTitle((i % (shard + 2) == 0 ? "vitamin " : "") + word + " " + i).setText("bone density " + word))
-          .build()));
-    }
-    s.apply(rs, docs);
-    s.refresh();
-    return s;
-  }
-
-  private static ShardSearchRequest bm25(String text) {
-    return ShardSearchRequest.newBuilder().addLegs(Leg.newBuilder().setName("bm25").setK(5)
-        .setLexical(LexicalLeg.newBuilder().setText(text))).build();
-  }
-
-  /**
-   * One SearchShards call with sum_statistics answers each shard exactly as a Statistics round
-   * trip followed by one Search per shard with the sums would; a shard the node does not host is
-   * a failure of its own (UNAVAILABLE), and the others still answer.
-   */
-  @Test
-  void oneNodeCallForSeveralShardsScoresWithTheSummedStatisticsAndFailsPerShard() throws Exception {
-    Map<Integer, ShardStore> shards = new ConcurrentHashMap<>();
-    shards.put(0, shardOf(0, dir.resolve("0"), 30, "alpha"));
-    shards.put(1, shardOf(1, dir.resolve("1"), 12, "beta"));
-    shards.put(2, shardOf(2, dir.resolve("2"), 50, "gamma"));
-    ShardSearchService service = new ShardSearchService("n1", shards::get, new AtomicInteger(), new Metrics());
-    try {
-      ShardSearchRequest template = bm25("vitamin bone");
-      List<CorpusStatistics> parts = new ArrayList<>();
-      for (int s = 0; s < 3; s++) {
-        Answer<CorpusStatistics> a = new Answer<>();
-        service.statistics(StatisticsRequest.newBuilder().setShard(s).addLegs(template.getLegs(0).getLexical())
-            .build(), a);
-        parts.add((CorpusStatistics) a.got.get());
-      }
-      CorpusStatistics sums = CorpusStatisticsSum.of(parts);
-
-      Answer<NodeSearchResponse> a = new Answer<>();
-      service.searchShards(NodeSearchRequest.newBuilder().setRequest(template).addShards(0).addShards(1)
-          .addShards(2).addShards(3).setSumStatistics(true).build(), a);
-      NodeSearchResponse got = (NodeSearchResponse) a.got.get();
-      assertEquals(3, got.getAnswersCount());
-      for (int s = 0; s < 3; s++) {
-        Answer<ShardSearchResponse> alone = new Answer<>();
-        service.search(template.toBuilder().setShard(s).setStatistics(sums).build(), alone);
-        ShardSearchResponse expected = (ShardSearchResponse) alone.got.get();
-        assertTrue(expected.getHitsCount() > 0, "shard " + s + " has hits");
-        assertEquals(expected, got.getAnswers(s), "shard " + s);
-        Answer<ShardSearchResponse> own = new Answer<>();
-        service.search(template.toBuilder().setShard(s).build(), own);
-        assertNotEquals(((ShardSearchResponse) own.got.get()).getHits(0).getSignalsOrThrow("bm25"),
-            got.getAnswers(s).getHits(0).getSignalsOrThrow("bm25"), "scored with the sums, not shard " + s + "'s own");
-      }
-      assertEquals(1, got.getFailuresCount());
-      assertEquals(3, got.getFailures(0).getShard());
-      assertEquals(Status.Code.UNAVAILABLE.value(), got.getFailures(0).getCode());
-      assertTrue(got.getFailures(0).getMessage().contains("not hosted"), got.getFailures(0).getMessage());
-
-      Answer<NodeSearchResponse> bad = new Answer<>();
-      service.searchShards(NodeSearchRequest.newBuilder().setRequest(ShardSearchRequest.newBuilder()
-          .addLegs(Leg.newBuilder().setName("bm25").setK(5).setLexical(LexicalLeg.newBuilder().setText("vitamin AND (bone")
-              .setSyntax(QuerySyntax.LUCENE)))).addShards(0)
-          .addShards(1).setSumStatistics(true).build(), bad);
-      NodeSearchResponse refused = (NodeSearchResponse) bad.got.get();
-      assertEquals(0, refused.getAnswersCount());
-      assertEquals(2, refused.getFailuresCount());
-      for (ShardFailure f : refused.getFailuresList()) {
-        assertEquals(Status.Code.INVALID_ARGUMENT.value(), f.getCode(), f.getMessage());
-      }
-    } finally {
-      service.close();
-      for (ShardStore s : shards.values()) {
-        s.close();
-      }
     }
   }
 }
