@@ -10,8 +10,6 @@ import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
 import dev.shoal.api.v1.SearchServiceGrpc;
-import dev.shoal.encoder.ModelSpec;
-import dev.shoal.encoder.PassageWindows;
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.eval.Comparison;
 import dev.shoal.eval.Qrels;
@@ -229,15 +227,9 @@ final class EvalCommand implements Runnable {
         + "(default: ${DEFAULT-VALUE})")
     Path dataDir;
 
-    @Option(names = "--model", defaultValue = "bge-small-en-v1.5", description = "in-process: the encoder, when "
-        + "--data-dir is first indexed: bge-small-en-v1.5, bge-small-en-v1.5-int8 or all-MiniLM-L6-v2 (default: "
-        + "${DEFAULT-VALUE})")
-    String model;
-
-    @Option(names = "--max-windows", defaultValue = "" + PassageWindows.DEFAULT_MAX_WINDOWS, description = "in-process: "
-        + "windows a long passage is embedded as, when --data-dir is first indexed (1 = truncation; default: "
-        + "${DEFAULT-VALUE})")
-    int maxWindows;
+    /** In-process: the encoder and how passages are cut, when --data-dir is first indexed. */
+    @Mixin
+    ModelOptions model;
 
     RankProfile rankProfile() {
       return RankProfile.valueOf(profile.toUpperCase(Locale.ROOT));
@@ -262,8 +254,7 @@ final class EvalCommand implements Runnable {
       }
       Files.createDirectories(dataDir);
       try (LocalCluster cluster = new LocalCluster(new LocalCluster.Options(dataDir, null, 4,
-          ModelSpec.resolve(model, 384, ModelSpec.Pooling.CLS, "", "", 512).withMaxTokens(256), "127.0.0.1", 0, 0,
-          0, 2).withMaxWindows(maxWindows))
+          model.spec(), "127.0.0.1", 0, 0, 0, 2).withMaxWindows(model.maxWindows))
           .start()) {
         DemoLoader.load(data, dataDir, cluster, System.err, System.nanoTime());
         return collect("127.0.0.1:" + cluster.grpcPort(), queries, template, pool, tag);

@@ -7,6 +7,9 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Consumer;
 
 /**
  * The parts of an ONNX model file that a hand-written forward pass needs: the initializers
@@ -37,15 +40,7 @@ public final class OnnxGraph {
 
   public static OnnxGraph read(byte[] model) {
     OnnxGraph g = new OnnxGraph();
-    Wire m = new Wire(model, 0, model.length);
-    while (m.more()) {
-      int tag = m.tag();
-      if (tag >>> 3 == 7 && (tag & 7) == 2) {
-        g.readGraph(m.message());
-      } else {
-        m.skip(tag);
-      }
-    }
+    forGraph(model, g::readGraph);
     if (g.nodes.isEmpty()) {
       throw new IllegalArgumentException("not an ONNX model: no graph nodes found");
     }
@@ -53,34 +48,40 @@ public final class OnnxGraph {
   }
 
   /** The operator types of a model's graph, read without decoding its weights. */
-  public static java.util.Set<String> operators(byte[] model) {
-    java.util.Set<String> ops = new java.util.TreeSet<>();
+  public static Set<String> operators(byte[] model) {
+    Set<String> ops = new TreeSet<>();
+    forGraph(model, g -> {
+      while (g.more()) {
+        int t = g.tag();
+        if (t >>> 3 == 1 && (t & 7) == 2) {
+          Wire node = g.message();
+          while (node.more()) {
+            int f = node.tag();
+            if (f >>> 3 == 4 && (f & 7) == 2) {
+              ops.add(node.string());
+            } else {
+              node.skip(f);
+            }
+          }
+        } else {
+          g.skip(t);
+        }
+      }
+    });
+    return ops;
+  }
+
+  /** Hands the ModelProto's graph (field 7) to {@code reader}, skipping the model's other fields. */
+  private static void forGraph(byte[] model, Consumer<Wire> reader) {
     Wire m = new Wire(model, 0, model.length);
     while (m.more()) {
       int tag = m.tag();
       if (tag >>> 3 == 7 && (tag & 7) == 2) {
-        Wire g = m.message();
-        while (g.more()) {
-          int t = g.tag();
-          if (t >>> 3 == 1 && (t & 7) == 2) {
-            Wire node = g.message();
-            while (node.more()) {
-              int f = node.tag();
-              if (f >>> 3 == 4 && (f & 7) == 2) {
-                ops.add(node.string());
-              } else {
-                node.skip(f);
-              }
-            }
-          } else {
-            g.skip(t);
-          }
-        }
+        reader.accept(m.message());
       } else {
         m.skip(tag);
       }
     }
-    return ops;
   }
 
   private void readGraph(Wire w) {
