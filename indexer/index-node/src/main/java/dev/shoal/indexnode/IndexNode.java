@@ -21,6 +21,7 @@ import java.io.IOException;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentSkipListMap;
@@ -31,6 +32,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,8 +44,8 @@ import org.slf4j.LoggerFactory;
  * {@link HeartbeatPublisher}). Wires parts; each owns its logic.
  *
  * <p>Threads: the indexing thread owns the Kafka consumer and every write (it also opens and
- * closes shards when the assignment changes); a scheduler refreshes searchers; the heartbeat
- * thread reports; a pool of its own runs shard calls. Lifecycle: {@link #start()}, then
+ * closes shards when the assignment changes, and refreshes a rebuilding replica as it turns LIVE); a
+ * scheduler refreshes the other replicas' searchers; the heartbeat thread reports; a pool of its own runs shard calls. Lifecycle: {@link #start()}, then
  * {@link #close()}.
  */
 public final class IndexNode implements AutoCloseable {
@@ -94,8 +96,23 @@ public final class IndexNode implements AutoCloseable {
     this.refreshSeconds = metrics.histogram("shoal_indexer_refresh_seconds", "Near-real-time refresh of one shard.",
         Metrics.LATENCY_SECONDS, "node", config.nodeId());
     this.watcher = new AssignmentWatcher(config.bootstrap());
-    this.indexLoop = new IndexLoop(config, shards, states, desired::get,
-        () -> new KafkaConsumer<>(KafkaSettings.consumer(config.bootstrap(), null)), clock, metrics);
+    this.indexLoop = new IndexLoop(config, shards, states, desired::get, () -> new KafkaConsumer<>(replayConsumer()),
+        clock, metrics);
+  }
+
+  /**
+   * The index loop's consumer, sized for a replica that rebuilds from the start of the enriched
+   * topic: an enriched record is 3-4 KB (a 384-float vector and the passage), so Kafka's default
+   * 1 MB per partition and fetch is ~300 records; 8 MB per partition and up to 4,000 records a
+   * poll keep the loop applying instead of waiting on fetches. A poll holds at most
+   * {@code fetch.max.bytes} (32 MB) in memory.
+   */
+  private Properties replayConsumer() {
+    Properties p = KafkaSettings.consumer(config.bootstrap(), null);
+    p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Integer.toString(8 << 20));
+    p.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Integer.toString(32 << 20));
+    p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "4000");
+    return p;
   }
 
   public IndexNode start() {
@@ -164,7 +181,9 @@ public final class IndexNode implements AutoCloseable {
   private void refreshAll() {
     for (ShardStore s : shards.values()) {
       try {
-        if (s.visibleOffset() != s.appliedOffset()) {
+        // a replica rebuilding serves no query until it is LIVE, and the index loop refreshes it
+        // as it turns LIVE: refreshing it meanwhile only cuts small segments to merge again
+        if (s.visibleOffset() != s.appliedOffset() && !states.rebuilding(s.shard())) {
           long start = clock.nanoTime();
           s.refresh();
           refreshSeconds.observe((clock.nanoTime() - start) / 1e9);

@@ -33,8 +33,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The indexing thread of a node: opens and closes shards as the assignment asks (removing the
  * directory of a shard that moved away), replays each hosted shard's partition of
- * {@code shoal.docs.enriched} into its {@link ShardStore}, measures lag, and commits every
- * {@code commitMillis} or {@code commitDocs}. Owns the Kafka consumer and every write: both are
+ * {@code shoal.docs.enriched} into its {@link ShardStore}, measures lag, refreshes a rebuilding
+ * replica as it turns LIVE, and commits every {@code commitMillis} or {@code commitDocs}. Owns the Kafka consumer and every write: both are
  * used on this thread only.
  *
  * <p>Error policy, per shard, so one shard's trouble never stops the others: a record that can
@@ -254,7 +254,28 @@ public final class IndexLoop extends ServiceLoop {
       }
       // position() rather than the applied offset: transaction markers occupy offsets too
       long lag = Math.max(0, ends.getOrDefault(tp, 0L) - consumer.position(tp));
+      if (states.rebuilding(shard) && states.wouldBeLive(shard, lag) && !refreshBeforeLive(shard)) {
+        continue;
+      }
       states.measured(shard, lag);
+    }
+  }
+
+  /**
+   * A rebuilding replica is not refreshed while it replays (see {@link ReplicaStates}): it is made
+   * searchable here, before it reports LIVE, so no query reaches a LIVE replica that shows nothing.
+   * A failed refresh fails the shard like a failed apply.
+   */
+  private boolean refreshBeforeLive(int shard) {
+    ShardStore store = shards.get(shard);
+    try {
+      if (store != null && store.visibleOffset() != store.appliedOffset()) {
+        store.refresh();
+      }
+      return true;
+    } catch (IOException | RuntimeException e) {
+      failed(shard, "refreshing before LIVE", e);
+      return false;
     }
   }
 

@@ -5,6 +5,7 @@ import dev.shoal.internal.v1.ShardState;
 import dev.shoal.server.GrpcServer;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -15,7 +16,9 @@ import org.slf4j.LoggerFactory;
  * {@code liveLag} records of the partition's end), FAILED with a reason when it cannot progress
  * (a lag measurement never turns a FAILED replica LIVE), gone when closed; and the gRPC health
  * that mirrors it ({@code ShardSearch/shard-N} per shard, {@code ShardSearch} SERVING
- * only while every hosted shard is LIVE). What heartbeats and readiness report. Thread-safe.
+ * only while every hosted shard is LIVE). What heartbeats and readiness report. A replica is
+ * <em>rebuilding</em> from when it is opened until it is first LIVE: it serves nothing yet, so
+ * its node leaves its searcher alone until then. Thread-safe.
  */
 public final class ReplicaStates {
 
@@ -28,6 +31,7 @@ public final class ReplicaStates {
   private final String nodeId;
   private final long liveLag;
   private final Map<Integer, Replica> replicas = new ConcurrentHashMap<>();
+  private final Set<Integer> rebuilding = ConcurrentHashMap.newKeySet();
   private volatile GrpcServer health;
 
   public ReplicaStates(String nodeId, long liveLag) {
@@ -43,12 +47,14 @@ public final class ReplicaStates {
 
   public void opened(int shard) {
     replicas.put(shard, new Replica(ShardState.RECOVERING, -1, ""));
+    rebuilding.add(shard);
     setHealth(ShardSearchGrpc.SERVICE_NAME + "/shard-" + shard, ServingStatus.NOT_SERVING);
     overallHealth();
   }
 
   public void closed(int shard) {
     replicas.remove(shard);
+    rebuilding.remove(shard);
     setHealth(ShardSearchGrpc.SERVICE_NAME + "/shard-" + shard, ServingStatus.NOT_SERVING);
     overallHealth();
   }
@@ -62,6 +68,9 @@ public final class ReplicaStates {
     }
     ShardState state = lag <= liveLag ? ShardState.LIVE : ShardState.CATCHING_UP;
     replicas.put(shard, new Replica(state, lag, ""));
+    if (state == ShardState.LIVE) {
+      rebuilding.remove(shard);
+    }
     if (prev == null || prev.state() != state) {
       LOG.info("shard {} on {} is {} (lag {})", shard, nodeId, state, lag);
       setHealth(ShardSearchGrpc.SERVICE_NAME + "/shard-" + shard,
@@ -101,6 +110,17 @@ public final class ReplicaStates {
   /** The shards this node hosts or tries to (failed ones included), ascending. */
   public java.util.List<Integer> hosted() {
     return replicas.keySet().stream().sorted().toList();
+  }
+
+  /** Whether a lag measurement of {@code lag} records would make the replica LIVE. */
+  public boolean wouldBeLive(int shard, long lag) {
+    Replica r = replicas.get(shard);
+    return lag <= liveLag && r != null && r.state() != ShardState.FAILED && r.failure().isEmpty();
+  }
+
+  /** Opened and not yet LIVE since: replaying its partition from its last commit. */
+  public boolean rebuilding(int shard) {
+    return rebuilding.contains(shard);
   }
 
   public String failure(int shard) {

@@ -1,6 +1,7 @@
 package dev.shoal.indexnode.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.shoal.api.v1.Document;
@@ -121,6 +122,35 @@ class IndexLoopTest {
     if (loop != null) {
       loop.onStop();
     }
+  }
+
+  @Test
+  void aRebuildingReplicaIsRefreshedAsItTurnsLiveSoItNeverServesWithAnEmptySearcher() throws Exception {
+    List<byte[]> values = docs("r", 300);
+    consumer.updateBeginningOffsets(Map.of(P0, 0L));
+    consumer.updateEndOffsets(Map.of(P0, 300L));
+    consumer.schedulePollTask(() -> {
+      for (int i = 0; i < 150; i++) {
+        consumer.addRecord(new ConsumerRecord<>(Topics.ENRICHED, 0, i, "k" + i, values.get(i)));
+      }
+    });
+    consumer.schedulePollTask(() -> {
+      for (int i = 150; i < 300; i++) {
+        consumer.addRecord(new ConsumerRecord<>(Topics.ENRICHED, 0, i, "k" + i, values.get(i)));
+      }
+    });
+    loop(Set.of(0)).onStart();
+    run(1);
+    ShardStore s = shards.get(0);
+    assertEquals(ShardState.CATCHING_UP, states.state(0), "150 records behind, more than the LIVE lag of 100");
+    assertTrue(states.rebuilding(0));
+    assertEquals(150, s.appliedOffset());
+    assertEquals(0, s.visibleOffset(), "nothing refreshes a rebuilding replica while it replays");
+    run(1);
+    assertEquals(ShardState.LIVE, states.state(0));
+    assertFalse(states.rebuilding(0), "once LIVE the node's refresher takes over");
+    assertEquals(300, s.visibleOffset(), "LIVE only with a searcher over everything applied");
+    assertEquals(300, s.docCount());
   }
 
   @Test
