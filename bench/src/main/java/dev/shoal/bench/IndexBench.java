@@ -41,7 +41,10 @@ import org.apache.kafka.common.TopicPartition;
  * {@code shoal.docs.enriched} of an existing demo), next to the baseline measured in the same
  * run, the shard store fed directly from memory (Lucene + RocksDB, no Kafka); and with embeddings
  * ({@code shoal.docs} → enricher → index node, a fresh cluster), next to ONNX Runtime alone
- * embedding the same passages the way the enricher batches them. Writes a Markdown table.
+ * embedding the same passages the way the enricher batches them. The replay and its baseline
+ * run after one warm-up pass of the shard store over the same records, so both are timed on
+ * compiled code; the enricher is timed from the first record produced to its last transaction
+ * committed, and again to searchable. Writes a Markdown table.
  */
 public final class IndexBench {
 
