@@ -21,19 +21,8 @@ out="${1:-eval/results}"
 datasets="${SHOAL_DATASETS:-../shared/datasets}"
 state="${SHOAL_EVAL_STATE:-.shoal-data/int8-cost}"
 mkdir -p "$out/runs" "$state"
-collections=(scifact cranfield cacm)
-declare -A dir=([scifact]=testdata/scifact [cranfield]=testdata/cranfield [cacm]=testdata/cacm)
-declare -A extra=([scifact]="" [cranfield]="" [cacm]="")
-declare -A level=([scifact]=1 [cranfield]=1 [cacm]=1)
-dl="$datasets/trec-dl-2019-passage-bm25top100"
-if [ -f "$dl/corpus.jsonl" ]; then
-  collections+=(dl19)
-  dir[dl19]="$dl"
-  extra[dl19]="--candidates $dl/extra/bm25_top100.run"
-  level[dl19]=2
-else
-  echo "TREC DL 2019 not found under $datasets: left out" >&2
-fi
+# shellcheck source=eval/collections.sh
+. eval/collections.sh
 md="$out/int8-vs-fp32.md"
 {
   echo "# int8 against fp32: the neural profile on every dev collection"

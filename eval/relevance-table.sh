@@ -28,20 +28,9 @@ state="${SHOAL_EVAL_STATE:-.shoal-data/relevance}"
 mkdir -p "$out/runs" "$state"
 profiles=(bm25 dense hybrid neural)
 
-collections=(scifact cranfield cacm)
-declare -A dir=([scifact]=testdata/scifact [cranfield]=testdata/cranfield [cacm]=testdata/cacm)
-declare -A extra=([scifact]="" [cranfield]="" [cacm]="")
-declare -A level=([scifact]=1 [cranfield]=1 [cacm]=1)
+# shellcheck source=eval/collections.sh
+. eval/collections.sh
 declare -A title=([scifact]=SciFact [cranfield]=Cranfield [cacm]=CACM [dl19]="TREC DL 2019 (BM25 top 100 re-ranked)")
-dl="$datasets/trec-dl-2019-passage-bm25top100"
-if [ -f "$dl/corpus.jsonl" ]; then
-  collections+=(dl19)
-  dir[dl19]="$dl"
-  extra[dl19]="--candidates $dl/extra/bm25_top100.run"
-  level[dl19]=2
-else
-  echo "TREC DL 2019 not found under $datasets: left out of the table" >&2
-fi
 
 measure() { # run qrels level -> "ndcg recall"
   bin/shoal eval score "$2" "$1" -m ndcg_cut.10 -m recall_100 -l "$3" 2>/dev/null \
