@@ -44,9 +44,9 @@ import org.slf4j.LoggerFactory;
  * {@link HeartbeatPublisher}). Wires parts; each owns its logic.
  *
  * <p>Threads: the indexing thread owns the Kafka consumer and every write (it also opens and
- * closes shards when the assignment changes, and refreshes a rebuilding replica as it turns LIVE); a
- * scheduler refreshes the other replicas' searchers; the heartbeat thread reports; a pool of its own runs shard calls. Lifecycle: {@link #start()}, then
- * {@link #close()}.
+ * closes shards when the assignment changes, and refreshes a rebuilding replica as it turns
+ * LIVE); a scheduler refreshes the other replicas' searchers; the heartbeat thread reports; a pool
+ * of its own runs shard calls. Lifecycle: {@link #start()}, then {@link #close()}.
  */
 public final class IndexNode implements AutoCloseable {
 

@@ -34,8 +34,8 @@ import org.slf4j.LoggerFactory;
  * The indexing thread of a node: opens and closes shards as the assignment asks (removing the
  * directory of a shard that moved away), replays each hosted shard's partition of
  * {@code shoal.docs.enriched} into its {@link ShardStore}, measures lag, refreshes a rebuilding
- * replica as it turns LIVE, and commits every {@code commitMillis} or {@code commitDocs}. Owns the Kafka consumer and every write: both are
- * used on this thread only.
+ * replica as it turns LIVE, and commits every {@code commitMillis} or {@code commitDocs}. Owns
+ * the Kafka consumer and every write: both are used on this thread only.
  *
  * <p>Error policy, per shard, so one shard's trouble never stops the others: a record that can
  * never be applied (no value, unreadable, an embedding of another dimension) is a dead letter of
