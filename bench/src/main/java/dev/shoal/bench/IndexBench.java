@@ -109,7 +109,7 @@ public final class IndexBench {
         storeAlone(records, tmp.resolve("alone")));
     List<BeirDataset.Doc> docs = new BeirDataset(o.dataset()).docs().subList(0, o.embedDocs());
     double enrichRate;
-    try (LocalCluster cluster = new LocalCluster(new LocalCluster.Options(tmp.resolve("fresh"), null, 4,
+    try (LocalCluster cluster = new LocalCluster(new LocalCluster.Options(tmp.resolve("fresh"), null, SHARDS,
         ModelSpec.BGE_SMALL_EN_V15.withMaxTokens(256), "127.0.0.1", 0, 0, 0, 2)).start()) {
       long t0 = System.nanoTime();
       try (DocumentProducer p = new DocumentProducer(cluster.bootstrap())) {

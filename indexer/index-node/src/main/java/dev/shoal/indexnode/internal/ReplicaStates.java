@@ -62,11 +62,11 @@ public final class ReplicaStates {
   /** A new lag measurement: the replica is LIVE or CATCHING_UP by it, unless it is retrying or FAILED. */
   public void measured(int shard, long lag) {
     Replica prev = replicas.get(shard);
-    if (prev != null && (prev.state() == ShardState.FAILED || !prev.failure().isEmpty())) {
+    ShardState state = measuredState(prev, lag);
+    if (state == null) {
       replicas.put(shard, new Replica(prev.state(), lag, prev.failure()));
       return;
     }
-    ShardState state = lag <= liveLag ? ShardState.LIVE : ShardState.CATCHING_UP;
     replicas.put(shard, new Replica(state, lag, ""));
     if (state == ShardState.LIVE) {
       rebuilding.remove(shard);
@@ -114,8 +114,15 @@ public final class ReplicaStates {
 
   /** Whether a lag measurement of {@code lag} records would make the replica LIVE. */
   public boolean wouldBeLive(int shard, long lag) {
-    Replica r = replicas.get(shard);
-    return lag <= liveLag && r != null && r.state() != ShardState.FAILED && r.failure().isEmpty();
+    return measuredState(replicas.get(shard), lag) == ShardState.LIVE;
+  }
+
+  /** The state a lag measurement gives a replica, or null where it keeps its own (retrying or FAILED). */
+  private ShardState measuredState(Replica prev, long lag) {
+    if (prev != null && (prev.state() == ShardState.FAILED || !prev.failure().isEmpty())) {
+      return null;
+    }
+    return lag <= liveLag ? ShardState.LIVE : ShardState.CATCHING_UP;
   }
 
   /** Opened and not yet LIVE since: replaying its partition from its last commit. */
