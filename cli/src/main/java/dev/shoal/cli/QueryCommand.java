@@ -5,6 +5,7 @@ import dev.shoal.ingest.IngestGrpcService;
 import dev.shoal.query.AdmissionLimits;
 import dev.shoal.query.QueryService;
 import dev.shoal.query.QueryServiceConfig;
+import dev.shoal.query.WarmupSettings;
 import dev.shoal.server.HealthEndpoint;
 import dev.shoal.server.Metrics;
 import java.util.List;
@@ -44,7 +45,7 @@ final class QueryCommand implements Callable<Integer> {
 
   @Option(names = "--health-port", defaultValue = "-1", description = "also serve gRPC health in plaintext on this "
       + "port, for probes that cannot speak TLS (Kubernetes'); SERVING once the routing table and the heartbeats "
-      + "are read (-1: none, 0: any free port)")
+      + "are read and the warm-up has run (-1: none, 0: any free port)")
   int healthPort;
 
   @Option(names = "--rate-per-key", defaultValue = "200", description = "searches and gets per second one API key "
@@ -64,6 +65,15 @@ final class QueryCommand implements Callable<Integer> {
           + "(default: ${DEFAULT-VALUE})")
   boolean logQueryText;
 
+  @Option(names = "--warmup-searches", defaultValue = "400", description = "searches the service runs through "
+      + "the shards and the ranker before it reports SERVING, so its first users do not meet a cold JIT and cold "
+      + "connections; 4 at a time, at most --warmup-seconds (0: none; default: ${DEFAULT-VALUE})")
+  int warmupSearches;
+
+  @Option(names = "--warmup-seconds", defaultValue = "30", description = "the longest the warm-up may hold SERVING "
+      + "back (default: ${DEFAULT-VALUE})")
+  int warmupSeconds;
+
   @Option(names = "--slow-query-ms", defaultValue = "1000", description = "log every search that takes at least "
       + "this long, with its shape, stage timings and trace id (0: off; default: ${DEFAULT-VALUE})")
   long slowQueryMillis;
@@ -78,7 +88,8 @@ final class QueryCommand implements Callable<Integer> {
       admission = admission.withMaxExpensiveInFlight(maxExpensive);
     }
     config = config.withAdmission(admission).withQueryTextInLogs(logQueryText)
-        .withSlowQueryMillis(slowQueryMillis);
+        .withSlowQueryMillis(slowQueryMillis)
+        .withWarmup(new WarmupSettings(warmupSearches, WarmupSettings.defaults().clients(), warmupSeconds * 1000L));
     QueryService query = new QueryService(apiKeys == null ? config : config.withApiKeyFile(apiKeys), new Metrics(),
         List.of(ingest)).start();
     List<AutoCloseable> parts = new java.util.ArrayList<>(List.of(ingest, query));

@@ -8,6 +8,7 @@ import dev.shoal.internal.v1.RankerGrpc;
 import dev.shoal.query.internal.GrpcShardClient;
 import dev.shoal.query.internal.HttpGateway;
 import dev.shoal.query.internal.QueryPipeline;
+import dev.shoal.query.internal.QueryWarmup;
 import dev.shoal.query.internal.SearchGrpcService;
 import dev.shoal.query.internal.ShardRouter;
 import dev.shoal.query.plan.QueryStages;
@@ -24,11 +25,14 @@ import io.grpc.ManagedChannel;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The query service: follows the routing table and the heartbeats, serves {@code SearchService}
@@ -39,6 +43,8 @@ import java.util.concurrent.TimeUnit;
  * watchers and the channels. Thread-safe.
  */
 public final class QueryService implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(QueryService.class);
 
   private final QueryServiceConfig config;
   private final Metrics metrics;
@@ -57,6 +63,8 @@ public final class QueryService implements AutoCloseable {
   private GrpcServer grpc;
   private HttpGateway http;
   private volatile boolean closed;
+  private volatile boolean warmedUp;
+  private QueryWarmup warmup;
 
   /** A query service with its own metrics registry and no extra services. */
   public QueryService(QueryServiceConfig config) {
@@ -92,6 +100,12 @@ public final class QueryService implements AutoCloseable {
     QueryPipeline pipeline = new QueryPipeline(config, QueryStages.load(), router,
         new GrpcShardClient(router, scheduler.clock()), RankerGrpc.newBlockingStub(rankerChannel),
         heartbeats::generation, metrics, scheduler);
+    // the warm-up's own pipeline: the same router, shard client and ranker, but its searches are
+    // neither counted in this service's metrics nor kept in its result cache
+    QueryPipeline warmupPipeline = new QueryPipeline(config.withResultCacheBytes(0), QueryStages.load(), router,
+        new GrpcShardClient(router, scheduler.clock()), RankerGrpc.newBlockingStub(rankerChannel),
+        heartbeats::generation, new Metrics(), scheduler);
+    warmup = new QueryWarmup(warmupPipeline::search, scheduler.clock());
     router.tiers(heartbeats::tier);
     watcher.onAssignment(router::update);
     watcher.start();
@@ -147,24 +161,56 @@ public final class QueryService implements AutoCloseable {
 
   /**
    * True once this service has a routing table and has read what the cluster topics held when it
-   * started (the whole routing table, the last freshness window of heartbeats): before that it
-   * would call LIVE replicas silent and mark its answers partial. gRPC health says NOT_SERVING
-   * until then.
+   * started (the whole routing table, the last freshness window of heartbeats), and has then run
+   * its warm-up ({@link QueryServiceConfig#warmup()}): before the first, it would call LIVE
+   * replicas silent and mark its answers partial; before the second, its first queries would pay
+   * for the JIT and the first connections. gRPC health says NOT_SERVING until then.
    */
   public boolean ready() {
+    return routed() && warmedUp;
+  }
+
+  private boolean routed() {
     return router.shardCount() > 0 && watcher.caughtUp() && heartbeats.caughtUp();
+  }
+
+  /**
+   * Runs the warm-up's searches now, through this service's router, shard client and ranker
+   * (counted in no metric, kept in no cache), and returns what they did: for a caller that has
+   * just loaded the data they search (the demo), or that wants the JIT warm again. Blocks.
+   */
+  public WarmupReport warmUp() throws InterruptedException {
+    WarmupReport r = warmup.run(config.warmup());
+    LOG.info("warm-up: {} searches ({} failed) in {} s", r.searches(), r.failed(),
+        String.format(Locale.ROOT, "%.1f", r.seconds()));
+    return r;
   }
 
   private void reportWhenReady() {
     if (closed) {
       return;
     }
-    if (ready()) {
-      grpc.setHealth("", ServingStatus.SERVING);
-      grpc.setHealth(SearchServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
-    } else {
+    if (!routed()) {
       scheduler.schedule(this::reportWhenReady, TimeUnit.MILLISECONDS.toNanos(50));
+      return;
     }
+    // off the timer thread: the warm-up's own searches need its deadlines and hedges
+    Thread.ofPlatform().daemon().name("query-warmup").start(() -> {
+      try {
+        if (config.warmup().searches() > 0) {
+          warmUp();
+        }
+      } catch (InterruptedException e) {
+        return;
+      } catch (RuntimeException e) {
+        LOG.warn("warm-up failed; serving without it: {}", e.toString());
+      }
+      warmedUp = true;
+      if (!closed) {
+        grpc.setHealth("", ServingStatus.SERVING);
+        grpc.setHealth(SearchServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
+      }
+    });
   }
 
   @Override

@@ -29,12 +29,13 @@ import java.util.Map;
  *                         where queries may be personal data: logs then say only the query's length
  * @param slowQueryMillis  a search that takes at least this long is logged (its shape, its trace id, its
  *                         stage timings); 0 turns the slow-query log off
+ * @param warmup           the searches run before the service reports SERVING ({@link WarmupSettings})
  */
 public record QueryServiceConfig(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
                                  long resultCacheBytes, int httpThreads, long rankerBudgetMillis, SearchLimits limits,
                                  Fusion fusion, FusionWeights weights, java.nio.file.Path apiKeyFile,
                                  TlsFiles tls, AdmissionLimits admission, boolean logQueryText,
-                                 long slowQueryMillis) {
+                                 long slowQueryMillis, WarmupSettings warmup) {
 
   /** The result cache's default budget: 64 MiB, about 1,000 k=100 answers with snippets or 60 of k=1000. */
   public static final long RESULT_CACHE_BYTES = 64L << 20;
@@ -44,7 +45,7 @@ public record QueryServiceConfig(String bootstrap, String rankerTarget, String h
 
   /**
    * Localhost, any free ports, a result cache of 64 MiB, 8 HTTP threads, a
-   * ranker budget of 1 s, {@link SearchLimits#defaults()}, and the fusion defaults: RRF with k = 60;
+   * ranker budget of 1 s, {@link WarmupSettings#defaults()}, {@link SearchLimits#defaults()}, and the fusion defaults: RRF with k = 60;
    * BM25 and kNN weighted equally; in NEURAL the exact cosine's ranking of the head weighs three
    * times BM25's (the ranker rescorer's too). Chosen by {@code shoal eval sweep --profile neural}
    * over k in {10, 60} and the model weight in {1..4} on SciFact, Cranfield, CACM and TREC DL 2019
@@ -57,43 +58,49 @@ public record QueryServiceConfig(String bootstrap, String rankerTarget, String h
     return new QueryServiceConfig(bootstrap, rankerTarget, "127.0.0.1", 0, 0, RESULT_CACHE_BYTES, 8, 1_000,
         SearchLimits.defaults(), new Rrf(60), new FusionWeights(Map.of("bm25", 1.0, "dense", 1.0, "cosine", 3.0,
             "ranker", 3.0)), null, null, AdmissionLimits.defaults(), true,
-        SLOW_QUERY_MILLIS);
+        SLOW_QUERY_MILLIS, WarmupSettings.defaults());
   }
 
   public QueryServiceConfig withAddress(String h, int grpc, int http) {
     return new QueryServiceConfig(bootstrap, rankerTarget, h, grpc, http, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, slowQueryMillis);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, slowQueryMillis, warmup);
   }
 
   public QueryServiceConfig withResultCacheBytes(long budget) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, budget, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, slowQueryMillis);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, slowQueryMillis, warmup);
   }
 
   /** These settings with API keys required, from a key file watched for changes. */
   public QueryServiceConfig withApiKeyFile(java.nio.file.Path file) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, file, tls, admission, logQueryText, slowQueryMillis);
+        rankerBudgetMillis, limits, fusion, weights, file, tls, admission, logQueryText, slowQueryMillis, warmup);
   }
 
   public QueryServiceConfig withAdmission(AdmissionLimits a) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, a, logQueryText, slowQueryMillis);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, a, logQueryText, slowQueryMillis, warmup);
   }
 
   public QueryServiceConfig withQueryTextInLogs(boolean on) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, on, slowQueryMillis);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, on, slowQueryMillis, warmup);
   }
 
   public QueryServiceConfig withSlowQueryMillis(long millis) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, millis);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, millis, warmup);
+  }
+
+  /** These settings with another warm-up before SERVING; {@link WarmupSettings#off()} for none. */
+  public QueryServiceConfig withWarmup(WarmupSettings w) {
+    return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, slowQueryMillis, w);
   }
 
   /** These settings with TLS on both fronts and on the calls to index nodes and the ranker; null: plaintext. */
   public QueryServiceConfig withTls(TlsFiles files) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, files, admission, logQueryText, slowQueryMillis);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, files, admission, logQueryText, slowQueryMillis, warmup);
   }
 }

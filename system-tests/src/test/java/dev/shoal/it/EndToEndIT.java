@@ -24,6 +24,8 @@ import dev.shoal.encoder.ModelSpec;
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.testkit.EmbeddedKafka;
 import dev.shoal.testkit.HeadlessChromium;
+import dev.shoal.query.QueryServiceConfig;
+import dev.shoal.query.WarmupReport;
 import dev.shoal.testkit.LocalCluster;
 import dev.shoal.testkit.PrometheusScrape;
 import io.grpc.ManagedChannel;
@@ -489,6 +491,31 @@ class EndToEndIT {
           "page 2 starts at hit 11");
       assertEquals(query, page.evaluate("document.getElementById('q').value").asText());
     }
+  }
+
+  @Test
+  void theWarmupSearchesTheRealShardsAndRankerAndIsCountedInNoSearchMetric() throws Exception {
+    URI url = URI.create("http://127.0.0.1:" + cluster.httpPort() + "/metrics");
+    PrometheusScrape before = PrometheusScrape.of(HttpClient.newHttpClient(), url, null);
+
+    WarmupReport w = cluster.warmUp();
+
+    PrometheusScrape after = PrometheusScrape.of(HttpClient.newHttpClient(), url, null);
+    int searches = QueryServiceConfig.defaults("", "").warmup().searches();
+    assertEquals(searches, w.searches(), "the whole warm-up ran: " + w);
+    assertEquals(0, w.failed(), "every warm-up search answered: " + w);
+    double shardCalls = after.sum("grpc_server_started_total", "grpc_service", "shoal.internal.v1.ShardSearch",
+        "grpc_method", "Search") - before.sum("grpc_server_started_total", "grpc_service",
+        "shoal.internal.v1.ShardSearch", "grpc_method", "Search");
+    assertTrue(shardCalls >= searches, "each warm-up search reached the shards over gRPC: " + shardCalls);
+    double embeds = after.sum("grpc_server_started_total", "grpc_service", "shoal.internal.v1.Ranker",
+        "grpc_method", "Embed") - before.sum("grpc_server_started_total", "grpc_service", "shoal.internal.v1.Ranker",
+        "grpc_method", "Embed");
+    assertTrue(embeds >= searches / 2.0, "the dense, hybrid and neural ones embedded their query: " + embeds);
+    assertEquals(before.sum("shoal_search_stage_seconds"), after.sum("shoal_search_stage_seconds"),
+        "no warm-up search in the service's own search metrics");
+    assertEquals(before.sum("grpc_server_started_total", "grpc_service", "shoal.v1.SearchService"),
+        after.sum("grpc_server_started_total", "grpc_service", "shoal.v1.SearchService"));
   }
 
   @Test

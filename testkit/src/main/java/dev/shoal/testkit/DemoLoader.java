@@ -2,6 +2,7 @@ package dev.shoal.testkit;
 
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.ingest.DocumentProducer;
+import dev.shoal.query.WarmupReport;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -20,7 +21,10 @@ public final class DemoLoader {
   private DemoLoader() {
   }
 
-  /** Returns the number of documents searchable once every shard has caught up. */
+  /**
+   * Returns the number of documents searchable once every shard has caught up and the query
+   * service has warmed up over them (so the first queries after "ready" are not cold).
+   */
   public static long load(BeirDataset data, Path dataDir, LocalCluster cluster, PrintStream out, long startedNanos)
       throws IOException, InterruptedException {
     long expected = produceOnce(data, dataDir, cluster, out);
@@ -35,6 +39,8 @@ public final class DemoLoader {
       bar.update(Math.min(n, expected));
       if (n >= expected && cluster.caughtUp()) {
         bar.update(expected);
+        WarmupReport w = cluster.warmUp();
+        out.printf("warmed up: %d searches in %.1f s%n", w.searches(), w.seconds());
         return n;
       }
       Thread.sleep(250);

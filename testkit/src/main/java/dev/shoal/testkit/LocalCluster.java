@@ -17,6 +17,7 @@ import dev.shoal.manager.ShardManager;
 import dev.shoal.manager.ShardManagerConfig;
 import dev.shoal.query.QueryService;
 import dev.shoal.query.QueryServiceConfig;
+import dev.shoal.query.WarmupReport;
 import dev.shoal.ranker.RankerServer;
 import dev.shoal.server.Metrics;
 import dev.shoal.server.tls.Tls;
@@ -173,6 +174,15 @@ public final class LocalCluster implements AutoCloseable {
 
   public Enricher enricher() {
     return enricher;
+  }
+
+  /**
+   * Runs the query service's warm-up again, now (it ran once on its own before the service
+   * reported SERVING, but perhaps over shards still empty): for a caller that has just loaded the
+   * data. Blocks.
+   */
+  public WarmupReport warmUp() throws InterruptedException {
+    return query.warmUp();
   }
 
   /** The index node (for tests and diagnostics). */
