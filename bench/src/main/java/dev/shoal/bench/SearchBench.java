@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -70,8 +71,8 @@ public final class SearchBench {
     }
   }
 
-  static void writeResults(Path output, String dataset, List<SearchLoad.Cell> cells, int queryCount, int topK,
-                           int seconds, int warmup, int serverWarmup) throws IOException {
+  static void writeResults(Path output, String dataset, SearchLoad.Cell cold, List<SearchLoad.Cell> cells,
+                           int queryCount, int topK, int seconds, int warmup, int serverWarmup) throws IOException {
     StringBuilder md = new StringBuilder();
     md.append("# Search load benchmark\n\n");
     md.append(String.format("SciFact (%s), %d queries cycled, top %d, %d s per cell after %d s warm-up (and %d s "
@@ -84,10 +85,22 @@ public final class SearchBench {
     for (int i = 0; i < cells.size(); i += perGroup) {
       SearchLoad.Cell shoal = cells.get(i);
       SearchLoad.Cell base = cells.get(i + 1);
-      md.append(shoal.row(shoal.p50() / base.p50()));
+      md.append(shoal.row(String.format(Locale.ROOT, "%.2f", shoal.p50() / base.p50())));
       for (int j = 1; j < perGroup; j++) {
-        md.append(cells.get(i + j).row(1.0));
+        md.append(cells.get(i + j).row(""));
       }
+    }
+    SearchLoad.Cell warm = cells.stream().filter(c -> c.target() == SearchLoad.Target.SHOAL
+        && c.profile().equals(cold.profile()) && c.clients() == cold.clients()).findFirst().orElse(null);
+    md.append(String.format("%nCold start: the first %d %s queries (each once) from %d clients, sent as soon as the "
+        + "cluster reported ready (its services warm up before they report SERVING; this client's own gRPC stack "
+        + "warmed on 2 s of pings), against the warmed cell at the same number of clients:%n%n", cold.millis().length,
+        cold.profile(), cold.clients()));
+    md.append("| profile | clients | path | QPS | p50 ms | p95 ms | p99 ms | errors | partial | p99 cold / warm |\n");
+    md.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    md.append(cold.row("shoal, cold", warm == null ? "" : String.format(Locale.ROOT, "%.2f", cold.p99() / warm.p99())));
+    if (warm != null) {
+      md.append(warm.row("shoal, warm", ""));
     }
     md.append("\nWhere the time goes in the query service (median ms per stage, from the responses' timings):\n\n");
     md.append("| profile | clients | stages |\n|---|---:|---|\n");
@@ -101,6 +114,7 @@ public final class SearchBench {
     Files.writeString(output, md);
     StringBuilder tsv = new StringBuilder("profile\tclients\tpath\tqueries\tseconds\tqps\tp50_ms\tp95_ms\tp99_ms"
         + "\terrors\tpartial\n");
+    tsv.append(cold.tsv().replaceFirst("\tshoal\t", "\tshoal cold\t")).append('\n');
     cells.forEach(c -> tsv.append(c.tsv()).append('\n'));
     Files.writeString(Path.of(output.toString().replaceAll("\\.md$", "") + ".tsv"), tsv);
     System.out.println();

@@ -117,10 +117,14 @@ public final class SearchLoad implements AutoCloseable {
       return sb.toString();
     }
 
-    public String row(double ratio) {
+    /** A Markdown table row; {@code label} names the path, {@code last} fills the last column. */
+    public String row(String label, String last) {
       return String.format(Locale.ROOT, "| %s | %d | %s | %.1f | %.2f | %.2f | %.2f | %d | %d | %s |%n", profile,
-          clients, target.label, qps(), p50(), p95(), p99(), errors, partial,
-          target == Target.SHOAL ? String.format(Locale.ROOT, "%.2f", ratio) : "");
+          clients, label, qps(), p50(), p95(), p99(), errors, partial, last);
+    }
+
+    public String row(String last) {
+      return row(target.label, last);
     }
 
     public String tsv() {
@@ -165,6 +169,28 @@ public final class SearchLoad implements AutoCloseable {
 
   public Cell run(Target target, String profile, int clients, List<String> texts, int warmupSeconds,
                   int seconds) throws InterruptedException {
+    long start = System.nanoTime();
+    long measureFrom = start + TimeUnit.SECONDS.toNanos(warmupSeconds);
+    return measure(target, profile, clients, texts, measureFrom, measureFrom + TimeUnit.SECONDS.toNanos(seconds),
+        Integer.MAX_VALUE, seconds);
+  }
+
+  /**
+   * The first {@code count} queries of {@code texts}, each sent once, by {@code clients} clients
+   * at a time, all measured: what a user sees right after a start (the cold row). Its QPS is
+   * over the time the queries took.
+   */
+  public Cell first(Target target, String profile, int clients, List<String> texts, int count)
+      throws InterruptedException {
+    long start = System.nanoTime();
+    Cell c = measure(target, profile, clients, texts, start, Long.MAX_VALUE, count, 0);
+    double took = (System.nanoTime() - start) / 1e9;
+    return new Cell(c.profile(), c.clients(), c.target(), took, c.millis(), c.errors(), c.partial(),
+        c.stageMedians());
+  }
+
+  private Cell measure(Target target, String profile, int clients, List<String> texts, long measureFrom, long end,
+                       int maxQueries, double seconds) throws InterruptedException {
     RankProfile p = RankProfile.valueOf(profile.toUpperCase(Locale.ROOT));
     Call call = switch (target) {
       case SHOAL -> shoal(p);
@@ -177,9 +203,6 @@ public final class SearchLoad implements AutoCloseable {
     AtomicInteger next = new AtomicInteger();
     AtomicLong errors = new AtomicLong();
     AtomicLong partial = new AtomicLong();
-    long start = System.nanoTime();
-    long measureFrom = start + TimeUnit.SECONDS.toNanos(warmupSeconds);
-    long end = measureFrom + TimeUnit.SECONDS.toNanos(seconds);
     List<double[]> perClient = new ArrayList<>();
     List<Thread> threads = new ArrayList<>();
     for (int c = 0; c < clients; c++) {
@@ -188,10 +211,11 @@ public final class SearchLoad implements AutoCloseable {
       Thread t = Thread.ofPlatform().name("load-" + c).start(() -> {
         while (true) {
           long t0 = System.nanoTime();
-          if (t0 >= end) {
+          int i = next.getAndIncrement();
+          if (t0 >= end || i >= maxQueries) {
             break;
           }
-          String q = texts.get(Math.floorMod(next.getAndIncrement(), texts.size()));
+          String q = texts.get(Math.floorMod(i, texts.size()));
           boolean measured = t0 >= measureFrom;
           try {
             if (call.run(q) && measured) {
