@@ -4,6 +4,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import dev.shoal.cluster.Topics;
 import dev.shoal.indexnode.IndexNodeConfig;
 import dev.shoal.indexnode.shard.ShardStore;
+import dev.shoal.indexnode.shard.ShardWarmup;
 import dev.shoal.internal.v1.EnrichedDocument;
 import dev.shoal.server.Metrics;
 import dev.shoal.server.ServiceLoop;
@@ -263,14 +264,22 @@ public final class IndexLoop extends ServiceLoop {
 
   /**
    * A rebuilding replica is not refreshed while it replays (see {@link ReplicaStates}): it is made
-   * searchable here, before it reports LIVE, so no query reaches a LIVE replica that shows nothing.
-   * A failed refresh fails the shard like a failed apply.
+   * searchable here, before it reports LIVE, so no query reaches a LIVE replica that shows nothing;
+   * then it searches itself ({@link ShardWarmup}), so the first queries routed to it do not pay
+   * for cold readers and an uncompiled search path. A failed refresh fails the shard like a failed
+   * apply.
    */
   private boolean refreshBeforeLive(int shard) {
     ShardStore store = shards.get(shard);
     try {
       if (store != null && store.visibleOffset() != store.appliedOffset()) {
         store.refresh();
+      }
+      if (store != null) {
+        long start = clock.nanoTime();
+        ShardWarmup.Report r = ShardWarmup.run(store, ShardWarmup.SEARCHES, ShardWarmup.BUDGET_MILLIS, clock);
+        LOG.info("shard {} on {} warmed up: {} searches ({} failed) in {} ms", shard, config.nodeId(),
+            r.searches(), r.failed(), (clock.nanoTime() - start) / 1_000_000);
       }
       return true;
     } catch (IOException | RuntimeException e) {

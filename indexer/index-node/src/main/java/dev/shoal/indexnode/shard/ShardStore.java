@@ -9,13 +9,17 @@ import dev.shoal.internal.v1.ShardSearchResponse;
 import dev.shoal.internal.v1.StatisticsRequest;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.lucene.queryparser.classic.ParseException;
+import org.apache.lucene.index.StoredFields;
 import org.apache.lucene.search.IndexSearcher;
+import org.apache.lucene.search.MatchAllDocsQuery;
+import org.apache.lucene.search.ScoreDoc;
 
 /**
  * One shard: a Lucene index ({@link ShardIndex}: BM25 over title + text, HNSW over the embedding,
@@ -278,6 +282,21 @@ public final class ShardStore implements AutoCloseable {
   public List<ShardHit> hydrate(Collection<String> ids, String highlight, List<String> fields, boolean withTitles,
                                 boolean withSnippets, boolean withText) throws IOException {
     return searcher.hydrate(docs, ids, highlight, fields, withTitles, withSnippets, withText);
+  }
+
+  /** The ids of up to {@code n} of the documents visible now, the first in index order (a warm-up's sample). */
+  public List<String> someIds(int n) throws IOException {
+    IndexSearcher s = index.acquire();
+    try {
+      StoredFields stored = s.storedFields();
+      List<String> ids = new ArrayList<>();
+      for (ScoreDoc sd : s.search(new MatchAllDocsQuery(), n).scoreDocs) {
+        ids.add(stored.document(sd.doc).get(ShardSchema.ID));
+      }
+      return ids;
+    } finally {
+      index.release(s);
+    }
   }
 
   /** The stored enriched record of a document, or null. */
