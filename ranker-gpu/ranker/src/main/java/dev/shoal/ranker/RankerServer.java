@@ -3,19 +3,26 @@ package dev.shoal.ranker;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.server.GrpcServer;
 import dev.shoal.server.Metrics;
+import dev.shoal.server.time.Clock;
 import dev.shoal.server.tls.Tls;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The ranker's gRPC server: {@link RankerService} over one encoder, with health and reflection.
- * Lifecycle: {@link #start()}, then {@link #close()} (the encoder is the caller's to close).
+ * Lifecycle: {@link #start()} (which warms the encoder up first), then {@link #close()} (the encoder is
+ * the caller's to close).
  */
 public final class RankerServer implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(RankerServer.class);
 
   private final String host;
   private final int port;
   private final RankerService service;
   private final Tls tls;
   private final Metrics metrics;
+  private final Encoder encoder;
   private GrpcServer server;
 
   public RankerServer(String host, int port, Encoder encoder) {
@@ -45,10 +52,17 @@ public final class RankerServer implements AutoCloseable {
     this.tls = tls;
     this.host = host;
     this.port = port;
+    this.encoder = encoder;
     this.service = new RankerService(encoder, queryCacheSize);
   }
 
+  /**
+   * Warms the encoder up ({@link RankerWarmup}: a few seconds at most), then binds the port: a
+   * client's first calls then meet a compiled path, and a probe sees the port only once it is.
+   */
   public RankerServer start() {
+    RankerWarmup.Report r = RankerWarmup.run(encoder, RankerWarmup.ROUNDS, RankerWarmup.BUDGET_MILLIS, Clock.SYSTEM);
+    LOG.info("ranker warmed up: {} texts in {} calls, {} ms", r.texts(), r.calls(), r.millis());
     GrpcServer.Builder b = GrpcServer.forAddress(host, port).service(service).tls(tls);
     if (metrics != null) {
       b.metrics(metrics);
