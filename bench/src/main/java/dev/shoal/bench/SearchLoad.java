@@ -149,7 +149,8 @@ public final class SearchLoad implements AutoCloseable {
   private final IndexSearcher searcher;
   private final ShardQueries queries = new ShardQueries(ShardSchema.analyzer());
   private final ModelSpec model;
-  private final int topK;
+  private int topK;
+  private int depth = HEAD;
   private Encoder encoder;
 
   public SearchLoad(String target, List<java.nio.file.Path> shardDirs, ModelSpec model, int topK) throws IOException {
@@ -165,6 +166,21 @@ public final class SearchLoad implements AutoCloseable {
     searcher.setSimilarity(ShardSchema.similarity());
     this.model = model;
     this.topK = topK;
+  }
+
+  /**
+   * The page size and rerank depth of the cells that follow (both sides: the service's request and
+   * the baseline's work). The depth only changes neural: its legs go to {@code depth} (to the next
+   * multiple of it past the page), and the head is re-scored in tiers of {@code depth}, as the
+   * query service does.
+   */
+  public SearchLoad shape(int topK, int depth) {
+    if (topK < 1 || depth < 1) {
+      throw new IllegalArgumentException("top k and rerank depth must be at least 1: " + topK + ", " + depth);
+    }
+    this.topK = topK;
+    this.depth = depth;
+    return this;
   }
 
   public Cell run(Target target, String profile, int clients, List<String> texts, int warmupSeconds,
@@ -258,7 +274,7 @@ public final class SearchLoad implements AutoCloseable {
   private Call shoal(RankProfile profile) {
     return q -> {
       SearchResponse r = stub.withDeadlineAfter(10, TimeUnit.SECONDS).search(SearchRequest.newBuilder()
-          .setQuery(q).setTopK(topK).setProfile(profile).build());
+          .setQuery(q).setTopK(topK).setRerankDepth(depth).setProfile(profile).build());
       if (r.getHitsCount() == 0) {
         throw new IllegalStateException("no hits for '" + q + "'");
       }
@@ -296,14 +312,19 @@ public final class SearchLoad implements AutoCloseable {
     return out;
   }
 
-  /** The neural profile's work without the distributed system. */
+  /**
+   * The neural profile's work without the distributed system: BM25 and HNSW each to the legs' depth,
+   * RRF, then tier by tier of {@code depth} in fused order the exact cosine, re-ranked by RRF of
+   * BM25 and the cosine's rank within the tier; the first {@code topK}.
+   */
   private List<String> neural(String q) throws Exception {
     if (encoder == null) {
       encoder = Encoders.create(model, "cpu", 2, 16);
     }
     float[] v = encoder.embed(List.of(q), Encoder.Kind.QUERY)[0];
-    TopDocs bm25 = searcher.search(queries.lexical(q, QuerySyntax.PLAIN), HEAD);
-    TopDocs knn = searcher.search(new KnnFloatVectorQuery(ShardSchema.VECTOR, v, HEAD), HEAD);
+    int legK = (topK + depth - 1) / depth * depth;
+    TopDocs bm25 = searcher.search(queries.lexical(q, QuerySyntax.PLAIN), legK);
+    TopDocs knn = searcher.search(new KnnFloatVectorQuery(ShardSchema.VECTOR, v, legK), legK);
     Map<Integer, int[]> ranks = new HashMap<>(); // doc -> {bm25 rank, dense rank}
     for (int i = 0; i < bm25.scoreDocs.length; i++) {
       ranks.computeIfAbsent(bm25.scoreDocs[i].doc, d -> new int[2])[0] = i + 1;
@@ -314,31 +335,34 @@ public final class SearchLoad implements AutoCloseable {
     QueryServiceConfig defaults = QueryServiceConfig.defaults("", "");
     Fusion f = defaults.fusion();
     FusionWeights w = defaults.weights();
-    List<Integer> head = ranks.keySet().stream().sorted(Comparator.comparingDouble((Integer d) -> -f.fuse(List.of(
+    List<Integer> fused = ranks.keySet().stream().sorted(Comparator.comparingDouble((Integer d) -> -f.fuse(List.of(
         new Signal("bm25", w.of("bm25"), 0, ranks.get(d)[0], 0, 0),
-        new Signal("dense", w.of("dense"), 0, ranks.get(d)[1], 0, 0))).score())).limit(HEAD).toList();
-    double[] cos = new double[head.size()];
-    for (int i = 0; i < cos.length; i++) {
-      cos[i] = dot(v, vector(head.get(i)));
+        new Signal("dense", w.of("dense"), 0, ranks.get(d)[1], 0, 0))).score())).limit(legK).toList();
+    List<ScoreDoc> top = new ArrayList<>(topK);
+    for (int from = 0; from < fused.size() && top.size() < topK; from += depth) {
+      List<Integer> tier = fused.subList(from, Math.min(fused.size(), from + depth));
+      double[] cos = new double[tier.size()];
+      for (int i = 0; i < cos.length; i++) {
+        cos[i] = dot(v, vector(tier.get(i)));
+      }
+      Integer[] byModel = new Integer[tier.size()];
+      for (int i = 0; i < byModel.length; i++) {
+        byModel[i] = i;
+      }
+      Arrays.sort(byModel, Comparator.comparingDouble(i -> -cos[i]));
+      int[] modelRank = new int[tier.size()];
+      for (int r = 0; r < byModel.length; r++) {
+        modelRank[byModel[r]] = r + 1;
+      }
+      Integer[] order = byModel.clone();
+      Arrays.sort(order, Comparator.comparingDouble(i -> -f.fuse(List.of(
+          new Signal("bm25", w.of("bm25"), 0, ranks.get(tier.get(i))[0], 0, 0),
+          new Signal("cosine", w.of("cosine"), 0, modelRank[i], 0, 0))).score()));
+      for (int i = 0; i < order.length && top.size() < topK; i++) {
+        top.add(new ScoreDoc(tier.get(order[i]), (float) cos[order[i]]));
+      }
     }
-    Integer[] byModel = new Integer[head.size()];
-    for (int i = 0; i < byModel.length; i++) {
-      byModel[i] = i;
-    }
-    Arrays.sort(byModel, Comparator.comparingDouble(i -> -cos[i]));
-    int[] modelRank = new int[head.size()];
-    for (int r = 0; r < byModel.length; r++) {
-      modelRank[byModel[r]] = r + 1;
-    }
-    Integer[] order = byModel.clone();
-    Arrays.sort(order, Comparator.comparingDouble(i -> -f.fuse(List.of(
-        new Signal("bm25", w.of("bm25"), 0, ranks.get(head.get(i))[0], 0, 0),
-        new Signal("cosine", w.of("cosine"), 0, modelRank[i], 0, 0))).score()));
-    ScoreDoc[] top = new ScoreDoc[Math.min(topK, order.length)];
-    for (int i = 0; i < top.length; i++) {
-      top[i] = new ScoreDoc(head.get(order[i]), (float) cos[order[i]]);
-    }
-    return ids(top);
+    return ids(top.toArray(ScoreDoc[]::new));
   }
 
   private float[] vector(int doc) throws IOException {
