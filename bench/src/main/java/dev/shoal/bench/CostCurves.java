@@ -114,6 +114,7 @@ public final class CostCurves {
             DEFAULT_DEPTH);
       }
     }
+    Files.deleteIfExists(tmp);
     String md = markdown(base.size());
     Files.writeString(o.output(), md);
     Files.writeString(Path.of(o.output().toString().replaceAll("\\.md$", "") + ".tsv"), tsv());
@@ -146,10 +147,17 @@ public final class CostCurves {
   }
 
   /** A started cluster holding one corpus, and its shards' Lucene directories (committed) for the baseline. */
-  private record Built(LocalCluster cluster, long docs, int shards, List<Path> shardDirs) implements AutoCloseable {
+  private record Built(Path dir, LocalCluster cluster, long docs, int shards, List<Path> shardDirs)
+      implements AutoCloseable {
+    /** Stops the cluster and deletes its data (the 100x corpus takes gigabytes). */
     @Override
-    public void close() {
+    public void close() throws IOException {
       cluster.close();
+      try (var paths = Files.walk(dir)) {
+        for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(p);
+        }
+      }
     }
   }
 
@@ -174,7 +182,7 @@ public final class CostCurves {
         s.commit(); // the baseline opens the last commit
         dirs.add(dir.resolve("node-1").resolve("shard-" + s.shard()).resolve("lucene"));
       }
-      return new Built(cluster, docs, shards, dirs);
+      return new Built(dir, cluster, docs, shards, dirs);
     } catch (Exception | Error e) {
       cluster.close();
       throw e;
@@ -290,24 +298,34 @@ public final class CostCurves {
     md.append(String.format(Locale.ROOT, "%d SciFact queries cycled, %d client%s, closed loop, %d s per cell after "
         + "%d s warm-up; one cluster per corpus and shard count, in this process with the load (%d CPUs; each path "
         + "and profile ran " + JVM_WARMUP_SECONDS + " s before the first cell, and each cluster warmed up before it "
-        + "reported SERVING); result and query-embedding caches off. Unless a table varies it: SciFact (%d documents), %d shards, top %d, rerank "
-        + "depth %d. Larger corpora are synthetic, built from SciFact's documents, vocabulary and embeddings (see "
-        + "CostCurves). Baseline: raw Lucene over the same shard indexes (bm25); ONNX Runtime query embedding + "
+        + "reported SERVING); result and query-embedding caches off. Unless a table varies it: SciFact (%d "
+        + "documents), %d shards, top %d, rerank depth %d. Larger corpora are synthetic, built from SciFact's "
+        + "documents, vocabulary and embeddings (see CostCurves). Baseline: raw Lucene over the same shard indexes "
+        + "(bm25); ONNX Runtime query embedding + "
         + "the same BM25, HNSW, RRF and exact-cosine re-scoring in one process (neural).%n", queries.size(),
         o.clients(), o.clients() == 1 ? "" : "s", o.seconds(), o.warmup(), Runtime.getRuntime().availableProcessors(),
         baseDocs, DEFAULT_SHARDS, DEFAULT_TOP_K, DEFAULT_DEPTH));
-    String curve = null;
-    for (Row r : rows) {
-      if (!r.curve().equals(curve)) {
-        curve = r.curve();
-        md.append("\n## ").append(Character.toUpperCase(curve.charAt(0))).append(curve.substring(1)).append("\n\n");
-        md.append("| ").append(curve).append(" | documents | profile | Shoal QPS | Shoal p50 / p99 ms | raw QPS | "
-            + "raw p50 / p99 ms | p50 ratio | errors | partial |\n|---|---:|---|---:|---|---:|---|---:|---:|---:|\n");
+    for (String curve : List.of("corpus size", "shards", "top k", "rerank depth")) {
+      List<Row> table = new ArrayList<>(rows.stream().filter(r -> r.curve().equals(curve)).toList());
+      if (curve.equals("shards")) {
+        // the corpus-size curve's SciFact cells are the shard curve's 4-shard point
+        rows.stream().filter(r -> r.curve().equals("corpus size") && r.docs() == baseDocs)
+            .map(r -> new Row("shards", r.shards() + " shards", r.docs(), r.shards(), r.topK(), r.depth(), r.shoal(),
+                r.raw())).forEach(table::add);
+        table.sort(java.util.Comparator.comparingInt(Row::shards));
       }
-      md.append(String.format(Locale.ROOT, "| %s | %d | %s | %.1f | %.2f / %.2f | %.1f | %.2f / %.2f | %.2f | %d | %d |%n",
-          r.setting(), r.docs(), r.shoal().profile(), r.shoal().qps(), r.shoal().p50(), r.shoal().p99(),
-          r.raw().qps(), r.raw().p50(), r.raw().p99(), r.shoal().p50() / r.raw().p50(),
-          r.shoal().errors() + r.raw().errors(), r.shoal().partial()));
+      if (table.isEmpty()) {
+        continue;
+      }
+      md.append("\n## ").append(Character.toUpperCase(curve.charAt(0))).append(curve.substring(1)).append("\n\n");
+      md.append("| ").append(curve).append(" | documents | profile | Shoal QPS | Shoal p50 / p99 ms | raw QPS | "
+          + "raw p50 / p99 ms | p50 ratio | errors | partial |\n|---|---:|---|---:|---|---:|---|---:|---:|---:|\n");
+      for (Row r : table) {
+        md.append(String.format(Locale.ROOT, "| %s | %d | %s | %.1f | %.2f / %.2f | %.1f | %.2f / %.2f | %.2f | %d | "
+            + "%d |%n", r.setting(), r.docs(), r.shoal().profile(), r.shoal().qps(), r.shoal().p50(), r.shoal().p99(),
+            r.raw().qps(), r.raw().p50(), r.raw().p99(), r.shoal().p50() / r.raw().p50(),
+            r.shoal().errors() + r.raw().errors(), r.shoal().partial()));
+      }
     }
     return md.toString();
   }
