@@ -74,11 +74,6 @@ final class QueryCommand implements Callable<Integer> {
       + "back (default: ${DEFAULT-VALUE})")
   int warmupSeconds;
 
-  @Option(names = "--warmup-while-compiling", negatable = true, defaultValue = "true", fallbackValue = "true",
-      description = "past --warmup-searches, go on while the JIT still spends 5% of a second compiling, up to "
-          + "--warmup-seconds (a process that serves queries only; default: ${DEFAULT-VALUE})")
-  boolean warmupWhileCompiling;
-
   @Option(names = "--slow-query-ms", defaultValue = "1000", description = "log every search that takes at least "
       + "this long, with its shape, stage timings and trace id (0: off; default: ${DEFAULT-VALUE})")
   long slowQueryMillis;
@@ -94,8 +89,7 @@ final class QueryCommand implements Callable<Integer> {
     }
     config = config.withAdmission(admission).withQueryTextInLogs(logQueryText)
         .withSlowQueryMillis(slowQueryMillis)
-        .withWarmup(new WarmupSettings(warmupSearches, WarmupSettings.defaults().clients(), warmupSeconds * 1000L,
-            warmupWhileCompiling));
+        .withWarmup(new WarmupSettings(warmupSearches, WarmupSettings.defaults().clients(), warmupSeconds * 1000L));
     QueryService query = new QueryService(apiKeys == null ? config : config.withApiKeyFile(apiKeys), new Metrics(),
         List.of(ingest)).start();
     List<AutoCloseable> parts = new java.util.ArrayList<>(List.of(ingest, query));

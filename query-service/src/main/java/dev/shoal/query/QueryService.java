@@ -105,7 +105,7 @@ public final class QueryService implements AutoCloseable {
     QueryPipeline warmupPipeline = new QueryPipeline(config.withResultCacheBytes(0), QueryStages.load(), router,
         new GrpcShardClient(router, scheduler.clock()), RankerGrpc.newBlockingStub(rankerChannel),
         heartbeats::generation, new Metrics(), scheduler);
-    warmup = new QueryWarmup(warmupPipeline::search, scheduler.clock(), QueryWarmup.CompilerTime.jvm());
+    warmup = new QueryWarmup(warmupPipeline::search, scheduler.clock());
     router.tiers(heartbeats::tier);
     watcher.onAssignment(router::update);
     watcher.start();
@@ -180,12 +180,7 @@ public final class QueryService implements AutoCloseable {
    * just loaded the data they search (the demo), or that wants the JIT warm again. Blocks.
    */
   public WarmupReport warmUp() throws InterruptedException {
-    return warmUp(config.warmup());
-  }
-
-  /** {@link #warmUp()} with other settings than the service's own. */
-  public WarmupReport warmUp(WarmupSettings settings) throws InterruptedException {
-    WarmupReport r = warmup.run(settings);
+    WarmupReport r = warmup.run(config.warmup());
     LOG.info("warm-up: {} searches ({} failed) in {} s", r.searches(), r.failed(),
         String.format(Locale.ROOT, "%.1f", r.seconds()));
     return r;

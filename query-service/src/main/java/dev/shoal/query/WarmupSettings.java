@@ -2,27 +2,18 @@ package dev.shoal.query;
 
 /**
  * What a query service runs before it reports SERVING: {@code searches} searches, {@code clients}
- * at a time, over every rank profile, stopping early once {@code budgetMillis} have passed; with
- * {@code whileCompiling}, more past {@code searches} for as long as the JIT is still compiling.
+ * at a time, over every rank profile, stopping early once {@code budgetMillis} have passed.
  * Without it the first few hundred queries after a start pay for the JIT compiling the search path,
  * the first connections to the shards and the ranker, and the model's first runs at each batch
  * shape: on this project's 2-core reference machine the first 300 NEURAL queries at 4 clients had
- * a p99 5.7x the warmed one ({@code bin/shoal bench search}'s cold row; 1.4–2.1x after 400
- * searches, and C2 still used a core compiling for 20 s after them). Immutable.
+ * a p99 5.7x the warmed one (1.8x
+ * after this warm-up; {@code bin/shoal bench search}'s cold row). Immutable.
  *
  * @param searches     searches to run; 0 turns the warm-up off
  * @param clients      searches in flight at once (the ranker then batches queries, as under load)
  * @param budgetMillis the longest the warm-up may hold SERVING back
- * @param whileCompiling past {@code searches}, go on while the JVM spent at least 5% of the last
- *                       second compiling (to the budget). Off by default: in a JVM that does other
- *                       work too (tests, an embedding application) the JIT is never quiet, and the
- *                       warm-up would always take its whole budget
  */
-public record WarmupSettings(int searches, int clients, long budgetMillis, boolean whileCompiling) {
-
-  public WarmupSettings(int searches, int clients, long budgetMillis) {
-    this(searches, clients, budgetMillis, false);
-  }
+public record WarmupSettings(int searches, int clients, long budgetMillis) {
 
   public WarmupSettings {
     if (searches < 0 || clients < 1 || budgetMillis < 0) {
@@ -34,11 +25,6 @@ public record WarmupSettings(int searches, int clients, long budgetMillis, boole
   /** 400 searches, 4 at a time, for at most 30 s. */
   public static WarmupSettings defaults() {
     return new WarmupSettings(400, 4, 30_000);
-  }
-
-  /** These settings, going on past {@code searches} while the JIT compiles (the demo and {@code shoal query}). */
-  public WarmupSettings untilCompiled() {
-    return new WarmupSettings(searches, clients, budgetMillis, true);
   }
 
   /** No warm-up: SERVING as soon as routing is known (tests of routing, not of latency). */

@@ -3,7 +3,6 @@ package dev.shoal.testkit;
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.ingest.DocumentProducer;
 import dev.shoal.query.WarmupReport;
-import dev.shoal.query.WarmupSettings;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -40,8 +39,7 @@ public final class DemoLoader {
       bar.update(Math.min(n, expected));
       if (n >= expected && cluster.caughtUp()) {
         bar.update(expected);
-        // the demo's JVM does nothing else: its JIT going quiet means the search path is compiled
-        WarmupReport w = cluster.warmUp(WarmupSettings.defaults().untilCompiled());
+        WarmupReport w = cluster.warmUp();
         out.printf("warmed up: %d searches in %.1f s%n", w.searches(), w.seconds());
         return n;
       }

@@ -18,7 +18,6 @@ import dev.shoal.manager.ShardManagerConfig;
 import dev.shoal.query.QueryService;
 import dev.shoal.query.QueryServiceConfig;
 import dev.shoal.query.WarmupReport;
-import dev.shoal.query.WarmupSettings;
 import dev.shoal.ranker.RankerServer;
 import dev.shoal.server.Metrics;
 import dev.shoal.server.tls.Tls;
@@ -184,11 +183,6 @@ public final class LocalCluster implements AutoCloseable {
    */
   public WarmupReport warmUp() throws InterruptedException {
     return query.warmUp();
-  }
-
-  /** Runs the query service's warm-up with these settings (blocks). */
-  public WarmupReport warmUp(WarmupSettings settings) throws InterruptedException {
-    return query.warmUp(settings);
   }
 
   /** The index node (for tests and diagnostics). */

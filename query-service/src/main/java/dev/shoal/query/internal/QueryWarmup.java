@@ -7,8 +7,6 @@ import dev.shoal.api.v1.SearchResponse;
 import dev.shoal.query.WarmupReport;
 import dev.shoal.query.WarmupSettings;
 import dev.shoal.server.time.Clock;
-import java.lang.management.CompilationMXBean;
-import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -26,13 +24,6 @@ import java.util.regex.Pattern;
  * dense ones (kNN answers whatever the words), and later texts are made of the words of the titles
  * and snippets that come back, 2 to 12 of them, so the lexical legs find hits and queries span the
  * token lengths users send. Every searching profile takes its turn.
- *
- * <p>With {@link WarmupSettings#untilCompiled()}, {@code searches} is a floor: past it the warm-up
- * goes on while the JIT is still compiling (it
- * spent at least {@value #COMPILING_FRACTION} of the last {@value #WINDOW_MILLIS} ms compiling, by
- * the JVM's own count), up to the budget. On two cores a compiler that is still busy takes a core
- * from the first users' queries (measured: the first 300 NEURAL queries after 400 warm-up searches
- * ran at half the warmed throughput while C2 worked through its queue).
  *
  * <p>Run it on a pipeline of its own (its own metrics registry, no result cache), sharing the
  * router, shard client and ranker with the serving one: the warm-up is then neither counted in the
@@ -56,16 +47,9 @@ public final class QueryWarmup {
   static final long SEARCH_DEADLINE_MILLIS = 5_000;
   /** Failures in a row after which the warm-up stops: a cluster that cannot answer warms nothing. */
   static final int FAILURES_IN_A_ROW = 8;
-  /** How often the JIT's activity is sampled, and the share of that window which counts as still compiling. */
-  static final long WINDOW_MILLIS = 1_000;
-  static final double COMPILING_FRACTION = 0.05;
 
   private final Searcher pipeline;
   private final Clock clock;
-  private final CompilerTime compiler;
-  private long sampleNanos = Long.MIN_VALUE;
-  private long sampleMillis;
-  private boolean compiling = true;
   private final List<String> words = new CopyOnWriteArrayList<>();
 
   /** The one call the warm-up makes: a search as the fronts run it. */
@@ -74,25 +58,9 @@ public final class QueryWarmup {
     SearchResponse search(SearchRequest request, long deadlineNanos) throws Exception;
   }
 
-  /** The JIT's total compilation time so far, in ms; negative where the JVM does not say. */
-  @FunctionalInterface
-  public interface CompilerTime {
-    /** No measure: the warm-up runs exactly its searches. */
-    CompilerTime NONE = () -> -1;
-
-    long totalMillis();
-
-    /** This JVM's, from its {@link CompilationMXBean}; {@link #NONE} where it keeps no such time. */
-    static CompilerTime jvm() {
-      CompilationMXBean b = ManagementFactory.getCompilationMXBean();
-      return b != null && b.isCompilationTimeMonitoringSupported() ? b::getTotalCompilationTime : NONE;
-    }
-  }
-
-  public QueryWarmup(Searcher pipeline, Clock clock, CompilerTime compiler) {
+  public QueryWarmup(Searcher pipeline, Clock clock) {
     this.pipeline = pipeline;
     this.clock = clock;
-    this.compiler = compiler;
   }
 
   /** Runs the warm-up; returns when it is done, out of budget, or the thread is interrupted. */
@@ -107,9 +75,7 @@ public final class QueryWarmup {
     for (int c = 0; c < settings.clients(); c++) {
       threads.add(Thread.ofPlatform().daemon().name("query-warmup-" + c).start(() -> {
         int i;
-        while (settings.searches() > 0 && ((i = next.getAndIncrement()) < settings.searches()
-            || settings.whileCompiling() && compiling())
-            && clock.nanoTime() < end
+        while ((i = next.getAndIncrement()) < settings.searches() && clock.nanoTime() < end
             && failedInARow.get() < FAILURES_IN_A_ROW && !Thread.currentThread().isInterrupted()) {
           try {
             learn(pipeline.search(request(i),
@@ -133,27 +99,6 @@ public final class QueryWarmup {
       threads.forEach(Thread::interrupt);
     }
     return new WarmupReport(completed.get(), failed.get(), (clock.nanoTime() - start) / 1e9);
-  }
-
-  /** Whether the JIT spent at least {@link #COMPILING_FRACTION} of the last full window compiling. */
-  private synchronized boolean compiling() {
-    long total = compiler.totalMillis();
-    if (total < 0) {
-      return false;
-    }
-    long now = clock.nanoTime();
-    if (sampleNanos == Long.MIN_VALUE) {
-      sampleNanos = now;
-      sampleMillis = total;
-      return true;
-    }
-    long wallMillis = TimeUnit.NANOSECONDS.toMillis(now - sampleNanos);
-    if (wallMillis >= WINDOW_MILLIS) {
-      compiling = total - sampleMillis >= COMPILING_FRACTION * wallMillis;
-      sampleNanos = now;
-      sampleMillis = total;
-    }
-    return compiling;
   }
 
   /** The i-th warm-up search: profiles in turn, texts from the seeds until hits have taught some words. */

@@ -35,7 +35,7 @@ class QueryWarmupTest {
     QueryWarmup w = new QueryWarmup((request, deadline) -> {
       seen.add(request);
       return hits("Quokka tail regeneration", "Marsupial metabolism in arid zones");
-    }, Clock.SYSTEM, QueryWarmup.CompilerTime.NONE);
+    }, Clock.SYSTEM);
 
     WarmupReport r = w.run(new WarmupSettings(40, 1, 60_000));
 
@@ -62,7 +62,7 @@ class QueryWarmupTest {
     QueryWarmup w = new QueryWarmup((request, deadline) -> {
       calls.incrementAndGet();
       throw new IllegalStateException("no replica answers");
-    }, Clock.SYSTEM, QueryWarmup.CompilerTime.NONE);
+    }, Clock.SYSTEM);
 
     WarmupReport r = w.run(new WarmupSettings(400, 2, 60_000));
 
@@ -81,7 +81,7 @@ class QueryWarmupTest {
         throw new IllegalStateException("one shard timed out");
       }
       return hits("Cranfield wing flutter");
-    }, Clock.SYSTEM, QueryWarmup.CompilerTime.NONE);
+    }, Clock.SYSTEM);
 
     WarmupReport r = w.run(new WarmupSettings(90, 3, 60_000));
 
@@ -98,74 +98,12 @@ class QueryWarmupTest {
       deadlines.add(deadline);
       clock.advanceMillis(400); // each search takes 0.4 s of the 1 s budget
       return hits("Cacm parsing compilers");
-    }, clock, QueryWarmup.CompilerTime.NONE);
+    }, clock);
 
     WarmupReport r = w.run(new WarmupSettings(400, 1, 1_000));
 
     assertEquals(3, r.searches(), "searches started at 0, 0.4 and 0.8 s; none at 1.2 s");
     assertEquals(start + 1_000_000_000L, deadlines.get(2), "the last one's deadline is the budget's end");
     assertEquals(start + 1_000_000_000L, deadlines.get(0), "min(5 s per search, the budget)");
-  }
-
-  @Test
-  void goesOnPastItsSearchesWhileTheJitCompilesThenStops() throws Exception {
-    ManualClock clock = new ManualClock();
-    AtomicInteger calls = new AtomicInteger();
-    long[] compiled = {0};
-    QueryWarmup w = new QueryWarmup((request, deadline) -> {
-      clock.advanceMillis(100);
-      if (calls.incrementAndGet() <= 30) {
-        compiled[0] += 20; // 20% of the time compiling for the first 30 searches (3 s), then nothing
-      }
-      return hits("Scifact vitamin bone");
-    }, clock, () -> compiled[0]);
-
-    WarmupReport r = w.run(new WarmupSettings(10, 1, 60_000, true));
-
-    assertTrue(r.searches() > 30, "still compiling after 10 and up to 30 searches: " + r.searches());
-    assertTrue(r.searches() <= 30 + 2 * QueryWarmup.WINDOW_MILLIS / 100 + 1,
-        "stops within two windows of the JIT going quiet: " + r.searches());
-  }
-
-  @Test
-  void aJitThatNeverQuietsIsStoppedByTheBudget() throws Exception {
-    ManualClock clock = new ManualClock();
-    long[] compiled = {0};
-    QueryWarmup w = new QueryWarmup((request, deadline) -> {
-      clock.advanceMillis(100);
-      compiled[0] += 50;
-      return hits("Cranfield boundary layer");
-    }, clock, () -> compiled[0]);
-
-    WarmupReport r = w.run(new WarmupSettings(5, 1, 4_000, true));
-
-    assertEquals(40, r.searches(), "searches every 0.1 s until the 4 s budget");
-  }
-
-  @Test
-  void withoutWhileCompilingABusyJitAddsNoSearch() throws Exception {
-    ManualClock clock = new ManualClock();
-    long[] compiled = {0};
-    QueryWarmup w = new QueryWarmup((request, deadline) -> {
-      clock.advanceMillis(100);
-      compiled[0] += 50;
-      return hits("Nfcorpus statins");
-    }, clock, () -> compiled[0]);
-
-    assertEquals(12, w.run(new WarmupSettings(12, 1, 60_000)).searches());
-  }
-
-  @Test
-  void aJitThatIsQuietAddsNothing() throws Exception {
-    ManualClock clock = new ManualClock();
-    QueryWarmup w = new QueryWarmup((request, deadline) -> {
-      clock.advanceMillis(100);
-      return hits("Cacm compilers");
-    }, clock, () -> 1_000);
-
-    WarmupReport r = w.run(new WarmupSettings(25, 1, 60_000, true));
-
-    assertTrue(r.searches() >= 25 && r.searches() <= 25 + QueryWarmup.WINDOW_MILLIS / 100 + 1,
-        "the first window after the floor finds the JIT quiet: " + r.searches());
   }
 }
