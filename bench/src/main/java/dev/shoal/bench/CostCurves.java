@@ -11,7 +11,6 @@ import dev.shoal.testkit.LocalCluster;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -22,8 +21,6 @@ import java.util.regex.Pattern;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.PartitionInfo;
-import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -266,26 +263,16 @@ public final class CostCurves {
     }
   }
 
-  /** Every record of the demo's enriched topic, all partitions, in partition order. */
+  /** The documents of the demo's enriched topic (deletes left out), partition by partition. */
   private static List<EnrichedDocument> readEnriched(Path dataDir) throws Exception {
     List<EnrichedDocument> out = new ArrayList<>();
     try (EmbeddedKafka kafka = new EmbeddedKafka(dataDir.resolve("kafka")).start();
          KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaSettings.consumer(kafka.bootstrap(), null))) {
-      List<TopicPartition> tps = new ArrayList<>();
-      for (PartitionInfo pi : c.partitionsFor(Topics.ENRICHED)) {
-        tps.add(new TopicPartition(Topics.ENRICHED, pi.partition()));
-      }
-      tps.sort(java.util.Comparator.comparingInt(TopicPartition::partition));
-      for (TopicPartition tp : tps) {
-        c.assign(List.of(tp));
-        c.seekToBeginning(List.of(tp));
-        long end = c.endOffsets(List.of(tp)).get(tp);
-        while (c.position(tp) < end) {
-          for (var r : c.poll(Duration.ofMillis(500))) {
-            EnrichedDocument e = EnrichedDocument.parseFrom(r.value());
-            if (e.getOp() != dev.shoal.api.v1.Operation.DELETE) {
-              out.add(e);
-            }
+      int partitions = c.partitionsFor(Topics.ENRICHED).size();
+      for (int p = 0; p < partitions; p++) {
+        for (EnrichedDocument e : IndexBench.readPartition(kafka.bootstrap(), p)) {
+          if (e.getOp() != dev.shoal.api.v1.Operation.DELETE) {
+            out.add(e);
           }
         }
       }

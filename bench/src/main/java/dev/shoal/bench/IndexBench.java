@@ -223,7 +223,8 @@ public final class IndexBench {
     return n > 0;
   }
 
-  private static List<EnrichedDocument> readPartition(String bootstrap, int shard) throws IOException {
+  /** Every record of one partition of the enriched topic, in offset order. */
+  static List<EnrichedDocument> readPartition(String bootstrap, int shard) throws IOException {
     List<EnrichedDocument> out = new ArrayList<>();
     try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaSettings.consumer(bootstrap, null))) {
       TopicPartition tp = new TopicPartition(Topics.ENRICHED, shard);

@@ -6,8 +6,9 @@ package dev.shoal.query;
  * Without it the first few hundred queries after a start pay for the JIT compiling the search path,
  * the first connections to the shards and the ranker, and the model's first runs at each batch
  * shape: on this project's 2-core reference machine the first 300 NEURAL queries at 4 clients had
- * a p99 5.7x the warmed one (1.8x
- * after this warm-up; {@code bin/shoal bench search}'s cold row). Immutable.
+ * a p99 5.7x the warmed one, and 1.35–3.1x across runs with this warm-up and the index node's and
+ * ranker's ({@code bin/shoal bench search}'s cold row: what remains is the JIT, still compiling
+ * after 30 s in one JVM that runs every service). Immutable.
  *
  * @param searches     searches to run; 0 turns the warm-up off
  * @param clients      searches in flight at once (the ranker then batches queries, as under load)
