@@ -68,9 +68,10 @@ public final class EmbeddedKafka implements AutoCloseable {
           ports.load(r);
         }
       } else {
-        ports.setProperty("broker", Integer.toString(firstPort > 0 ? firstPort : freePort()));
-        ports.setProperty("controller", Integer.toString(freePort()));
-        ports.setProperty("scram", Integer.toString(freePort()));
+        int[] free = freePorts(3);
+        ports.setProperty("broker", Integer.toString(firstPort > 0 ? firstPort : free[0]));
+        ports.setProperty("controller", Integer.toString(free[1] == firstPort ? free[0] : free[1]));
+        ports.setProperty("scram", Integer.toString(free[2] == firstPort ? free[0] : free[2]));
         try (Writer w = Files.newBufferedWriter(portsFile)) {
           ports.store(w, "ports of the embedded broker; the controller's is part of the formatted metadata");
         }
@@ -190,9 +191,25 @@ public final class EmbeddedKafka implements AutoCloseable {
     return "127.0.0.1:" + ports.getProperty("broker");
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
+  /**
+   * {@code n} distinct free ports: every socket stays open until all are taken, since a port
+   * closed and asked for again may come back (a broker and controller on one port was seen in CI).
+   */
+  private static int[] freePorts(int n) throws IOException {
+    ServerSocket[] sockets = new ServerSocket[n];
+    try {
+      int[] out = new int[n];
+      for (int i = 0; i < n; i++) {
+        sockets[i] = new ServerSocket(0);
+        out[i] = sockets[i].getLocalPort();
+      }
+      return out;
+    } finally {
+      for (ServerSocket s : sockets) {
+        if (s != null) {
+          s.close();
+        }
+      }
     }
   }
 

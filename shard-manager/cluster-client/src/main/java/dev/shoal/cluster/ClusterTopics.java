@@ -51,8 +51,7 @@ public final class ClusterTopics {
       if (!missing.isEmpty()) {
         admin.createTopics(missing).all().get();
       }
-      int actual = admin.describeTopics(List.of(Topics.DOCS, Topics.ENRICHED)).allTopicNames().get()
-          .values().stream().mapToInt(d -> d.partitions().size()).min().orElse(partitions);
+      int actual = partitionCount(admin, partitions);
       if (actual != partitions) {
         throw new IllegalStateException("topics exist with " + actual + " partitions, but " + partitions
             + " shards were asked for; shard count is fixed when the topics are created");
@@ -62,6 +61,30 @@ public final class ClusterTopics {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException(e);
+    }
+  }
+
+  /** How long a topic just created may stay unknown to the broker's metadata before that is an error. */
+  private static final long VISIBLE_WITHIN_MILLIS = 10_000;
+
+  /**
+   * The fewest partitions of the document topics. A topic created a moment ago can still be
+   * unknown to the broker that answers (its metadata cache lags the controller: seen in CI on a
+   * fresh broker), so that answer is retried for a short while.
+   */
+  private static int partitionCount(Admin admin, int partitions) throws ExecutionException, InterruptedException {
+    long until = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(VISIBLE_WITHIN_MILLIS);
+    while (true) {
+      try {
+        return admin.describeTopics(List.of(Topics.DOCS, Topics.ENRICHED)).allTopicNames().get()
+            .values().stream().mapToInt(d -> d.partitions().size()).min().orElse(partitions);
+      } catch (ExecutionException e) {
+        if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)
+            || System.nanoTime() > until) {
+          throw e;
+        }
+        Thread.sleep(50);
+      }
     }
   }
 
