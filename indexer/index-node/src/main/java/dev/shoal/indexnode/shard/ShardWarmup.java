@@ -58,7 +58,7 @@ public final class ShardWarmup {
       return new Report(0, 0);
     }
     List<String> words = new ArrayList<>();
-    List<float[]> vectors = new ArrayList<>();
+    List<List<Float>> vectors = new ArrayList<>();
     try {
       if (store.docCount() == 0) {
         return new Report(0, 0);
@@ -83,7 +83,7 @@ public final class ShardWarmup {
     return new Report(done, failed);
   }
 
-  private static void sample(ShardStore store, List<String> words, List<float[]> vectors) throws IOException {
+  private static void sample(ShardStore store, List<String> words, List<List<Float>> vectors) throws IOException {
     for (String id : store.someIds(SAMPLE)) {
       EnrichedDocument d = store.load(id);
       if (d == null) {
@@ -94,19 +94,15 @@ public final class ShardWarmup {
         words.add(m.group().toLowerCase(Locale.ROOT));
       }
       if (d.getEmbeddingCount() > 0) {
-        float[] v = new float[d.getEmbeddingCount()];
-        for (int j = 0; j < v.length; j++) {
-          v[j] = d.getEmbedding(j);
-        }
-        vectors.add(v);
+        vectors.add(d.getEmbeddingList());
       }
     }
   }
 
-  private static void search(ShardStore store, int i, List<String> words, List<float[]> vectors)
+  private static void search(ShardStore store, int i, List<String> words, List<List<Float>> vectors)
       throws IOException, ParseException {
     String text = words.isEmpty() ? "" : text(words, i);
-    float[] vector = vectors.isEmpty() ? null : vectors.get(i % vectors.size());
+    List<Float> vector = vectors.isEmpty() ? null : vectors.get(i % vectors.size());
     int kind = text.isEmpty() ? 1 : vector == null ? 0 : i % 3;
     ShardSearchRequest.Builder req = ShardSearchRequest.newBuilder().setShard(store.shard());
     if (kind != 1) {
@@ -117,13 +113,8 @@ public final class ShardWarmup {
               .addLegs(lexical).build()));
     }
     if (kind != 0) {
-      VectorLeg.Builder leg = VectorLeg.newBuilder();
-      VectorScorer.Builder scorer = VectorScorer.newBuilder().setName("cosine");
-      for (float x : vector) {
-        leg.addVector(x);
-        scorer.addVector(x);
-      }
-      req.addLegs(Leg.newBuilder().setName("knn").setK(100).setVector(leg)).addScorers(scorer);
+      req.addLegs(Leg.newBuilder().setName("knn").setK(100).setVector(VectorLeg.newBuilder().addAllVector(vector)))
+          .addScorers(VectorScorer.newBuilder().setName("cosine").addAllVector(vector));
     }
     ShardSearchResponse r = store.search(req.build());
     List<String> page = r.getHitsList().stream().limit(10).map(ShardHit::getId).toList();
