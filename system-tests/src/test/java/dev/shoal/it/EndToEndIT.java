@@ -516,6 +516,12 @@ class EndToEndIT {
         "no warm-up search in the service's own search metrics");
     assertEquals(before.sum("grpc_server_started_total", "grpc_service", "shoal.v1.SearchService"),
         after.sum("grpc_server_started_total", "grpc_service", "shoal.v1.SearchService"));
+    // the README promises the warm-up's answers are kept in no cache: 400 new queries through the
+    // serving pipeline would add entries (and bytes) to the result cache
+    assertEquals(1, after.series("shoal_search_cache_entries"), "the serving result cache is on");
+    assertEquals(before.sum("shoal_search_cache_entries"), after.sum("shoal_search_cache_entries"),
+        "no warm-up answer in the result cache");
+    assertEquals(before.sum("shoal_search_cache_bytes"), after.sum("shoal_search_cache_bytes"));
   }
 
   @Test
