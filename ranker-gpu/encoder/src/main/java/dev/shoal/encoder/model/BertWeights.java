@@ -16,7 +16,10 @@ import java.util.regex.Pattern;
  * consumes them ({@code /encoder/layer.0/attention/self/query/MatMul} →
  * {@code encoder.layer.0.attention.self.query.weight}). Linear weights are stored [in, out]
  * row-major, as the graph multiplies {@code x · W}. The head size and the LayerNorm epsilon are
- * read from the graph's constants. Immutable; thread-safe.
+ * read from the graph's constants. A model exported with a task head
+ * ({@code BertForSequenceClassification}) has its encoder under a prefix ({@code bert.} in
+ * initializer names, {@code /bert} in node names), found from the word embeddings' name; the
+ * head itself is {@link ClassifierHead}'s. Immutable; thread-safe.
  */
 public record BertWeights(int hidden, int heads, int intermediate, float epsilon, int maxPositions,
                           float[] wordEmbeddings, float[] positionEmbeddings, float[] tokenTypeEmbeddings,
@@ -37,21 +40,19 @@ public record BertWeights(int hidden, int heads, int intermediate, float epsilon
   }
 
   public static BertWeights from(OnnxGraph g) {
-    Map<String, List<OnnxGraph.Node>> consumers = new HashMap<>();
-    for (OnnxGraph.Node n : g.nodes()) {
-      for (String in : n.inputs()) {
-        consumers.computeIfAbsent(in, k -> new ArrayList<>()).add(n);
-      }
-    }
+    String prefix = prefix(g);
+    String nodePrefix = nodePrefix(prefix);
+    Map<String, List<OnnxGraph.Node>> consumers = consumers(g);
     Map<String, OnnxGraph.Tensor> named = new HashMap<>();
     for (OnnxGraph.Tensor t : g.initializers().values()) {
-      if (t.name().startsWith("embeddings.") || t.name().startsWith("encoder.")) {
-        named.put(t.name(), t);
+      String name = t.name().startsWith(prefix) ? t.name().substring(prefix.length()) : t.name();
+      if (name.startsWith("embeddings.") || name.startsWith("encoder.")) {
+        named.put(name, t);
         continue;
       }
       for (OnnxGraph.Node n : consumers.getOrDefault(t.name(), List.of())) {
-        Matcher m = MATMUL.matcher(n.name());
-        if (n.op().equals("MatMul") && m.matches()) {
+        Matcher m = n.name().startsWith(nodePrefix) ? MATMUL.matcher(n.name().substring(nodePrefix.length())) : null;
+        if (n.op().equals("MatMul") && m != null && m.matches()) {
           named.put(m.group(1).replace('/', '.') + ".weight", t);
         }
       }
@@ -83,20 +84,49 @@ public record BertWeights(int hidden, int heads, int intermediate, float epsilon
           data(named, p + "output.LayerNorm.weight"), data(named, p + "output.LayerNorm.bias")));
     }
     int intermediate = (int) need(named, "encoder.layer.0.intermediate.dense.weight").dims()[1];
-    float scale = constantInput(g, "/encoder/layer.0/attention/self/Div");
+    float scale = constantInput(g, nodePrefix + "/encoder/layer.0/attention/self/Div");
     int headSize = Math.round(scale * scale);
     if (headSize <= 0 || hidden % headSize != 0) {
       throw new IllegalArgumentException("attention scale " + scale + " does not give a head size dividing " + hidden);
     }
-    float eps = constantInput(g, "/embeddings/LayerNorm/Add");
+    float eps = constantInput(g, nodePrefix + "/embeddings/LayerNorm/Add");
     OnnxGraph.Tensor types = named.get("embeddings.token_type_embeddings.weight");
     return new BertWeights(hidden, hidden / headSize, intermediate, eps, (int) positions.dims()[0], words.data(),
         positions.data(), types == null ? new float[hidden] : types.data(),
         data(named, "embeddings.LayerNorm.weight"), data(named, "embeddings.LayerNorm.bias"), List.copyOf(layers));
   }
 
+  /**
+   * What the encoder's initializer names start with: "" for a bare encoder, "bert." for one
+   * exported with a task head.
+   */
+  static String prefix(OnnxGraph g) {
+    String suffix = "embeddings.word_embeddings.weight";
+    for (String name : g.initializers().keySet()) {
+      if (name.endsWith(suffix)) {
+        return name.substring(0, name.length() - suffix.length());
+      }
+    }
+    throw new IllegalArgumentException("the graph has no weight for " + suffix);
+  }
+
+  /** The node-name form of an initializer prefix: "bert." → "/bert". */
+  static String nodePrefix(String prefix) {
+    return prefix.isEmpty() ? "" : "/" + prefix.substring(0, prefix.length() - 1).replace('.', '/');
+  }
+
+  static Map<String, List<OnnxGraph.Node>> consumers(OnnxGraph g) {
+    Map<String, List<OnnxGraph.Node>> consumers = new HashMap<>();
+    for (OnnxGraph.Node n : g.nodes()) {
+      for (String in : n.inputs()) {
+        consumers.computeIfAbsent(in, k -> new ArrayList<>()).add(n);
+      }
+    }
+    return consumers;
+  }
+
   /** The scalar constant that node {@code name} takes as one of its inputs. */
-  private static float constantInput(OnnxGraph g, String name) {
+  static float constantInput(OnnxGraph g, String name) {
     OnnxGraph.Node n = g.node(name);
     if (n != null) {
       for (String in : n.inputs()) {

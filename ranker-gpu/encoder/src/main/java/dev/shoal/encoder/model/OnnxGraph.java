@@ -25,8 +25,13 @@ public final class OnnxGraph {
   public record Tensor(String name, long[] dims, float[] data) {
   }
 
-  /** A graph node. */
-  public record Node(String name, String op, List<String> inputs, List<String> outputs) {
+  /** A graph node, with its integer attributes (a Gemm's {@code transB}, a Softmax's {@code axis}). */
+  public record Node(String name, String op, List<String> inputs, List<String> outputs, Map<String, Long> ints) {
+
+    /** The integer attribute's value, or {@code otherwise} when the node does not set it. */
+    public long intAttribute(String attribute, long otherwise) {
+      return ints.getOrDefault(attribute, otherwise);
+    }
   }
 
   private static final int FLOAT = 1;
@@ -106,6 +111,7 @@ public final class OnnxGraph {
     String name = "";
     String op = "";
     Tensor value = null;
+    Map<String, Long> ints = new HashMap<>();
     while (w.more()) {
       int tag = w.tag();
       switch (tag >>> 3) {
@@ -114,7 +120,7 @@ public final class OnnxGraph {
         case 3 -> name = w.string();
         case 4 -> op = w.string();
         case 5 -> {
-          Tensor t = readAttributeTensor(w.message());
+          Tensor t = readAttribute(w.message(), ints);
           if (t != null) {
             value = t;
           }
@@ -122,22 +128,34 @@ public final class OnnxGraph {
         default -> w.skip(tag);
       }
     }
-    nodes.add(new Node(name, op, List.copyOf(in), List.copyOf(out)));
+    nodes.add(new Node(name, op, List.copyOf(in), List.copyOf(out), Map.copyOf(ints)));
     if (op.equals("Constant") && value != null && value.data().length == 1 && out.size() == 1) {
       scalarConstants.put(out.getFirst(), value.data()[0]);
     }
   }
 
-  /** AttributeProto: t = 5 (a tensor value). */
-  private static Tensor readAttributeTensor(Wire w) {
+  /**
+   * AttributeProto: name = 1, i = 3 (an integer value, put in {@code ints} under its name),
+   * t = 5 (a tensor value, returned).
+   */
+  private static Tensor readAttribute(Wire w, Map<String, Long> ints) {
     Tensor t = null;
+    String name = "";
+    Long i = null;
     while (w.more()) {
       int tag = w.tag();
       if (tag >>> 3 == 5 && (tag & 7) == 2) {
         t = readTensor(w.message());
+      } else if (tag >>> 3 == 1 && (tag & 7) == 2) {
+        name = w.string();
+      } else if (tag >>> 3 == 3 && (tag & 7) == 0) {
+        i = w.varint();
       } else {
         w.skip(tag);
       }
+    }
+    if (i != null) {
+      ints.put(name, i);
     }
     return t;
   }

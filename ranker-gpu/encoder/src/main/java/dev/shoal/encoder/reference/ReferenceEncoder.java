@@ -107,11 +107,20 @@ public final class ReferenceEncoder implements Encoder {
     return Pooler.pool(hidden, 0, ids.length, w.hidden(), ids.length, spec.pooling());
   }
 
-  /** The last hidden state [tokens, hidden] of one sequence. */
+  /** The last hidden state [tokens, hidden] of one sequence, every token in segment 0. */
   public float[] forward(int[] ids) {
+    return forward(w, ids, null);
+  }
+
+  /**
+   * The last hidden state [tokens, hidden] of one sequence through the encoder {@code w}.
+   *
+   * @param typeIds each token's segment (a sentence pair's 0 and 1); null: all 0
+   */
+  public static float[] forward(BertWeights w, int[] ids, int[] typeIds) {
     int t = ids.length;
     int h = w.hidden();
-    float[] x = embedLayerNorm(ids);
+    float[] x = embedLayerNorm(w, ids, typeIds);
     for (BertWeights.Layer l : w.layers()) {
       float[] q = gemmBias(x, t, h, l.wq(), l.bq(), h);
       float[] k = gemmBias(x, t, h, l.wk(), l.bk(), h);
@@ -130,7 +139,7 @@ public final class ReferenceEncoder implements Encoder {
     return x;
   }
 
-  private float[] embedLayerNorm(int[] ids) {
+  private static float[] embedLayerNorm(BertWeights w, int[] ids, int[] typeIds) {
     int h = w.hidden();
     if (ids.length > w.maxPositions()) {
       throw new IllegalArgumentException(ids.length + " tokens; the model has " + w.maxPositions() + " positions");
@@ -138,7 +147,8 @@ public final class ReferenceEncoder implements Encoder {
     float[] x = new float[ids.length * h];
     for (int p = 0; p < ids.length; p++) {
       for (int j = 0; j < h; j++) {
-        x[p * h + j] = w.wordEmbeddings()[ids[p] * h + j] + w.tokenTypeEmbeddings()[j]
+        int type = typeIds == null ? 0 : typeIds[p];
+        x[p * h + j] = w.wordEmbeddings()[ids[p] * h + j] + w.tokenTypeEmbeddings()[type * h + j]
             + w.positionEmbeddings()[p * h + j];
       }
     }

@@ -110,11 +110,62 @@ public final class WordPieceTokenizer {
     if (maxLength < 2) {
       throw new IllegalArgumentException("maxLength must leave room for [CLS] and [SEP]: " + maxLength);
     }
+    List<Integer> pieces = pieces(text, maxLength - 2);
+    int[] out = new int[pieces.size() + 2];
+    out[0] = clsId;
+    for (int i = 0; i < pieces.size(); i++) {
+      out[i + 1] = pieces.get(i);
+    }
+    out[out.length - 1] = sepId;
+    return out;
+  }
+
+  /** A sentence pair as a cross-encoder reads it: the ids and each id's segment (0 or 1). */
+  public record Pair(int[] ids, int[] typeIds) {
+    public int length() {
+      return ids.length;
+    }
+  }
+
+  /**
+   * {@code [CLS] first [SEP] second [SEP]}, segment 0 up to the first [SEP] and 1 after it, as
+   * the {@code tokenizers} library's BERT pair template does, truncated to {@code maxLength} ids
+   * from the right of the second text only (its {@code only_second} strategy: the query is
+   * kept, the passage cut). A first text so long that it would leave the second no room (where
+   * the library raises an error) is itself cut to half of {@code maxLength}.
+   */
+  public Pair encodePair(String first, String second, int maxLength) {
+    if (maxLength < 4) {
+      throw new IllegalArgumentException("maxLength must leave room for [CLS], two [SEP] and a token: " + maxLength);
+    }
+    List<Integer> a = pieces(first, maxLength - 3);
+    if (a.size() > maxLength - 4) {
+      a = a.subList(0, maxLength / 2 - 2);
+    }
+    List<Integer> b = pieces(second, maxLength - 3 - a.size());
+    int n = a.size() + b.size() + 3;
+    int[] ids = new int[n];
+    int[] types = new int[n];
+    int at = 0;
+    ids[at++] = clsId;
+    for (int id : a) {
+      ids[at++] = id;
+    }
+    ids[at++] = sepId;
+    int second0 = at;
+    for (int id : b) {
+      ids[at++] = id;
+    }
+    ids[at] = sepId;
+    java.util.Arrays.fill(types, second0, n, 1);
+    return new Pair(ids, types);
+  }
+
+  /** The word pieces of a text, no special tokens, at most {@code limit} of them (cut from the right). */
+  private List<Integer> pieces(String text, int limit) {
     List<Integer> ids = new ArrayList<>();
-    ids.add(clsId);
-    int budget = maxLength - 1;
     for (String segment : splitAddedTokens(text)) {
-      if (ids.size() >= budget) {
+      if (ids.size() >= limit) {
         break;
       }
       Integer added = addedTokenIds.get(segment);
@@ -124,20 +175,15 @@ public final class WordPieceTokenizer {
       }
       for (String word : preTokenize(normalize(segment))) {
         wordPiece(word, ids);
-        if (ids.size() >= budget) {
+        if (ids.size() >= limit) {
           break;
         }
       }
     }
-    while (ids.size() > budget) {
+    while (ids.size() > limit) {
       ids.removeLast();
     }
-    ids.add(sepId);
-    int[] out = new int[ids.size()];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = ids.get(i);
-    }
-    return out;
+    return ids;
   }
 
   /** Splits around literal occurrences of added tokens, which bypass normalisation. */

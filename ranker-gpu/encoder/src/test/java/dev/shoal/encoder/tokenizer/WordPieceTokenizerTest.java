@@ -85,6 +85,51 @@ class WordPieceTokenizerTest {
   }
 
   @Test
+  void pairsEqualHuggingFaceTokenizersWithOnlySecondTruncation() throws Exception {
+    String resource = ModelSpec.BGE_SMALL_EN_V15.tokenizer();
+    WordPieceTokenizer ours;
+    try (InputStream in = ModelFiles.open(resource)) {
+      ours = WordPieceTokenizer.load(in);
+    }
+    List<String> queries = TestTexts.queries(200);
+    List<String> passages = TestTexts.passages(200);
+    int truncated = 0;
+    try (HuggingFaceTokenizer hf = HuggingFaceTokenizer.newInstance(extract(resource),
+        Map.of("truncation", "only_second", "maxLength", "96", "padding", "false", "addSpecialTokens", "true"))) {
+      for (int i = 0; i < queries.size(); i++) {
+        String q = queries.get(i);
+        String p = passages.get(i);
+        Encoding e = hf.encode(q, p);
+        WordPieceTokenizer.Pair pair = ours.encodePair(q, p, 96);
+        assertArrayEquals(e.getIds(), java.util.Arrays.stream(pair.ids()).asLongStream().toArray(),
+            () -> "pair: " + q + " | " + p);
+        assertArrayEquals(e.getTypeIds(), java.util.Arrays.stream(pair.typeIds()).asLongStream().toArray(),
+            () -> "segments: " + q + " | " + p);
+        truncated += pair.length() == 96 ? 1 : 0;
+      }
+    }
+    assertTrue(truncated > 100, "most SciFact passages are cut at 96 tokens: " + truncated);
+  }
+
+  @Test
+  void aQueryThatWouldLeaveNoRoomIsCutToHalfAndThePassageKeepsTheRest() throws Exception {
+    WordPieceTokenizer t;
+    try (InputStream in = ModelFiles.open(ModelSpec.BGE_SMALL_EN_V15.tokenizer())) {
+      t = WordPieceTokenizer.load(in);
+    }
+    WordPieceTokenizer.Pair p = t.encodePair("query ".repeat(100), "passage ".repeat(100), 32);
+    assertEquals(32, p.length());
+    assertEquals(101, p.ids()[0]);
+    assertEquals(102, p.ids()[15], "[CLS] + 14 query tokens + [SEP]: the query keeps 32 / 2 - 2");
+    assertEquals(102, p.ids()[31]);
+    assertEquals(0, p.typeIds()[15]);
+    assertEquals(1, p.typeIds()[16]);
+    assertEquals(1, p.typeIds()[31]);
+    WordPieceTokenizer.Pair shortOne = t.encodePair("a b", "c", 32);
+    assertArrayEquals(new int[] {0, 0, 0, 0, 1, 1}, shortOne.typeIds());
+  }
+
+  @Test
   void truncationKeepsClsAndSep() throws Exception {
     WordPieceTokenizer t;
     try (InputStream in = ModelFiles.open(ModelSpec.BGE_SMALL_EN_V15.tokenizer())) {
