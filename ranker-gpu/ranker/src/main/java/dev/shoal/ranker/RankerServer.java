@@ -1,5 +1,6 @@
 package dev.shoal.ranker;
 
+import dev.shoal.encoder.CrossEncoder;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.server.GrpcServer;
 import dev.shoal.server.Metrics;
@@ -9,7 +10,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The ranker's gRPC server: {@link RankerService} over one encoder, with health and reflection.
+ * The ranker's gRPC server: {@link RankerService} over one encoder (and a cross-encoder, when
+ * given), with health and reflection.
  * Lifecycle: {@link #start()} (which warms the encoder up first), then {@link #close()} (the encoder is
  * the caller's to close).
  */
@@ -23,6 +25,7 @@ public final class RankerServer implements AutoCloseable {
   private final Tls tls;
   private final Metrics metrics;
   private final Encoder encoder;
+  private final CrossEncoder crossEncoder;
   private GrpcServer server;
 
   public RankerServer(String host, int port, Encoder encoder) {
@@ -48,12 +51,25 @@ public final class RankerServer implements AutoCloseable {
    * @param metrics        where the server's gRPC metrics go; null for none
    */
   public RankerServer(String host, int port, Encoder encoder, int queryCacheSize, Tls tls, Metrics metrics) {
+    this(host, port, encoder, null, queryCacheSize, tls, metrics);
+  }
+
+  /**
+   * @param crossEncoder   the second-phase model {@code Score} uses when asked for it; null for none
+   *                       (the caller's to close, as the encoder)
+   * @param queryCacheSize query embeddings kept; 0 turns the cache off
+   * @param tls            the server's TLS (mutual where its files say so); the caller's to close after this
+   * @param metrics        where the server's gRPC metrics go; null for none
+   */
+  public RankerServer(String host, int port, Encoder encoder, CrossEncoder crossEncoder, int queryCacheSize, Tls tls,
+                      Metrics metrics) {
     this.metrics = metrics;
     this.tls = tls;
     this.host = host;
     this.port = port;
     this.encoder = encoder;
-    this.service = new RankerService(encoder, queryCacheSize);
+    this.crossEncoder = crossEncoder;
+    this.service = new RankerService(encoder, crossEncoder, queryCacheSize);
   }
 
   /**
@@ -63,6 +79,12 @@ public final class RankerServer implements AutoCloseable {
   public RankerServer start() {
     RankerWarmup.Report r = RankerWarmup.run(encoder, RankerWarmup.ROUNDS, RankerWarmup.BUDGET_MILLIS, Clock.SYSTEM);
     LOG.info("ranker warmed up: {} texts in {} calls, {} ms", r.texts(), r.calls(), r.millis());
+    if (crossEncoder != null) {
+      RankerWarmup.Report c = RankerWarmup.run(crossEncoder, RankerWarmup.ROUNDS, RankerWarmup.BUDGET_MILLIS,
+          Clock.SYSTEM);
+      LOG.info("cross-encoder {} warmed up: {} pairs in {} calls, {} ms", crossEncoder.model().name(), c.texts(),
+          c.calls(), c.millis());
+    }
     GrpcServer.Builder b = GrpcServer.forAddress(host, port).service(service).tls(tls);
     if (metrics != null) {
       b.metrics(metrics);

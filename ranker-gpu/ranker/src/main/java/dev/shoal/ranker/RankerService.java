@@ -1,5 +1,6 @@
 package dev.shoal.ranker;
 
+import dev.shoal.encoder.CrossEncoder;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.model.Pooler;
 import dev.shoal.internal.v1.Candidate;
@@ -8,6 +9,7 @@ import dev.shoal.internal.v1.EmbedKind;
 import dev.shoal.internal.v1.EmbedRequest;
 import dev.shoal.internal.v1.EmbedResponse;
 import dev.shoal.internal.v1.RankerGrpc;
+import dev.shoal.internal.v1.ScoreModel;
 import dev.shoal.internal.v1.ScoreRequest;
 import dev.shoal.internal.v1.ScoreResponse;
 import dev.shoal.internal.v1.Vector;
@@ -21,7 +23,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The {@code shoal.v1.Ranker} service over one {@link Encoder}.
+ * The {@code shoal.v1.Ranker} service over one {@link Encoder} and, when the deployment gives one,
+ * a {@link CrossEncoder} for {@code Score} calls that ask for it ({@code model = CROSS_ENCODER};
+ * without one they get FAILED_PRECONDITION saying so).
  *
  * <p>Deadlines: a call whose deadline has already passed, or passes while it waits for a
  * batch, is answered DEADLINE_EXCEEDED and the model does not run for it. Query embeddings are
@@ -34,6 +38,7 @@ public final class RankerService extends RankerGrpc.RankerImplBase {
   public static final int MAX_TEXTS = 1_000;
   public static final int QUERY_CACHE_SIZE = 10_000;
   private final Encoder encoder;
+  private final CrossEncoder crossEncoder;
   private final QueryEmbeddingCache queryCache;
 
   public RankerService(Encoder encoder) {
@@ -42,7 +47,16 @@ public final class RankerService extends RankerGrpc.RankerImplBase {
 
   /** @param queryCacheSize query embeddings kept; 0 turns the cache off (benchmarks of the uncached path) */
   public RankerService(Encoder encoder, int queryCacheSize) {
+    this(encoder, null, queryCacheSize);
+  }
+
+  /**
+   * @param crossEncoder   the second-phase model for {@code CROSS_ENCODER} scores; null for none
+   * @param queryCacheSize query embeddings kept; 0 turns the cache off
+   */
+  public RankerService(Encoder encoder, CrossEncoder crossEncoder, int queryCacheSize) {
     this.encoder = encoder;
+    this.crossEncoder = crossEncoder;
     this.queryCache = new QueryEmbeddingCache(queryCacheSize);
   }
 
@@ -115,6 +129,10 @@ public final class RankerService extends RankerGrpc.RankerImplBase {
           "at most " + MAX_TEXTS + " candidates per Score call, got " + request.getCandidatesCount()).asRuntimeException());
       return;
     }
+    if (request.getModel() == ScoreModel.CROSS_ENCODER) {
+      crossScore(request, response);
+      return;
+    }
     if (request.hasQueryVector() && request.getQueryVector().getValuesCount() != encoder.dimension()) {
       response.onError(Status.INVALID_ARGUMENT.withDescription("query_vector has " + request.getQueryVector()
           .getValuesCount() + " values; model " + encoder.model().name() + " has " + encoder.dimension())
@@ -153,6 +171,45 @@ public final class RankerService extends RankerGrpc.RankerImplBase {
     for (Candidate c : request.getCandidatesList()) {
       float[] v = c.hasVector() ? toArray(c.getVector()) : encoded[next++];
       out.addScores(CandidateScore.newBuilder().setId(c.getId()).setScore(Pooler.dot(query, v)));
+    }
+    response.onNext(out.build());
+    response.onCompleted();
+  }
+
+  /** Score with the cross-encoder: the query and each candidate's text read together. */
+  private void crossScore(ScoreRequest request, StreamObserver<ScoreResponse> response) {
+    if (crossEncoder == null) {
+      response.onError(Status.FAILED_PRECONDITION.withDescription("this ranker serves no cross-encoder; start it "
+          + "with --cross-encoder DIR, or score with BI_ENCODER").asRuntimeException());
+      return;
+    }
+    if (request.getQuery().isBlank()) {
+      response.onError(Status.INVALID_ARGUMENT.withDescription("a CROSS_ENCODER score needs the query's text")
+          .asRuntimeException());
+      return;
+    }
+    List<CrossEncoder.TextPair> pairs = new ArrayList<>(request.getCandidatesCount());
+    for (Candidate c : request.getCandidatesList()) {
+      if (!c.hasText()) {
+        response.onError(Status.INVALID_ARGUMENT.withDescription("candidate '" + c.getId() + "' has no text; a "
+            + "cross-encoder reads the passage itself, not a stored vector").asRuntimeException());
+        return;
+      }
+      pairs.add(new CrossEncoder.TextPair(request.getQuery(), c.getText()));
+    }
+    if (expired(response)) {
+      return;
+    }
+    float[] scores;
+    try {
+      scores = crossEncoder.score(pairs, deadlineNanos());
+    } catch (Encoder.DeadlineExpiredException e) {
+      response.onError(Status.DEADLINE_EXCEEDED.withDescription(e.getMessage()).asRuntimeException());
+      return;
+    }
+    ScoreResponse.Builder out = ScoreResponse.newBuilder().setModel(crossEncoder.model().name());
+    for (int i = 0; i < scores.length; i++) {
+      out.addScores(CandidateScore.newBuilder().setId(request.getCandidates(i).getId()).setScore(scores[i]));
     }
     response.onNext(out.build());
     response.onCompleted();

@@ -1,5 +1,6 @@
 package dev.shoal.ranker;
 
+import dev.shoal.encoder.CrossEncoder;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.server.time.Clock;
 import java.util.ArrayList;
@@ -31,6 +32,7 @@ public final class RankerWarmup {
   private static final int[] QUERY_BATCHES = {1, 2, 4, 8};
   private static final int[] PASSAGE_BATCHES = {1, 4};
   private static final int PASSAGE_WORDS = 100;
+  private static final int[] PAIR_BATCHES = {1, 8, 32};
 
   /** What a warm-up did: encoder calls, texts embedded, and how long it took. */
   public record Report(int calls, int texts, long millis) {}
@@ -57,18 +59,50 @@ public final class RankerWarmup {
     return new Report(calls, texts, TimeUnit.NANOSECONDS.toMillis(clock.nanoTime() - start));
   }
 
+  /**
+   * The cross-encoder's warm-up: pairs of a 12-word query and 100-word passages at batch 1, 8
+   * and 32 (one query's head and a few queries merged by the batcher), {@code rounds} passes
+   * within the budget.
+   */
+  public static Report run(CrossEncoder crossEncoder, int rounds, long budgetMillis, Clock clock) {
+    long start = clock.nanoTime();
+    long end = start + TimeUnit.MILLISECONDS.toNanos(budgetMillis);
+    int calls = 0;
+    int pairs = 0;
+    for (int round = 0; round < rounds && clock.nanoTime() < end; round++) {
+      for (int batch : PAIR_BATCHES) {
+        List<CrossEncoder.TextPair> in = new ArrayList<>(batch);
+        for (int t = 0; t < batch; t++) {
+          in.add(new CrossEncoder.TextPair(text(12, t, round), text(PASSAGE_WORDS, t + 1, round)));
+        }
+        float[] out = crossEncoder.score(in);
+        if (out.length != batch) {
+          throw new IllegalStateException("warm-up: " + crossEncoder.backend() + " returned " + out.length
+              + " scores for " + batch + " pairs");
+        }
+        pairs += batch;
+        calls++;
+      }
+    }
+    return new Report(calls, pairs, TimeUnit.NANOSECONDS.toMillis(clock.nanoTime() - start));
+  }
+
+  private static String text(int words, int t, int round) {
+    StringBuilder b = new StringBuilder();
+    for (int w = 0; w < words; w++) {
+      if (w > 0) {
+        b.append(' ');
+      }
+      // different texts within a batch and from round to round, as traffic has
+      b.append(WORDS[(w * 7 + t * 3 + round * 5) % WORDS.length]);
+    }
+    return b.toString();
+  }
+
   private static int embed(Encoder encoder, int batch, int words, int round, Encoder.Kind kind) {
     List<String> texts = new ArrayList<>(batch);
     for (int t = 0; t < batch; t++) {
-      StringBuilder b = new StringBuilder();
-      for (int w = 0; w < words; w++) {
-        if (w > 0) {
-          b.append(' ');
-        }
-        // different texts within a batch and from round to round, as traffic has
-        b.append(WORDS[(w * 7 + t * 3 + round * 5) % WORDS.length]);
-      }
-      texts.add(b.toString());
+      texts.add(text(words, t, round));
     }
     float[][] out = encoder.embed(texts, kind);
     if (out.length != batch) {
