@@ -39,6 +39,9 @@ final class DemoCommand implements Callable<Integer> {
   @Mixin
   ModelOptions modelOptions;
 
+  @Mixin
+  CrossEncoderOptions crossEncoderOptions;
+
   @Option(names = "--grpc-port", defaultValue = "50051", description = "SearchService gRPC port (default: ${DEFAULT-VALUE})")
   int grpcPort;
 
@@ -86,6 +89,10 @@ final class DemoCommand implements Callable<Integer> {
         dataDir.toAbsolutePath());
     LocalCluster.Options options = new LocalCluster.Options(dataDir, null, shards, spec, host, grpcPort,
         httpPort, rankerPort, threads).withMaxWindows(modelOptions.maxWindows);
+    if (crossEncoderOptions.spec() != null) {
+      options = options.withCrossEncoder(crossEncoderOptions.spec());
+      System.out.println("cross-encoder " + options.crossEncoder().name() + " served for the cross-encoder rescorer");
+    }
     DemoSecrets secrets = null;
     if (secure) {
       secrets = DemoSecrets.under(dataDir.resolve("secure"), host);

@@ -1,9 +1,12 @@
 package dev.shoal.cli;
 
 import dev.shoal.cli.internal.UntilStopped;
+import dev.shoal.encoder.BatchingCrossEncoder;
 import dev.shoal.encoder.BatchingEncoder;
+import dev.shoal.encoder.CrossEncoderSpec;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.Encoders;
+import dev.shoal.encoder.onnx.OnnxCrossEncoder;
 import dev.shoal.ranker.RankerServer;
 import dev.shoal.server.HealthEndpoint;
 import dev.shoal.server.Metrics;
@@ -15,7 +18,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code shoal ranker}: the Ranker gRPC service (Embed, Score) over one encoder, as its own process. */
+/**
+ * {@code shoal ranker}: the Ranker gRPC service (Embed, Score) over one encoder, and a
+ * cross-encoder when given one, as its own process.
+ */
 @Command(name = "ranker", mixinStandardHelpOptions = true, description = "Run the ranker service.")
 final class RankerCommand implements Callable<Integer> {
 
@@ -35,6 +41,9 @@ final class RankerCommand implements Callable<Integer> {
   int threads;
 
   @Mixin
+  CrossEncoderOptions crossEncoderOptions;
+
+  @Mixin
   TlsOptions tls;
 
   @Option(names = "--health-port", defaultValue = "-1", description = "also serve gRPC health in plaintext on this "
@@ -50,12 +59,18 @@ final class RankerCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Encoder encoder = Encoders.create(model.spec(), backend, threads, 16);
     BatchingEncoder batcher = new BatchingEncoder(encoder, 64, 0);
+    CrossEncoderSpec crossSpec = crossEncoderOptions.spec();
+    BatchingCrossEncoder crossEncoder = crossSpec == null ? null
+        : new BatchingCrossEncoder(new OnnxCrossEncoder(crossSpec, threads, 32), 64, 0);
     Tls serverTls = Tls.of(tls.files());
     Metrics metrics = new Metrics();
-    RankerServer server = new RankerServer(host, port, batcher, dev.shoal.ranker.RankerService.QUERY_CACHE_SIZE,
-        serverTls, metrics);
+    RankerServer server = new RankerServer(host, port, batcher, crossEncoder,
+        dev.shoal.ranker.RankerService.QUERY_CACHE_SIZE, serverTls, metrics);
     server.start();
     List<AutoCloseable> parts = new java.util.ArrayList<>(List.of(encoder, batcher, server, serverTls));
+    if (crossEncoder != null) {
+      parts.add(1, crossEncoder);
+    }
     String probe = "";
     if (metricsPort >= 0) {
       MetricsHttpServer metricsServer = new MetricsHttpServer(host, metricsPort, metrics);
@@ -67,7 +82,9 @@ final class RankerCommand implements Callable<Integer> {
       parts.add(health);
       probe += ", plaintext health on " + health.address();
     }
-    return UntilStopped.serve("ranker " + model.spec().name() + " on " + encoder.backend() + " serving on "
+    String second = crossEncoder == null ? "" : ", cross-encoder " + crossSpec.name() + " on "
+        + crossEncoder.backend();
+    return UntilStopped.serve("ranker " + model.spec().name() + " on " + encoder.backend() + second + " serving on "
         + server.address() + probe, parts);
   }
 }

@@ -46,8 +46,12 @@ final class SearchCommand implements Callable<Integer> {
   java.util.List<String> retrievers = new java.util.ArrayList<>();
 
   @Option(names = "--rescorer", defaultValue = "", description = "re-score the head with this rescorer "
-      + "(cosine, ranker; none for none)")
+      + "(cosine, ranker, cross-encoder; none for none)")
   String rescorer;
+
+  @Option(names = "--rerank-depth", defaultValue = "0", description = "candidates the rescorer re-orders "
+      + "(0: the service's default, 100)")
+  int rerankDepth;
 
   @Option(names = "--explain", description = "show where each score came from (default: off)", defaultValue = "false")
   boolean explain;
@@ -111,7 +115,7 @@ final class SearchCommand implements Callable<Integer> {
       SearchResponse r = stub.withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS)
           .search(SearchRequest.newBuilder().setQuery(query).setTopK(k).setOffset(offset).setProfile(p)
               .setSyntax(lucene ? QuerySyntax.LUCENE : QuerySyntax.PLAIN).setExplain(explain)
-              .addAllRetrievers(retrievers).setRescorer(rescorer).build());
+              .addAllRetrievers(retrievers).setRescorer(rescorer).setRerankDepth(rerankDepth).build());
       if (json) {
         System.out.println(JsonFormat.printer().print(r));
         return 0;

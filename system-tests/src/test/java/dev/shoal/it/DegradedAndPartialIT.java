@@ -210,6 +210,14 @@ class DegradedAndPartialIT {
       assertFalse(reranked.getDegraded(), reranked.getDegradedReason());
       assertEquals("ranker", reranked.getHits(0).getExplanation().getInputs(1).getName(),
           "the ranker's scores were fused in");
+      // a ranker that serves no cross-encoder: the cross-encoder rescorer degrades, never silently
+      SearchResponse noCrossEncoder = search(healthy, SearchRequest.newBuilder().setQuery(q)
+          .setProfile(RankProfile.HYBRID).setRescorer("cross-encoder"), 3_000);
+      assertTrue(noCrossEncoder.getDegraded());
+      assertTrue(noCrossEncoder.getDegradedReason().contains("FAILED_PRECONDITION")
+          && noCrossEncoder.getDegradedReason().contains("no cross-encoder"), noCrossEncoder.getDegradedReason());
+      assertEquals(ids(search(healthy, q, RankProfile.HYBRID, 3_000)), ids(noCrossEncoder),
+          "the first-phase order is kept");
     }
   }
 

@@ -20,7 +20,11 @@ import dev.shoal.api.v1.SearchResponse;
 import dev.shoal.api.v1.SearchServiceGrpc;
 import dev.shoal.cluster.KafkaSettings;
 import dev.shoal.cluster.Topics;
+import dev.shoal.encoder.CrossEncoder;
+import dev.shoal.encoder.CrossEncoderSpec;
 import dev.shoal.encoder.ModelSpec;
+import dev.shoal.encoder.TestCrossEncoders;
+import dev.shoal.encoder.reference.ReferenceCrossEncoder;
 import dev.shoal.eval.BeirDataset;
 import dev.shoal.testkit.EmbeddedKafka;
 import dev.shoal.testkit.HeadlessChromium;
@@ -83,6 +87,7 @@ class EndToEndIT {
   static Path dir;
   static EmbeddedKafka kafka;
   static LocalCluster cluster;
+  static CrossEncoderSpec crossEncoder;
   static ManagedChannel channel;
   static SearchServiceGrpc.SearchServiceBlockingStub search;
   static BeirDataset scifact;
@@ -114,8 +119,11 @@ class EndToEndIT {
     }
 
     kafka = new EmbeddedKafka(dir.resolve("kafka")).start();
+    crossEncoder = CrossEncoderSpec.fromDirectory(TestCrossEncoders.write(dir.resolve("tiny-cross-encoder"),
+        TestCrossEncoders.small(1, 42)), 256);
     cluster = new LocalCluster(new LocalCluster.Options(dir, kafka.bootstrap(), 4,
-        ModelSpec.BGE_SMALL_EN_V15.withMaxTokens(256), "127.0.0.1", 0, 0, 0, 2)).start();
+        ModelSpec.BGE_SMALL_EN_V15.withMaxTokens(256), "127.0.0.1", 0, 0, 0, 2).withCrossEncoder(crossEncoder))
+        .start();
     channel = ManagedChannelBuilder.forAddress("127.0.0.1", cluster.grpcPort()).usePlaintext().build();
     search = SearchServiceGrpc.newBlockingStub(channel);
 
@@ -252,6 +260,42 @@ class EndToEndIT {
     assertEquals(Status.Code.INVALID_ARGUMENT, unknown.getStatus().getCode());
     assertTrue(unknown.getStatus().getDescription().contains("known are [bm25, dense, title]"),
         unknown.getStatus().getDescription());
+  }
+
+  /**
+   * The cross-encoder rescorer: the ranker's cross-encoder (a small random-weight BERT classifier,
+   * as no real one ships) re-orders the hybrid head; each hit's explanation carries the model's
+   * score of that very (query, passage) pair, which the plain-Java reference reproduces.
+   */
+  @Test
+  void theCrossEncoderRescorerOrdersTheHeadByTheModelsScoreOfEachPair() {
+    String query = queryOfRelevantDoc.values().iterator().next();
+    SearchRequest.Builder req = SearchRequest.newBuilder().setQuery(query).setProfile(RankProfile.HYBRID)
+        .setTopK(10).setRerankDepth(20).setExplain(true);
+    SearchResponse firstPhase = search.withDeadlineAfter(10, TimeUnit.SECONDS).search(req.clone()
+        .setRescorer("none").build());
+    SearchResponse r = search.withDeadlineAfter(10, TimeUnit.SECONDS).search(req.setRescorer("cross-encoder").build());
+    assertFalse(r.getDegraded(), r.getDegradedReason());
+    assertEquals(10, r.getHitsCount());
+    ReferenceCrossEncoder reference = new ReferenceCrossEncoder(crossEncoder);
+    double previous = Double.POSITIVE_INFINITY;
+    for (Hit h : r.getHitsList()) {
+      Explanation e = h.getExplanation();
+      assertEquals("rescore", e.getName());
+      Explanation model = e.getInputsList().stream().filter(i -> i.getName().equals("cross-encoder")).findFirst()
+          .orElseThrow(() -> new AssertionError("no cross-encoder signal in " + e));
+      BeirDataset.Doc d = indexed.get(h.getId());
+      String passage = d.title().isEmpty() ? d.text() : d.title() + ". " + d.text();
+      float expected = reference.score(List.of(new CrossEncoder.TextPair(query, passage)))[0];
+      assertEquals(expected, model.getValue(), 1e-3 * Math.max(1, Math.abs(expected)), "the pair's score: " + h.getId());
+      assertTrue(model.getValue() <= previous, "best model score first");
+      previous = model.getValue();
+    }
+    assertFalse(ids(firstPhase).equals(ids(r)), "the model re-ordered the head: " + ids(r));
+  }
+
+  private static List<String> ids(SearchResponse r) {
+    return r.getHitsList().stream().map(Hit::getId).toList();
   }
 
   @Test

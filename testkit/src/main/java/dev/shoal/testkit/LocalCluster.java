@@ -1,11 +1,14 @@
 package dev.shoal.testkit;
 
 import dev.shoal.cluster.ClusterTopics;
+import dev.shoal.encoder.BatchingCrossEncoder;
 import dev.shoal.encoder.BatchingEncoder;
+import dev.shoal.encoder.CrossEncoderSpec;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.Encoders;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.encoder.PassageWindows;
+import dev.shoal.encoder.onnx.OnnxCrossEncoder;
 import dev.shoal.enricher.Enricher;
 import dev.shoal.enricher.EnricherConfig;
 import dev.shoal.indexnode.IndexNode;
@@ -52,24 +55,31 @@ public final class LocalCluster implements AutoCloseable {
    *                     serve TLS to any client, the index node and the ranker require this CA's client
    *                     certificates (mutual TLS), which the query service presents
    * @param apiKeyFile   null: open; else the query service requires keys from this file
+   * @param crossEncoder null: none; else the ranker serves this cross-encoder (the {@code cross-encoder} rescorer)
    */
   public record Options(Path dataDir, String bootstrap, int shards, ModelSpec model, String host, int grpcPort,
                         int httpPort, int rankerPort, int parallelism, boolean caches, int maxWindows, TlsFiles tls,
-                        Path apiKeyFile) {
+                        Path apiKeyFile, CrossEncoderSpec crossEncoder) {
     public Options(Path dataDir, String bootstrap, int shards, ModelSpec model, String host, int grpcPort,
                    int httpPort, int rankerPort, int parallelism) {
       this(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, true,
-          PassageWindows.DEFAULT_MAX_WINDOWS, null, null);
+          PassageWindows.DEFAULT_MAX_WINDOWS, null, null, null);
     }
 
     public Options withoutCaches() {
       return new Options(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, false,
-          maxWindows, tls, apiKeyFile);
+          maxWindows, tls, apiKeyFile, crossEncoder);
     }
 
     public Options withMaxWindows(int n) {
       return new Options(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, caches,
-          n, tls, apiKeyFile);
+          n, tls, apiKeyFile, crossEncoder);
+    }
+
+    /** These options with the ranker serving a cross-encoder. */
+    public Options withCrossEncoder(CrossEncoderSpec spec) {
+      return new Options(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, caches,
+          maxWindows, tls, apiKeyFile, spec);
     }
 
     /** These options with TLS everywhere (mutual between services) and API keys on the query service. */
@@ -79,7 +89,7 @@ public final class LocalCluster implements AutoCloseable {
             + "give mutual TLS files (TlsFiles.mutual)");
       }
       return new Options(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, caches,
-          maxWindows, mutualTls, keys);
+          maxWindows, mutualTls, keys, crossEncoder);
     }
   }
 
@@ -120,7 +130,13 @@ public final class LocalCluster implements AutoCloseable {
       started.push(batcher);
       Tls internal = Tls.of(options.tls());
       started.push(internal);
-      ranker = new RankerServer(options.host(), options.rankerPort(), batcher,
+      BatchingCrossEncoder crossEncoder = null;
+      if (options.crossEncoder() != null) {
+        crossEncoder = new BatchingCrossEncoder(new OnnxCrossEncoder(options.crossEncoder(), options.parallelism(),
+            32), 64, 0);
+        started.push(crossEncoder);
+      }
+      ranker = new RankerServer(options.host(), options.rankerPort(), batcher, crossEncoder,
           options.caches() ? dev.shoal.ranker.RankerService.QUERY_CACHE_SIZE : 0, internal, metrics);
       ranker.start();
       started.push(ranker);

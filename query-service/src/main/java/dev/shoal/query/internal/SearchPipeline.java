@@ -296,7 +296,10 @@ final class SearchPipeline {
           tier = plan.rescorer().rescore(tier, context);
         } catch (Exception e) {
           rescorerFailed = true;
-          String why = e instanceof StatusRuntimeException sre ? sre.getStatus().getCode().toString() : e.getMessage();
+          // the ranker's own words when it gave some (a ranker without a cross-encoder says how to start one)
+          String why = e instanceof StatusRuntimeException sre ? sre.getStatus().getCode()
+              + (sre.getStatus().getDescription() == null ? "" : ": " + sre.getStatus().getDescription())
+              : e.getMessage();
           out.setDegraded(true).setDegradedReason("rescorer '" + plan.rescorer().name() + "' failed (" + why
               + "); first-phase order");
         }
