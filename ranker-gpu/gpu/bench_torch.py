@@ -1,21 +1,40 @@
 """PyTorch fp16 baseline for the GPU benchmark: the same BERT (bge-small-en-v1.5) with the same
-weights, read from the same ONNX file (initializers named after the node that consumes them, as
-Shoal's BertWeights does), attention through scaled_dot_product_attention. Prints and writes
-TSV rows: backend, seq, batch, passages/s, TFLOP/s (same FLOP count as CudaBenchmark).
+weights, read from the fp16 weights file the GPU staging ships (Shoal's HalfWeights: a magic line,
+a JSON header line, then each tensor as little-endian fp16), or from the ONNX file (initializers
+named after the node that consumes them, as Shoal's BertWeights does); attention through
+scaled_dot_product_attention. Prints and writes TSV rows: backend, seq, batch, passages/s,
+TFLOP/s (same FLOP count as CudaBenchmark).
 
-usage: python3 bench_torch.py MODEL.onnx OUT.tsv [seconds]
+usage: python3 bench_torch.py MODEL.f16|MODEL.onnx OUT.tsv [seconds]
 """
+import json
 import re
 import sys
 import time
 
-import onnx
+import numpy as np
 import torch
 import torch.nn.functional as F
-from onnx import numpy_helper
+
+
+def load_half(path):
+    with open(path, "rb") as f:
+        if f.readline().decode().strip() != "shoal-bert-f16 1":
+            raise SystemExit(path + " is not a Shoal fp16 weights file")
+        header = json.loads(f.readline())
+        w = {}
+        for name, dims in header["tensors"]:
+            n = int(np.prod(dims))
+            a = np.frombuffer(f.read(2 * n), dtype="<f2").reshape(dims)
+            w[name] = torch.tensor(a.astype(np.float16)).cuda()
+    return w, header["heads"]
 
 
 def load(path):
+    if path.endswith(".f16"):
+        return load_half(path)
+    import onnx
+    from onnx import numpy_helper
     m = onnx.load(path)
     consumers = {}
     for n in m.graph.node:
@@ -31,7 +50,9 @@ def load(path):
             g = re.match(r"^/(encoder/layer\.\d+/.+)/MatMul$", n.name)
             if n.op_type == "MatMul" and g:
                 named[g.group(1).replace("/", ".") + ".weight"] = a
-    return {k: torch.tensor(v).cuda().half() for k, v in named.items() if v.dtype.kind == "f"}
+    # the ONNX file does not say the head count; every model benchmarked here has heads of 32
+    w = {k: torch.tensor(v).cuda().half() for k, v in named.items() if v.dtype.kind == "f"}
+    return w, w["embeddings.word_embeddings.weight"].shape[1] // 32
 
 
 def forward(w, ids, layers, heads, eps=1e-12):
@@ -58,11 +79,10 @@ def forward(w, ids, layers, heads, eps=1e-12):
 def main():
     path, out = sys.argv[1], sys.argv[2]
     seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 2.0
-    w = load(path)
+    w, heads = load(path)
     layers = len({k.split(".")[2] for k in w if k.startswith("encoder.layer.")})
     h = w["embeddings.word_embeddings.weight"].shape[1]
     inter = w["encoder.layer.0.intermediate.dense.weight"].shape[1]
-    heads = h // 32
     rows = ["backend\tseq\tbatch\tpassages_per_s\ttflops"]
     print("GPU:", torch.cuda.get_device_name(0), "torch", torch.__version__)
     with torch.inference_mode():

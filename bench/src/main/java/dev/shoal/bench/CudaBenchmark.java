@@ -4,8 +4,6 @@ import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.encoder.cuda.CudaEncoder;
 import dev.shoal.encoder.model.BertWeights;
-import dev.shoal.encoder.model.ModelFiles;
-import dev.shoal.encoder.model.OnnxGraph;
 import dev.shoal.encoder.onnx.OnnxEncoder;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -30,8 +28,13 @@ public final class CudaBenchmark {
   public static void main(String[] args) throws IOException {
     Path out = Path.of(args.length > 0 ? args[0] : "cuda-bench.tsv");
     double seconds = args.length > 1 ? Double.parseDouble(args[1]) : 2.0;
-    ModelSpec spec = ModelSpec.BGE_SMALL_EN_V15.withMaxTokens(512);
-    BertWeights w = BertWeights.from(OnnxGraph.read(ModelFiles.readAll(spec.onnx())));
+    ModelSpec onnxSpec = ModelSpec.BGE_SMALL_EN_V15.withMaxTokens(512);
+    // the GPU staging ships fp16 weights instead of the ONNX file (-Dshoal.gpu.weights=FILE.f16)
+    String staged = System.getProperty("shoal.gpu.weights", "");
+    ModelSpec spec = staged.isEmpty() ? onnxSpec : new ModelSpec(onnxSpec.name(), staged, onnxSpec.tokenizer(),
+        onnxSpec.dimension(), onnxSpec.pooling(), onnxSpec.queryPrefix(), onnxSpec.passagePrefix(),
+        onnxSpec.maxTokens());
+    BertWeights w = BertWeights.load(spec.onnx());
     List<String> rows = new ArrayList<>();
     rows.add("backend\tseq\tbatch\tpassages_per_s\ttflops");
     int[] seqs = {128, 256, 512};
@@ -48,6 +51,12 @@ public final class CudaBenchmark {
         }
       }
     }
+    if (!onnxRuntimePresent() || !staged.isEmpty()) {
+      // the staged GPU run carries neither ONNX Runtime nor the ONNX file; PyTorch is its baseline
+      System.out.println("ONNX Runtime CPU column skipped: not staged for the GPU machine");
+      Files.write(out, rows);
+      return;
+    }
     try (OnnxEncoder cpu = new OnnxEncoder(spec, Runtime.getRuntime().availableProcessors(), 64)) {
       for (int seq : seqs) {
         for (int batch : new int[] {1, 8, 32}) {
@@ -63,6 +72,15 @@ public final class CudaBenchmark {
       }
     }
     Files.write(out, rows);
+  }
+
+  private static boolean onnxRuntimePresent() {
+    try {
+      Class.forName("ai.onnxruntime.OrtEnvironment", false, CudaBenchmark.class.getClassLoader());
+      return true;
+    } catch (ClassNotFoundException e) {
+      return false;
+    }
   }
 
   /** Multiply-adds ×2 per passage of {@code seq} tokens. */

@@ -13,7 +13,6 @@ import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.encoder.model.BertWeights;
 import dev.shoal.encoder.model.ModelFiles;
-import dev.shoal.encoder.model.OnnxGraph;
 import dev.shoal.encoder.tokenizer.WordPieceTokenizer;
 import java.io.IOException;
 import java.io.InputStream;
@@ -91,7 +90,7 @@ public final class CudaEncoder implements Encoder {
     this.maxBatch = Math.max(1, maxBatch);
     try (InputStream tok = ModelFiles.open(spec.tokenizer())) {
       this.tokenizer = WordPieceTokenizer.load(tok);
-      this.w = BertWeights.from(OnnxGraph.read(ModelFiles.readAll(spec.onnx())));
+      this.w = BertWeights.load(spec.onnx());
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read model " + spec.name(), e);
     }

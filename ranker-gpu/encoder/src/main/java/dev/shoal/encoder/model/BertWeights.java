@@ -39,6 +39,19 @@ public record BertWeights(int hidden, int heads, int intermediate, float epsilon
     return hidden / heads;
   }
 
+  /**
+   * The weights at a model location ("classpath:..." or a path): an ONNX graph, or a
+   * {@link HalfWeights} file (name ending {@value HalfWeights#EXTENSION}), as the GPU staging ships.
+   */
+  public static BertWeights load(String location) throws java.io.IOException {
+    if (location.endsWith(HalfWeights.EXTENSION)) {
+      try (java.io.InputStream in = new java.io.BufferedInputStream(ModelFiles.open(location), 1 << 20)) {
+        return HalfWeights.read(in);
+      }
+    }
+    return from(OnnxGraph.read(ModelFiles.readAll(location)));
+  }
+
   public static BertWeights from(OnnxGraph g) {
     String prefix = prefix(g);
     String nodePrefix = nodePrefix(prefix);
