@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compiles the CUDA kernels with nvcc into the fatbin that ships as a resource (SASS for sm_80
+# Compiles the CUDA kernels with nvcc (a register spill or local-memory use is an error) into the fatbin that ships as a resource (SASS for sm_80
 # and sm_90, PTX for compute_90, so newer GPUs JIT it), so that users need a driver but no CUDA
 # toolkit. The committed fatbin carries the SHA-256 of the source it was built from.
 #
@@ -23,7 +23,7 @@ fi
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
-nvcc -O3 -std=c++17 -fatbin \
+nvcc -O3 -std=c++17 -fatbin -Xptxas -warn-spills,-warn-lmem-usage,-Werror \
   -gencode arch=compute_80,code=sm_80 \
   -gencode arch=compute_90,code=sm_90 \
   -gencode arch=compute_90,code=compute_90 \

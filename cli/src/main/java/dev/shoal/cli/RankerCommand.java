@@ -6,7 +6,6 @@ import dev.shoal.encoder.BatchingEncoder;
 import dev.shoal.encoder.CrossEncoderSpec;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.Encoders;
-import dev.shoal.encoder.onnx.OnnxCrossEncoder;
 import dev.shoal.ranker.RankerServer;
 import dev.shoal.server.HealthEndpoint;
 import dev.shoal.server.Metrics;
@@ -34,7 +33,8 @@ final class RankerCommand implements Callable<Integer> {
   @Option(names = "--port", defaultValue = "0", description = "Ranker gRPC port (0 = any free port)")
   int port;
 
-  @Option(names = "--backend", defaultValue = "auto", description = "auto, cpu (default: ${DEFAULT-VALUE})")
+  @Option(names = "--backend", defaultValue = "auto", description = "auto, cpu, cuda: the encoder's and the "
+      + "cross-encoder's (default: ${DEFAULT-VALUE})")
   String backend;
 
   @Option(names = "--threads", defaultValue = "2", description = "encoder threads (default: ${DEFAULT-VALUE})")
@@ -61,7 +61,7 @@ final class RankerCommand implements Callable<Integer> {
     BatchingEncoder batcher = new BatchingEncoder(encoder, 64, 0);
     CrossEncoderSpec crossSpec = crossEncoderOptions.spec();
     BatchingCrossEncoder crossEncoder = crossSpec == null ? null
-        : new BatchingCrossEncoder(new OnnxCrossEncoder(crossSpec, threads, 32), 64, 0);
+        : new BatchingCrossEncoder(Encoders.createCrossEncoder(crossSpec, backend, threads, 32), 64, 0);
     Tls serverTls = Tls.of(tls.files());
     Metrics metrics = new Metrics();
     RankerServer server = new RankerServer(host, port, batcher, crossEncoder,

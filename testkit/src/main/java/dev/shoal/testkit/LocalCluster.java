@@ -8,7 +8,6 @@ import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.Encoders;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.encoder.PassageWindows;
-import dev.shoal.encoder.onnx.OnnxCrossEncoder;
 import dev.shoal.enricher.Enricher;
 import dev.shoal.enricher.EnricherConfig;
 import dev.shoal.indexnode.IndexNode;
@@ -132,8 +131,8 @@ public final class LocalCluster implements AutoCloseable {
       started.push(internal);
       BatchingCrossEncoder crossEncoder = null;
       if (options.crossEncoder() != null) {
-        crossEncoder = new BatchingCrossEncoder(new OnnxCrossEncoder(options.crossEncoder(), options.parallelism(),
-            32), 64, 0);
+        crossEncoder = new BatchingCrossEncoder(Encoders.createCrossEncoder(options.crossEncoder(), "auto",
+            options.parallelism(), 32), 64, 0);
         started.push(crossEncoder);
       }
       ranker = new RankerServer(options.host(), options.rankerPort(), batcher, crossEncoder,

@@ -32,6 +32,15 @@ public interface EncoderProvider {
   Encoder create(ModelSpec spec, Settings settings);
 
   /**
+   * A ready cross-encoder for the model, under the same contract as {@link #create}.
+   *
+   * @throws UnsupportedOperationException when this backend runs no cross-encoders ({@code auto} then tries the next)
+   */
+  default CrossEncoder createCrossEncoder(CrossEncoderSpec spec, Settings settings) {
+    throw new UnsupportedOperationException("the " + name() + " backend runs no cross-encoders");
+  }
+
+  /**
    * How a backend may use the machine.
    *
    * @param parallelism work items run at once (CPU threads, or device streams)

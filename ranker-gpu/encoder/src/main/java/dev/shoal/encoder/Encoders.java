@@ -5,12 +5,14 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.ServiceLoader;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Creates the {@link Encoder} for a model on a backend found through {@link EncoderProvider}:
+ * Creates the {@link Encoder} (or {@link CrossEncoder}) for a model on a backend found through
+ * {@link EncoderProvider}:
  * by name ({@code cpu}, {@code cuda}, any registered one), or {@code auto}: the available
  * backend of highest priority that starts, falling back to the next when one fails. One log line
  * says which backend runs and why. Stateless; the providers are loaded once.
@@ -31,6 +33,21 @@ public final class Encoders {
 
   public static Encoder create(ModelSpec spec, String backend, int parallelism, int maxBatch) {
     EncoderProvider.Settings settings = new EncoderProvider.Settings(parallelism, maxBatch);
+    return select("encoder", spec.name(), backend, p -> p.create(spec, settings), Encoder::backend);
+  }
+
+  /**
+   * The {@link CrossEncoder} for a model on a backend, chosen as {@link #create} chooses: by name,
+   * or {@code auto} (the available backend of highest priority that runs cross-encoders and starts).
+   */
+  public static CrossEncoder createCrossEncoder(CrossEncoderSpec spec, String backend, int parallelism, int maxBatch) {
+    EncoderProvider.Settings settings = new EncoderProvider.Settings(parallelism, maxBatch);
+    return select("cross-encoder", spec.name(), backend, p -> p.createCrossEncoder(spec, settings),
+        CrossEncoder::backend);
+  }
+
+  private static <T> T select(String what, String model, String backend, Function<EncoderProvider, T> create,
+                              Function<T, String> describe) {
     long start = System.nanoTime();
     if (!backend.equals("auto")) {
       EncoderProvider p = PROVIDERS.stream().filter(x -> x.name().equals(backend)).findFirst()
@@ -40,7 +57,7 @@ public final class Encoders {
       if (why.isPresent()) {
         throw new IllegalStateException("backend " + backend + " requested, but " + why.get());
       }
-      return log(spec, p.create(spec, settings), backend + " requested", start);
+      return log(what, model, create.apply(p), describe, backend + " requested", start);
     }
     List<String> skipped = new ArrayList<>();
     RuntimeException last = null;
@@ -51,20 +68,20 @@ public final class Encoders {
         continue;
       }
       try {
-        return log(spec, p.create(spec, settings), "auto" + (skipped.isEmpty() ? "" : "; " + String.join("; ", skipped)),
-            start);
+        return log(what, model, create.apply(p), describe,
+            "auto" + (skipped.isEmpty() ? "" : "; " + String.join("; ", skipped)), start);
       } catch (RuntimeException | LinkageError failed) {
         skipped.add(p.name() + " failed to start (" + failed + ")");
         last = failed instanceof RuntimeException re ? re : new IllegalStateException(failed);
       }
     }
-    throw new IllegalStateException("no encoder backend can run " + spec.name() + " here: "
+    throw new IllegalStateException("no encoder backend can run " + what + " " + model + " here: "
         + skipped.stream().collect(Collectors.joining("; ")), last);
   }
 
-  private static Encoder log(ModelSpec spec, Encoder e, String why, long start) {
-    LOG.info("encoder {} on {} ({}); loaded in {} ms", spec.name(), e.backend(), why,
+  private static <T> T log(String what, String model, T made, Function<T, String> describe, String why, long start) {
+    LOG.info("{} {} on {} ({}); loaded in {} ms", what, model, describe.apply(made), why,
         (System.nanoTime() - start) / 1_000_000);
-    return e;
+    return made;
   }
 }

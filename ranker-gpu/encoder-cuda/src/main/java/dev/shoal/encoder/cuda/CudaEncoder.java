@@ -33,8 +33,10 @@ import jcuda.driver.CUstream_flags;
 
 /**
  * The encoder on an NVIDIA GPU: Shoal's own CUDA kernels ({@link CudaKernels}) run the whole
- * forward pass in fp16 with fp32 accumulation. Weights come from the ONNX file's initializers
- * ({@link BertWeights}) and are converted to half precision once, on the device.
+ * forward pass ({@link CudaTransformer}, with the {@link CudaKernelSet} given, the tiled one by
+ * default) in fp16 with fp32 accumulation, then pooling and L2 normalisation. Weights come from
+ * the ONNX file's initializers or an fp16 weights file ({@link BertWeights#load}) and are
+ * converted to half precision once, on the device.
  *
  * <p>Work is spread over {@value #STREAMS} lanes, each a non-blocking stream with its own device
  * buffers and pinned host buffers, all sized once at construction for {@code maxBatch} sequences
@@ -59,33 +61,17 @@ public final class CudaEncoder implements Encoder {
   private final BertWeights w;
   private final CudaKernels k;
   private final int maxBatch;
-  private final DeviceWeights dw;
+  private final CudaTransformer transformer;
   private final List<Lane> allLanes = new ArrayList<>();
   private final BlockingQueue<Lane> lanes = new ArrayBlockingQueue<>(STREAMS);
   private volatile boolean closed;
 
-  /** The weights of one transformer layer in device memory, fp16. */
-  private record DeviceLayer(CUdeviceptr wq, CUdeviceptr bq, CUdeviceptr wk, CUdeviceptr bk, CUdeviceptr wv,
-                             CUdeviceptr bv, CUdeviceptr wo, CUdeviceptr bo, CUdeviceptr attentionNormGamma,
-                             CUdeviceptr attentionNormBeta, CUdeviceptr w1, CUdeviceptr b1, CUdeviceptr w2,
-                             CUdeviceptr b2, CUdeviceptr outputNormGamma, CUdeviceptr outputNormBeta) {
-    List<CUdeviceptr> all() {
-      return List.of(wq, bq, wk, bk, wv, bv, wo, bo, attentionNormGamma, attentionNormBeta, w1, b1, w2, b2,
-          outputNormGamma, outputNormBeta);
-    }
-  }
-
-  /** The weights in device memory, fp16. */
-  private record DeviceWeights(CUdeviceptr word, CUdeviceptr position, CUdeviceptr type0, CUdeviceptr embGamma,
-                               CUdeviceptr embBeta, List<DeviceLayer> layers) {
-    List<CUdeviceptr> all() {
-      List<CUdeviceptr> out = new ArrayList<>(List.of(word, position, type0, embGamma, embBeta));
-      layers.forEach(l -> out.addAll(l.all()));
-      return out;
-    }
-  }
-
   public CudaEncoder(ModelSpec spec, int maxBatch) {
+    this(spec, maxBatch, CudaKernelSet.configured());
+  }
+
+  /** @param kernels which kernel set runs the forward pass */
+  public CudaEncoder(ModelSpec spec, int maxBatch, CudaKernelSet kernels) {
     this.spec = spec;
     this.maxBatch = Math.max(1, maxBatch);
     try (InputStream tok = ModelFiles.open(spec.tokenizer())) {
@@ -105,20 +91,7 @@ public final class CudaEncoder implements Encoder {
     k.makeCurrent();
     CUstream setup = new CUstream();
     cuStreamCreate(setup, CUstream_flags.CU_STREAM_NON_BLOCKING);
-    int h = w.hidden();
-    float[] type0 = Arrays.copyOf(w.tokenTypeEmbeddings(), h);
-    List<DeviceLayer> layers = new ArrayList<>();
-    for (BertWeights.Layer l : w.layers()) {
-      layers.add(new DeviceLayer(k.halfCopy(l.wq(), setup), k.halfCopy(l.bq(), setup), k.halfCopy(l.wk(), setup),
-          k.halfCopy(l.bk(), setup), k.halfCopy(l.wv(), setup), k.halfCopy(l.bv(), setup), k.halfCopy(l.wo(), setup),
-          k.halfCopy(l.bo(), setup), k.halfCopy(l.attentionNormGamma(), setup),
-          k.halfCopy(l.attentionNormBeta(), setup), k.halfCopy(l.w1(), setup), k.halfCopy(l.b1(), setup),
-          k.halfCopy(l.w2(), setup), k.halfCopy(l.b2(), setup), k.halfCopy(l.outputNormGamma(), setup),
-          k.halfCopy(l.outputNormBeta(), setup)));
-    }
-    this.dw = new DeviceWeights(k.halfCopy(w.wordEmbeddings(), setup), k.halfCopy(w.positionEmbeddings(), setup),
-        k.halfCopy(type0, setup), k.halfCopy(w.embeddingNormGamma(), setup), k.halfCopy(w.embeddingNormBeta(), setup),
-        List.copyOf(layers));
+    this.transformer = new CudaTransformer(w, k, kernels, setup);
     for (int i = 0; i < STREAMS; i++) {
       Lane lane = new Lane(setup);
       allLanes.add(lane);
@@ -139,7 +112,8 @@ public final class CudaEncoder implements Encoder {
 
   @Override
   public String backend() {
-    return "cuda (" + k.deviceName() + ", Shoal kernels, fp16)";
+    return "cuda (" + k.deviceName() + ", Shoal " + transformer.kernels().name().toLowerCase(java.util.Locale.ROOT)
+        + " kernels, fp16)";
   }
 
   @Override
@@ -227,16 +201,8 @@ public final class CudaEncoder implements Encoder {
   private final class Lane {
     final CUstream stream = new CUstream();
     final int rows = roundUp(maxBatch * spec.maxTokens(), CudaKernels.GEMM_TILE);
+    final CudaTransformer.Buffers buf;
     final List<CUdeviceptr> device = new ArrayList<>();
-    final CUdeviceptr ids;
-    final CUdeviceptr lengths;
-    final CUdeviceptr x;
-    final CUdeviceptr q;
-    final CUdeviceptr kk;
-    final CUdeviceptr v;
-    final CUdeviceptr ctx;
-    final CUdeviceptr a;
-    final CUdeviceptr inter;
     final CUdeviceptr pooled;
     final CUdeviceptr cosQuery;
     final CUdeviceptr cosCandidates;
@@ -249,16 +215,7 @@ public final class CudaEncoder implements Encoder {
     Lane(CUstream setup) {
       cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING);
       int h = w.hidden();
-      long act = (long) rows * h * Sizeof.SHORT;
-      ids = zeroed((long) rows * Sizeof.INT, setup);
-      lengths = zeroed((long) maxBatch * Sizeof.INT, setup);
-      x = zeroed(act, setup);
-      q = zeroed(act, setup);
-      kk = zeroed(act, setup);
-      v = zeroed(act, setup);
-      ctx = zeroed(act, setup);
-      a = zeroed(act, setup);
-      inter = zeroed((long) rows * w.intermediate() * Sizeof.SHORT, setup);
+      buf = transformer.new Buffers(rows, maxBatch, setup);
       pooled = zeroed((long) maxBatch * h * Sizeof.FLOAT, setup);
       cosQuery = zeroed((long) h * Sizeof.FLOAT, setup);
       cosCandidates = zeroed((long) MAX_COSINE_CANDIDATES * h * Sizeof.FLOAT, setup);
@@ -295,9 +252,12 @@ public final class CudaEncoder implements Encoder {
       for (int s = 0; s < b; s++) {
         ints.put(padded + s, batch[s].length);
       }
-      cuMemcpyHtoDAsync(ids, hostIds, (long) padded * Sizeof.INT, stream);
-      cuMemcpyHtoDAsync(lengths, hostIds.withByteOffset((long) padded * Sizeof.INT), (long) b * Sizeof.INT, stream);
-      forward(b, seq, padded);
+      cuMemcpyHtoDAsync(buf.ids, hostIds, (long) padded * Sizeof.INT, stream);
+      cuMemcpyHtoDAsync(buf.lengths, hostIds.withByteOffset((long) padded * Sizeof.INT), (long) b * Sizeof.INT,
+          stream);
+      transformer.forward(buf, b, seq, padded, false, stream);
+      k.poolNormalize(buf.x, buf.lengths, b, seq, w.hidden(), spec.pooling() == ModelSpec.Pooling.CLS ? 0 : 1, pooled,
+          stream);
       long outBytes = (long) b * w.hidden() * Sizeof.FLOAT;
       cuMemcpyDtoHAsync(hostOut, pooled, outBytes, stream);
       cuStreamSynchronize(stream);
@@ -329,28 +289,9 @@ public final class CudaEncoder implements Encoder {
       return out;
     }
 
-    private void forward(int b, int seq, int rows) {
-      int h = w.hidden();
-      int inter = w.intermediate();
-      float eps = w.epsilon();
-      k.embedLayerNorm(ids, rows, seq, dw.word(), dw.position(), dw.type0(), dw.embGamma(), dw.embBeta(), eps, h, x,
-          stream);
-      for (DeviceLayer l : dw.layers()) {
-        k.gemm(x, l.wq(), l.bq(), null, q, rows, h, h, CudaKernels.Epilogue.BIAS, stream);
-        k.gemm(x, l.wk(), l.bk(), null, kk, rows, h, h, CudaKernels.Epilogue.BIAS, stream);
-        k.gemm(x, l.wv(), l.bv(), null, v, rows, h, h, CudaKernels.Epilogue.BIAS, stream);
-        k.attention(q, kk, v, lengths, b, seq, w.heads(), w.headSize(), ctx, stream);
-        k.gemm(ctx, l.wo(), l.bo(), x, a, rows, h, h, CudaKernels.Epilogue.BIAS_RESIDUAL, stream);
-        k.layerNorm(a, rows, l.attentionNormGamma(), l.attentionNormBeta(), eps, h, a, stream);
-        k.gemm(a, l.w1(), l.b1(), null, this.inter, rows, inter, h, CudaKernels.Epilogue.BIAS_GELU, stream);
-        k.gemm(this.inter, l.w2(), l.b2(), a, x, rows, h, inter, CudaKernels.Epilogue.BIAS_RESIDUAL, stream);
-        k.layerNorm(x, rows, l.outputNormGamma(), l.outputNormBeta(), eps, h, x, stream);
-      }
-      k.poolNormalize(x, lengths, b, seq, h, spec.pooling() == ModelSpec.Pooling.CLS ? 0 : 1, pooled, stream);
-    }
-
     void free() {
       cuStreamSynchronize(stream);
+      buf.free();
       device.forEach(CudaKernels::free);
       cuMemFreeHost(hostIds);
       cuMemFreeHost(hostOut);
@@ -379,7 +320,7 @@ public final class CudaEncoder implements Encoder {
     }
     k.makeCurrent();
     taken.forEach(Lane::free);
-    dw.all().forEach(CudaKernels::free);
+    transformer.close();
     k.close();
   }
 }

@@ -1,5 +1,7 @@
 package dev.shoal.encoder.cuda;
 
+import dev.shoal.encoder.CrossEncoder;
+import dev.shoal.encoder.CrossEncoderSpec;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.EncoderProvider;
 import dev.shoal.encoder.ModelSpec;
@@ -15,6 +17,7 @@ import java.util.Optional;
 public final class CudaEncoderProvider implements EncoderProvider {
 
   private static final String ENCODER = "dev.shoal.encoder.cuda.CudaEncoder";
+  private static final String CROSS_ENCODER = "dev.shoal.encoder.cuda.CudaCrossEncoder";
 
   @Override
   public String name() {
@@ -33,9 +36,18 @@ public final class CudaEncoderProvider implements EncoderProvider {
 
   @Override
   public Encoder create(ModelSpec spec, Settings settings) {
+    return construct(ENCODER, ModelSpec.class, spec, settings.maxBatch());
+  }
+
+  @Override
+  public CrossEncoder createCrossEncoder(CrossEncoderSpec spec, Settings settings) {
+    return construct(CROSS_ENCODER, CrossEncoderSpec.class, spec, settings.maxBatch());
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T> T construct(String className, Class<?> specType, Object spec, int maxBatch) {
     try {
-      return (Encoder) Class.forName(ENCODER).getConstructor(ModelSpec.class, int.class)
-          .newInstance(spec, settings.maxBatch());
+      return (T) Class.forName(className).getConstructor(specType, int.class).newInstance(spec, maxBatch);
     } catch (InvocationTargetException e) {
       if (e.getCause() instanceof RuntimeException re) {
         throw re;

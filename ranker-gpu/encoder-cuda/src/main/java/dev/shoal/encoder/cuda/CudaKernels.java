@@ -82,6 +82,13 @@ public final class CudaKernels implements AutoCloseable {
   private final CUfunction attention = new CUfunction();
   private final CUfunction pool = new CUfunction();
   private final CUfunction cosine = new CUfunction();
+  private final CUfunction gatherFirstRows = new CUfunction();
+  private final CUfunction gemmPipelined128 = new CUfunction();
+  private final CUfunction gemmPipelined64 = new CUfunction();
+  private final CUfunction layerNormResidual = new CUfunction();
+  private final CUfunction flash32 = new CUfunction();
+  private final CUfunction flash64 = new CUfunction();
+  private final CUfunction flash128 = new CUfunction();
 
   public CudaKernels() {
     JCudaDriver.setExceptionsEnabled(true);
@@ -106,6 +113,13 @@ public final class CudaKernels implements AutoCloseable {
     cuModuleGetFunction(attention, module, "attention");
     cuModuleGetFunction(pool, module, "pool_normalize");
     cuModuleGetFunction(cosine, module, "cosine_scores");
+    cuModuleGetFunction(gatherFirstRows, module, "gather_first_rows");
+    cuModuleGetFunction(gemmPipelined128, module, "gemm_pipelined_128");
+    cuModuleGetFunction(gemmPipelined64, module, "gemm_pipelined_64");
+    cuModuleGetFunction(layerNormResidual, module, "layernorm_residual");
+    cuModuleGetFunction(flash32, module, "flash_attention_d32");
+    cuModuleGetFunction(flash64, module, "flash_attention_d64");
+    cuModuleGetFunction(flash128, module, "flash_attention_d128");
   }
 
   public String deviceName() {
@@ -170,22 +184,106 @@ public final class CudaKernels implements AutoCloseable {
 
   // ---- kernels ----
 
-  public void embedLayerNorm(CUdeviceptr ids, int rows, int seq, CUdeviceptr word, CUdeviceptr position,
-                             CUdeviceptr type0, CUdeviceptr gamma, CUdeviceptr beta, float eps, int width,
-                             CUdeviceptr out, CUstream stream) {
-    launch(embedLayerNorm, rows, 1, 1, width * Sizeof.FLOAT, stream, Pointer.to(ids), Pointer.to(new int[] {seq}),
-        Pointer.to(word), Pointer.to(position), Pointer.to(type0), Pointer.to(gamma), Pointer.to(beta),
-        Pointer.to(new float[] {eps}), Pointer.to(new int[] {width}), Pointer.to(out));
+  /**
+   * Word + token-type + position embedding and LayerNorm of {@code rows} tokens.
+   *
+   * @param types each row's segment id (int32), or null: segment 0 for every row
+   * @param type  the token-type table [types, width]
+   */
+  public void embedLayerNorm(CUdeviceptr ids, CUdeviceptr types, int rows, int seq, CUdeviceptr word,
+                             CUdeviceptr position, CUdeviceptr type, CUdeviceptr gamma, CUdeviceptr beta, float eps,
+                             int width, CUdeviceptr out, CUstream stream) {
+    if (rows == 0) {
+      return;
+    }
+    launch(embedLayerNorm, rows, 1, 1, width * Sizeof.FLOAT, stream, Pointer.to(ids),
+        Pointer.to(types == null ? new CUdeviceptr() : types), Pointer.to(new int[] {seq}), Pointer.to(word),
+        Pointer.to(position), Pointer.to(type), Pointer.to(gamma), Pointer.to(beta), Pointer.to(new float[] {eps}),
+        Pointer.to(new int[] {width}), Pointer.to(out));
+  }
+
+  /** Row 0 of each of {@code batch} sequences into rows 0..batch-1 of out; rows up to {@code padded} zeroed. */
+  public void gatherFirstRows(CUdeviceptr hidden, int batch, int seq, int width, int padded, CUdeviceptr out,
+                              CUstream stream) {
+    if (padded == 0) {
+      return;
+    }
+    launch(gatherFirstRows, padded, 1, 1, 0, stream, Pointer.to(hidden), Pointer.to(new int[] {batch}),
+        Pointer.to(new int[] {seq}), Pointer.to(new int[] {width}), Pointer.to(out));
   }
 
   public void layerNorm(CUdeviceptr in, int rows, CUdeviceptr gamma, CUdeviceptr beta, float eps, int width,
                         CUdeviceptr out, CUstream stream) {
+    if (rows == 0) {
+      return;
+    }
     launch(layerNorm, rows, 1, 1, width * Sizeof.FLOAT, stream, Pointer.to(in), Pointer.to(gamma), Pointer.to(beta),
         Pointer.to(new float[] {eps}), Pointer.to(new int[] {width}), Pointer.to(out));
   }
 
-  /** Epilogues of {@link #gemm}. */
-  public enum Epilogue { BIAS, BIAS_GELU, BIAS_RESIDUAL }
+  /** Epilogues of {@link #gemm} and {@link #gemmPipelined}; {@code BIAS_TANH} (the pooler's) only of the latter. */
+  public enum Epilogue { BIAS, BIAS_GELU, BIAS_RESIDUAL, BIAS_TANH }
+
+  /** The widest head {@link #flashAttention} takes, and the sizes it takes. */
+  public static boolean flashSupports(int headSize) {
+    return headSize == 32 || headSize == 64 || headSize == 128;
+  }
+
+  /**
+   * As {@link #gemm}, by the pipelined kernel: 16-byte cp.async loads into a 3-stage ring, 64x128
+   * block tiles (64x64 when M is at most 256 rows or N is not a multiple of 128, so a small batch
+   * still spreads over the SMs), 16-byte stores from the epilogue. M % 64, N % 64, K % 32 == 0.
+   */
+  public void gemmPipelined(CUdeviceptr a, CUdeviceptr b, CUdeviceptr bias, CUdeviceptr residual, CUdeviceptr c,
+                            int m, int n, int k, Epilogue epilogue, CUstream stream) {
+    if (m == 0 || n == 0) {
+      return;
+    }
+    if (m % GEMM_TILE != 0 || n % GEMM_TILE != 0 || k % GEMM_K_STEP != 0) {
+      throw new IllegalArgumentException("gemm " + m + "x" + n + "x" + k + ": M and N must be multiples of "
+          + GEMM_TILE + ", K of " + GEMM_K_STEP);
+    }
+    boolean wide = n % 128 == 0 && m > 256;
+    launch(wide ? gemmPipelined128 : gemmPipelined64, n / (wide ? 128 : 64), m / GEMM_TILE, 1, 0, stream,
+        Pointer.to(a), Pointer.to(b), Pointer.to(bias), Pointer.to(residual == null ? c : residual), Pointer.to(c),
+        Pointer.to(new int[] {m}), Pointer.to(new int[] {n}), Pointer.to(new int[] {k}),
+        Pointer.to(new int[] {epilogue.ordinal()}));
+  }
+
+  /** out = LayerNorm(x + residual), a warp per row; out may be x or residual. Width % 8 == 0, at most 1024. */
+  public void layerNormResidual(CUdeviceptr x, CUdeviceptr residual, CUdeviceptr gamma, CUdeviceptr beta, float eps,
+                                int width, int rows, CUdeviceptr out, CUstream stream) {
+    if (rows == 0) {
+      return;
+    }
+    if (width % 8 != 0 || width > 1024) {
+      throw new IllegalArgumentException("layernorm_residual takes widths that are multiples of 8 up to 1024: " + width);
+    }
+    launch(layerNormResidual, (rows + 3) / 4, 1, 1, 0, stream, Pointer.to(x), Pointer.to(residual), Pointer.to(gamma),
+        Pointer.to(beta), Pointer.to(new float[] {eps}), Pointer.to(new int[] {width}), Pointer.to(new int[] {rows}),
+        Pointer.to(out));
+  }
+
+  /**
+   * Flash-style attention on tensor cores (64-query blocks, 64-key tiles up to each sequence's
+   * length, online softmax): q, k and v rows of {@code stride} halves (3 × hidden for a fused QKV
+   * buffer), out [batch × seq, heads × headSize]. Heads of 32, 64 or 128 ({@link #flashSupports}).
+   */
+  public void flashAttention(CUdeviceptr q, CUdeviceptr k, CUdeviceptr v, int stride, CUdeviceptr lengths, int batch,
+                             int seq, int heads, int headSize, CUdeviceptr out, CUstream stream) {
+    if (batch == 0) {
+      return;
+    }
+    CUfunction f = switch (headSize) {
+      case 32 -> flash32;
+      case 64 -> flash64;
+      case 128 -> flash128;
+      default -> throw new IllegalArgumentException("flash attention takes heads of 32, 64 or 128, not " + headSize);
+    };
+    launch(f, (seq + 63) / 64, heads, batch, 0, stream, Pointer.to(q), Pointer.to(k), Pointer.to(v),
+        Pointer.to(lengths), Pointer.to(new int[] {seq}), Pointer.to(new int[] {heads}),
+        Pointer.to(new int[] {stride}), Pointer.to(out));
+  }
 
   /** C[M,N] = A[M,K]·B[K,N] + bias (+ GELU | + residual), fp16 in and out, fp32 accumulation. */
   public void gemm(CUdeviceptr a, CUdeviceptr b, CUdeviceptr bias, CUdeviceptr residual, CUdeviceptr c, int m, int n,
@@ -197,13 +295,23 @@ public final class CudaKernels implements AutoCloseable {
       throw new IllegalArgumentException("gemm " + m + "x" + n + "x" + k + ": M and N must be multiples of "
           + GEMM_TILE + ", K of " + GEMM_K_STEP);
     }
+    if (epilogue == Epilogue.BIAS_TANH) {
+      throw new IllegalArgumentException("the simple gemm has no tanh epilogue; use gemmPipelined");
+    }
     launch(gemm, n / GEMM_TILE, m / GEMM_TILE, 1, 0, stream, Pointer.to(a), Pointer.to(b), Pointer.to(bias),
         Pointer.to(residual == null ? c : residual), Pointer.to(c), Pointer.to(new int[] {m}),
         Pointer.to(new int[] {n}), Pointer.to(new int[] {k}), Pointer.to(new int[] {epilogue.ordinal()}));
   }
 
+  /** The simple attention kernel, q, k and v rows of {@code heads × headSize} halves. */
   public void attention(CUdeviceptr q, CUdeviceptr k, CUdeviceptr v, CUdeviceptr lengths, int batch, int seq,
                         int heads, int headSize, CUdeviceptr out, CUstream stream) {
+    attention(q, k, v, heads * headSize, lengths, batch, seq, heads, headSize, out, stream);
+  }
+
+  /** The simple attention kernel (a block per query row), q, k and v rows of {@code stride} halves. */
+  public void attention(CUdeviceptr q, CUdeviceptr k, CUdeviceptr v, int stride, CUdeviceptr lengths, int batch,
+                        int seq, int heads, int headSize, CUdeviceptr out, CUstream stream) {
     if (batch == 0) {
       return;
     }
@@ -213,12 +321,15 @@ public final class CudaKernels implements AutoCloseable {
     }
     launch(attention, seq, heads, batch, seq * Sizeof.FLOAT, stream, Pointer.to(q), Pointer.to(k), Pointer.to(v),
         Pointer.to(lengths), Pointer.to(new int[] {seq}), Pointer.to(new int[] {heads}),
-        Pointer.to(new int[] {headSize}), Pointer.to(out));
+        Pointer.to(new int[] {headSize}), Pointer.to(new int[] {stride}), Pointer.to(out));
   }
 
   /** mode 0 = CLS, 1 = mean; fp32 [batch, width] out, L2-normalised. */
   public void poolNormalize(CUdeviceptr hidden, CUdeviceptr lengths, int batch, int seq, int width, int mode,
                             CUdeviceptr out, CUstream stream) {
+    if (batch == 0) {
+      return;
+    }
     launch(pool, batch, 1, 1, width * Sizeof.FLOAT, stream, Pointer.to(hidden), Pointer.to(lengths),
         Pointer.to(new int[] {seq}), Pointer.to(new int[] {width}), Pointer.to(new int[] {mode}), Pointer.to(out));
   }

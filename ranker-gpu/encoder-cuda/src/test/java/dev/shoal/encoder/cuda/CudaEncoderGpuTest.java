@@ -4,10 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.shoal.encoder.CrossEncoder;
+import dev.shoal.encoder.CrossEncoderSpec;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.ModelSpec;
+import dev.shoal.encoder.TestCrossEncoders;
 import dev.shoal.encoder.TestTexts;
 import dev.shoal.encoder.model.Pooler;
+import dev.shoal.encoder.reference.ReferenceCrossEncoder;
 import dev.shoal.encoder.reference.ReferenceEncoder;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,6 +27,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The CUDA backend on a real GPU (JUnit tag {@code gpu}; {@code ./mvnw -Pgpu verify -pl ranker-gpu}
@@ -223,28 +228,151 @@ class CudaEncoderGpuTest {
       float[][] cpuP = GpuReference.read(GpuReference.vectorsFile(reference, spec, "passages"));
       float[][] cpuQ = GpuReference.read(GpuReference.vectorsFile(reference, spec, "queries"));
       assertEquals(passages.size(), cpuP.length, "the staged reference is of these passages");
-      float[][] gpuP;
-      float[][] gpuQ;
-      try (CudaEncoder cuda = new CudaEncoder(spec, 64)) {
-        gpuP = cuda.embed(passages, Encoder.Kind.PASSAGE);
-        gpuQ = cuda.embed(queries, Encoder.Kind.QUERY);
+      for (CudaKernelSet set : CudaKernelSet.values()) {
+        float[][] gpuP;
+        float[][] gpuQ;
+        try (CudaEncoder cuda = new CudaEncoder(spec, 64, set)) {
+          gpuP = cuda.embed(passages, Encoder.Kind.PASSAGE);
+          gpuQ = cuda.embed(queries, Encoder.Kind.QUERY);
+        }
+        agreeWithOnnxRuntime(spec.name() + " (" + set + " kernels)", cpuP, cpuQ, gpuP, gpuQ);
       }
-      double worst = 1;
-      for (int i = 0; i < passages.size(); i++) {
-        double cos = Pooler.dot(cpuP[i], gpuP[i]);
-        worst = Math.min(worst, cos);
-        assertTrue(cos >= 0.999, spec.name() + " passage " + i + ": cosine " + cos);
+    }
+  }
+
+  private static void agreeWithOnnxRuntime(String what, float[][] cpuP, float[][] cpuQ, float[][] gpuP,
+                                           float[][] gpuQ) {
+    double worst = 1;
+    for (int i = 0; i < cpuP.length; i++) {
+      double cos = Pooler.dot(cpuP[i], gpuP[i]);
+      worst = Math.min(worst, cos);
+      assertTrue(cos >= 0.999, what + " passage " + i + ": cosine " + cos);
+    }
+    System.out.printf("%s: CUDA vs ONNX Runtime on %d passages, worst cosine %.6f%n", what, cpuP.length, worst);
+    for (int qi = 0; qi < cpuQ.length; qi++) {
+      List<Integer> cpuTop = top10(cpuQ[qi], cpuP);
+      List<Integer> gpuTop = top10(gpuQ[qi], gpuP);
+      for (int rank = 0; rank < 10; rank++) {
+        int a = cpuTop.get(rank);
+        int b = gpuTop.get(rank);
+        double gap = Math.abs(Pooler.dot(cpuQ[qi], cpuP[a]) - Pooler.dot(cpuQ[qi], cpuP[b]));
+        assertTrue(a == b || gap <= 1e-3, what + " query " + qi + " rank " + (rank + 1) + ": CPU " + a
+            + ", GPU " + b + " (score gap " + gap + ")");
       }
-      System.out.printf("%s: CUDA vs ONNX Runtime on 1,000 passages, worst cosine %.6f%n", spec.name(), worst);
-      for (int qi = 0; qi < queries.size(); qi++) {
-        List<Integer> cpuTop = top10(cpuQ[qi], cpuP);
-        List<Integer> gpuTop = top10(gpuQ[qi], gpuP);
-        for (int rank = 0; rank < 10; rank++) {
-          int a = cpuTop.get(rank);
-          int b = gpuTop.get(rank);
-          double gap = Math.abs(Pooler.dot(cpuQ[qi], cpuP[a]) - Pooler.dot(cpuQ[qi], cpuP[b]));
-          assertTrue(a == b || gap <= 1e-3, spec.name() + " query " + qi + " rank " + (rank + 1) + ": CPU " + a
-              + ", GPU " + b + " (score gap " + gap + ")");
+    }
+  }
+
+  @Test
+  void pipelinedGemmWithEachEpilogueAndBothTileWidthsMatchesTheReference() {
+    Random r = new Random(11);
+    int k = 384;
+    for (int[] mn : new int[][] {{64, 384}, {512, 1152}, {320, 64}}) {
+      int m = mn[0];
+      int n = mn[1];
+      float[] a = random(r, m * k, 1f);
+      float[] b = random(r, k * n, 0.05f);
+      float[] bias = random(r, n, 0.1f);
+      float[] residual = random(r, m * n, 1f);
+      CUdeviceptr da = kernels.halfCopy(a, stream);
+      CUdeviceptr db = kernels.halfCopy(b, stream);
+      CUdeviceptr dbias = kernels.halfCopy(bias, stream);
+      CUdeviceptr dres = kernels.halfCopy(residual, stream);
+      for (CudaKernels.Epilogue e : CudaKernels.Epilogue.values()) {
+        CUdeviceptr c = nanHalves(m * n);
+        kernels.gemmPipelined(da, db, dbias, e == CudaKernels.Epilogue.BIAS_RESIDUAL ? dres : null, c, m, n, k, e,
+            stream);
+        float[] expected = ReferenceEncoder.gemmBias(a, m, k, b, bias, n);
+        switch (e) {
+          case BIAS_GELU -> ReferenceEncoder.gelu(expected);
+          case BIAS_RESIDUAL -> ReferenceEncoder.addInPlace(expected, residual);
+          case BIAS_TANH -> {
+            for (int i = 0; i < expected.length; i++) {
+              expected[i] = (float) Math.tanh(expected[i]);
+            }
+          }
+          default -> { }
+        }
+        assertClose(expected, downloadHalves(c, m * n), 2e-2f, 1e-2f, "pipelined gemm " + m + "x" + n + " " + e);
+        CudaKernels.free(c);
+      }
+    }
+  }
+
+  @Test
+  void layerNormWithTheResidualMatchesTheReferenceInPlace() {
+    Random r = new Random(12);
+    int rows = 70;
+    int h = 384;
+    float[] x = random(r, rows * h, 2f);
+    float[] residual = random(r, rows * h, 1f);
+    float[] gamma = random(r, h, 1f);
+    float[] beta = random(r, h, 0.5f);
+    CUdeviceptr dx = kernels.halfCopy(x, stream);
+    kernels.layerNormResidual(dx, kernels.halfCopy(residual, stream), kernels.halfCopy(gamma, stream),
+        kernels.halfCopy(beta, stream), 1e-12f, h, rows, dx, stream);
+    float[] expected = x.clone();
+    ReferenceEncoder.addInPlace(expected, residual);
+    ReferenceEncoder.layerNorm(expected, rows, h, gamma, beta, 1e-12f);
+    assertClose(expected, downloadHalves(dx, rows * h), 1e-2f, 1e-2f, "layernorm + residual");
+  }
+
+  @Test
+  void flashAttentionOverAFusedQkvBufferMatchesTheReferenceAcrossKeyTilesAndPadding() {
+    Random r = new Random(13);
+    for (int[] shape : new int[][] {{12, 32}, {6, 64}, {3, 128}}) {
+      int heads = shape[0];
+      int d = shape[1];
+      int h = heads * d;
+      int seq = 150;  // three key tiles, the last partial
+      int[] lengths = {150, 23, 65};
+      int batch = lengths.length;
+      float[] qkv = random(r, batch * seq * 3 * h, 1f);
+      CUdeviceptr dqkv = kernels.halfCopy(qkv, stream);
+      CUdeviceptr dl = CudaKernels.alloc((long) batch * Sizeof.INT);
+      CudaKernels.upload(dl, lengths);
+      CUdeviceptr out = nanHalves(batch * seq * h);
+      kernels.flashAttention(dqkv, dqkv.withByteOffset((long) h * Sizeof.SHORT),
+          dqkv.withByteOffset(2L * h * Sizeof.SHORT), 3 * h, dl, batch, seq, heads, d, out, stream);
+      float[] got = downloadHalves(out, batch * seq * h);
+      for (int b = 0; b < batch; b++) {
+        int len = lengths[b];
+        float[] q = new float[len * h];
+        float[] k = new float[len * h];
+        float[] v = new float[len * h];
+        for (int t = 0; t < len; t++) {
+          int row = (b * seq + t) * 3 * h;
+          System.arraycopy(qkv, row, q, t * h, h);
+          System.arraycopy(qkv, row + h, k, t * h, h);
+          System.arraycopy(qkv, row + 2 * h, v, t * h, h);
+        }
+        float[] expected = ReferenceEncoder.attention(q, k, v, len, heads, d);
+        int off = b * seq * h;
+        assertClose(expected, java.util.Arrays.copyOfRange(got, off, off + len * h), 1e-2f, 1e-2f,
+            "flash attention d=" + d + ", sequence " + b);
+      }
+      CudaKernels.free(out);
+    }
+  }
+
+  @Test
+  void theCrossEncoderOnTheGpuMatchesTheReferenceWithBothKernelSets(@TempDir Path tmp) {
+    for (int labels : new int[] {1, 2}) {
+      CrossEncoderSpec spec = CrossEncoderSpec.fromDirectory(
+          TestCrossEncoders.write(tmp.resolve("ce-" + labels), TestCrossEncoders.small(labels, 31)), 256);
+      List<String> queries = TestTexts.queries(50);
+      List<String> passages = TestTexts.passages(50);
+      List<CrossEncoder.TextPair> pairs = new ArrayList<>();
+      for (int i = 0; i < 50; i++) {
+        pairs.add(new CrossEncoder.TextPair(queries.get(i), passages.get(i)));
+      }
+      float[] expected = new ReferenceCrossEncoder(spec).score(pairs);
+      for (CudaKernelSet set : CudaKernelSet.values()) {
+        try (CudaCrossEncoder cuda = new CudaCrossEncoder(spec, 16, set)) {
+          float[] got = cuda.score(pairs);
+          for (int i = 0; i < got.length; i++) {
+            assertEquals(expected[i], got[i], 3e-2 * Math.max(1, Math.abs(expected[i])),
+                labels + " labels, " + set + " kernels, pair " + i);
+          }
         }
       }
     }

@@ -1,5 +1,7 @@
 package dev.shoal.encoder.onnx;
 
+import dev.shoal.encoder.CrossEncoder;
+import dev.shoal.encoder.CrossEncoderSpec;
 import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.EncoderProvider;
 import dev.shoal.encoder.ModelSpec;
@@ -26,5 +28,10 @@ public final class OnnxEncoderProvider implements EncoderProvider {
   @Override
   public Encoder create(ModelSpec spec, Settings settings) {
     return new OnnxEncoder(spec, settings.parallelism(), settings.maxBatch());
+  }
+
+  @Override
+  public CrossEncoder createCrossEncoder(CrossEncoderSpec spec, Settings settings) {
+    return new OnnxCrossEncoder(spec, settings.parallelism(), settings.maxBatch());
   }
 }
