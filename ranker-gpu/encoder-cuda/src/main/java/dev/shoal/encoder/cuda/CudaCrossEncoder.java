@@ -56,6 +56,7 @@ public final class CudaCrossEncoder implements CrossEncoder {
   private final ClassifierHead head;
   private final CudaKernels k;
   private final int maxBatch;
+  private final boolean graphs;
   private final CudaTransformer transformer;
   private final List<CUdeviceptr> headWeights = new ArrayList<>();
   private final CUdeviceptr poolerW;
@@ -71,6 +72,12 @@ public final class CudaCrossEncoder implements CrossEncoder {
   }
 
   public CudaCrossEncoder(CrossEncoderSpec spec, int maxBatch, CudaKernelSet kernels) {
+    this(spec, maxBatch, kernels, LaunchGraphs.ENABLED);
+  }
+
+  /** @param graphs whether small calls run as CUDA graphs of their shape bucket */
+  CudaCrossEncoder(CrossEncoderSpec spec, int maxBatch, CudaKernelSet kernels, boolean graphs) {
+    this.graphs = graphs;
     this.spec = spec;
     this.maxBatch = Math.max(1, maxBatch);
     try (InputStream tok = ModelFiles.open(spec.tokenizer())) {
@@ -195,6 +202,7 @@ public final class CudaCrossEncoder implements CrossEncoder {
     final int rows = roundUp(maxBatch * spec.maxTokens(), CudaKernels.GEMM_TILE);
     final int headRows = roundUp(maxBatch, CudaKernels.GEMM_TILE);
     final CudaTransformer.Buffers buf;
+    final LaunchGraphs captured = new LaunchGraphs();
     final CUdeviceptr cls;
     final CUdeviceptr pooled;
     final CUdeviceptr logits;
@@ -218,31 +226,34 @@ public final class CudaCrossEncoder implements CrossEncoder {
       for (WordPieceTokenizer.Pair p : batch) {
         seq = Math.max(seq, p.length());
       }
-      int padded = roundUp(b * seq, CudaKernels.GEMM_TILE);
+      // a small call runs as a CUDA graph of its shape bucket (extra pairs of one token)
+      boolean graph = graphs && LaunchGraphs.worthIt(b, seq);
+      int bRun = graph ? LaunchGraphs.bucket(b, maxBatch) : b;
+      int seqRun = graph ? LaunchGraphs.bucket(seq, spec.maxTokens()) : seq;
+      int padded = roundUp(bRun * seqRun, CudaKernels.GEMM_TILE);
       // ids, then segments, then lengths (padding: id 0, segment 0, never read as a key)
-      var ints = hostIn.getByteBuffer(0, (2L * padded + b) * Sizeof.INT).order(ByteOrder.nativeOrder()).asIntBuffer();
+      var ints = hostIn.getByteBuffer(0, (2L * padded + bRun) * Sizeof.INT).order(ByteOrder.nativeOrder())
+          .asIntBuffer();
       for (int i = 0; i < padded; i++) {
-        int s = i / seq;
-        int p = i % seq;
+        int s = i / seqRun;
+        int p = i % seqRun;
         boolean real = s < b && p < batch[s].length();
         ints.put(i, real ? batch[s].ids()[p] : 0);
         ints.put(padded + i, real ? batch[s].typeIds()[p] : 0);
       }
-      for (int s = 0; s < b; s++) {
-        ints.put(2 * padded + s, batch[s].length());
+      for (int s = 0; s < bRun; s++) {
+        ints.put(2 * padded + s, s < b ? batch[s].length() : 1);
       }
       long idBytes = (long) padded * Sizeof.INT;
       cuMemcpyHtoDAsync(buf.ids, hostIn, idBytes, stream);
       cuMemcpyHtoDAsync(buf.types, hostIn.withByteOffset(idBytes), idBytes, stream);
-      cuMemcpyHtoDAsync(buf.lengths, hostIn.withByteOffset(2 * idBytes), (long) b * Sizeof.INT, stream);
-      transformer.forward(buf, b, seq, padded, true, stream);
-      int h = w.hidden();
-      int hr = roundUp(b, CudaKernels.GEMM_TILE);
-      k.gatherFirstRows(buf.x, b, seq, h, hr, cls, stream);
-      // without a pooler the identity stands in, and tanh is skipped
-      k.gemmPipelined(cls, poolerW, poolerB, null, pooled, hr, h, h,
-          head.hasPooler() ? CudaKernels.Epilogue.BIAS_TANH : CudaKernels.Epilogue.BIAS, stream);
-      k.gemmPipelined(pooled, classW, classB, null, logits, hr, LABEL_COLUMNS, h, CudaKernels.Epilogue.BIAS, stream);
+      cuMemcpyHtoDAsync(buf.lengths, hostIn.withByteOffset(2 * idBytes), (long) bRun * Sizeof.INT, stream);
+      Runnable launches = () -> launches(bRun, seqRun, padded);
+      if (graph) {
+        captured.run(bRun, seqRun, stream, launches);
+      } else {
+        launches.run();
+      }
       long outBytes = (long) b * LABEL_COLUMNS * Sizeof.SHORT;
       cuMemcpyDtoHAsync(hostOut, logits, outBytes, stream);
       cuStreamSynchronize(stream);
@@ -258,8 +269,21 @@ public final class CudaCrossEncoder implements CrossEncoder {
       return out;
     }
 
+    /** The device work of one call: the transformer, the [CLS] rows, the pooler and the classifier. */
+    private void launches(int b, int seq, int padded) {
+      transformer.forward(buf, b, seq, padded, true, stream);
+      int h = w.hidden();
+      int hr = roundUp(b, CudaKernels.GEMM_TILE);
+      k.gatherFirstRows(buf.x, b, seq, h, hr, cls, stream);
+      // without a pooler the identity stands in, and tanh is skipped
+      k.gemmPipelined(cls, poolerW, poolerB, null, pooled, hr, h, h,
+          head.hasPooler() ? CudaKernels.Epilogue.BIAS_TANH : CudaKernels.Epilogue.BIAS, stream);
+      k.gemmPipelined(pooled, classW, classB, null, logits, hr, LABEL_COLUMNS, h, CudaKernels.Epilogue.BIAS, stream);
+    }
+
     void free() {
       cuStreamSynchronize(stream);
+      captured.close();
       buf.free();
       cuMemFreeHost(hostIn);
       cuMemFreeHost(hostOut);

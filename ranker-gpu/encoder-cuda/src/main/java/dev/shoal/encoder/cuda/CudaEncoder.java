@@ -61,6 +61,7 @@ public final class CudaEncoder implements Encoder {
   private final BertWeights w;
   private final CudaKernels k;
   private final int maxBatch;
+  private final boolean graphs;
   private final CudaTransformer transformer;
   private final List<Lane> allLanes = new ArrayList<>();
   private final BlockingQueue<Lane> lanes = new ArrayBlockingQueue<>(STREAMS);
@@ -72,6 +73,12 @@ public final class CudaEncoder implements Encoder {
 
   /** @param kernels which kernel set runs the forward pass */
   public CudaEncoder(ModelSpec spec, int maxBatch, CudaKernelSet kernels) {
+    this(spec, maxBatch, kernels, LaunchGraphs.ENABLED);
+  }
+
+  /** @param graphs whether small calls run as CUDA graphs of their shape bucket */
+  CudaEncoder(ModelSpec spec, int maxBatch, CudaKernelSet kernels, boolean graphs) {
+    this.graphs = graphs;
     this.spec = spec;
     this.maxBatch = Math.max(1, maxBatch);
     try (InputStream tok = ModelFiles.open(spec.tokenizer())) {
@@ -202,6 +209,7 @@ public final class CudaEncoder implements Encoder {
     final CUstream stream = new CUstream();
     final int rows = roundUp(maxBatch * spec.maxTokens(), CudaKernels.GEMM_TILE);
     final CudaTransformer.Buffers buf;
+    final LaunchGraphs captured = new LaunchGraphs();
     final List<CUdeviceptr> device = new ArrayList<>();
     final CUdeviceptr pooled;
     final CUdeviceptr cosQuery;
@@ -240,24 +248,36 @@ public final class CudaEncoder implements Encoder {
       for (int[] s : batch) {
         seq = Math.max(seq, s.length);
       }
-      int padded = roundUp(b * seq, CudaKernels.GEMM_TILE);
+      // a small call runs as a CUDA graph of its shape bucket: extra sequences of one token, and
+      // padding past each length, change nothing in the real rows
+      boolean graph = graphs && LaunchGraphs.worthIt(b, seq);
+      int bRun = graph ? LaunchGraphs.bucket(b, maxBatch) : b;
+      int seqRun = graph ? LaunchGraphs.bucket(seq, spec.maxTokens()) : seq;
+      int padded = roundUp(bRun * seqRun, CudaKernels.GEMM_TILE);
       // token ids (padding = id 0, never read as a key thanks to the lengths) then the lengths
-      long idBytes = (long) (padded + b) * Sizeof.INT;
+      long idBytes = (long) (padded + bRun) * Sizeof.INT;
       var ints = hostIds.getByteBuffer(0, idBytes).order(ByteOrder.nativeOrder()).asIntBuffer();
       for (int i = 0; i < padded; i++) {
-        int s = i / seq;
-        int p = i % seq;
+        int s = i / seqRun;
+        int p = i % seqRun;
         ints.put(i, s < b && p < batch[s].length ? batch[s][p] : 0);
       }
-      for (int s = 0; s < b; s++) {
-        ints.put(padded + s, batch[s].length);
+      for (int s = 0; s < bRun; s++) {
+        ints.put(padded + s, s < b ? batch[s].length : 1);
       }
       cuMemcpyHtoDAsync(buf.ids, hostIds, (long) padded * Sizeof.INT, stream);
-      cuMemcpyHtoDAsync(buf.lengths, hostIds.withByteOffset((long) padded * Sizeof.INT), (long) b * Sizeof.INT,
+      cuMemcpyHtoDAsync(buf.lengths, hostIds.withByteOffset((long) padded * Sizeof.INT), (long) bRun * Sizeof.INT,
           stream);
-      transformer.forward(buf, b, seq, padded, false, stream);
-      k.poolNormalize(buf.x, buf.lengths, b, seq, w.hidden(), spec.pooling() == ModelSpec.Pooling.CLS ? 0 : 1, pooled,
-          stream);
+      Runnable launches = () -> {
+        transformer.forward(buf, bRun, seqRun, padded, false, stream);
+        k.poolNormalize(buf.x, buf.lengths, bRun, seqRun, w.hidden(), spec.pooling() == ModelSpec.Pooling.CLS ? 0 : 1,
+            pooled, stream);
+      };
+      if (graph) {
+        captured.run(bRun, seqRun, stream, launches);
+      } else {
+        launches.run();
+      }
       long outBytes = (long) b * w.hidden() * Sizeof.FLOAT;
       cuMemcpyDtoHAsync(hostOut, pooled, outBytes, stream);
       cuStreamSynchronize(stream);
@@ -291,6 +311,7 @@ public final class CudaEncoder implements Encoder {
 
     void free() {
       cuStreamSynchronize(stream);
+      captured.close();
       buf.free();
       device.forEach(CudaKernels::free);
       cuMemFreeHost(hostIds);

@@ -263,6 +263,37 @@ class CudaEncoderGpuTest {
   }
 
   @Test
+  void smallCallsReplayedAsCudaGraphsGiveWhatDirectLaunchesGive(@TempDir Path tmp) {
+    Path staged = GpuReference.staged();
+    ModelSpec spec = staged == null ? ModelSpec.BGE_SMALL_EN_V15
+        : GpuReference.halfWeights(ModelSpec.BGE_SMALL_EN_V15, staged);
+    List<String> queries = TestTexts.queries(3);
+    try (CudaEncoder graphs = new CudaEncoder(spec, 16, CudaKernelSet.TILED, true);
+         CudaEncoder direct = new CudaEncoder(spec, 16, CudaKernelSet.TILED, false)) {
+      for (int round = 0; round < 2; round++) {  // the second round replays the captured graphs
+        float[][] g = graphs.embed(queries, Encoder.Kind.QUERY);
+        float[][] d = direct.embed(queries, Encoder.Kind.QUERY);
+        for (int i = 0; i < g.length; i++) {
+          assertClose(d[i], g[i], 1e-6f, 0f, "query " + i + ", round " + round);
+        }
+        assertClose(d[0], graphs.embed(queries.subList(0, 1), Encoder.Kind.QUERY)[0], 1e-6f, 0f, "a query alone");
+      }
+    }
+    CrossEncoderSpec ce = CrossEncoderSpec.fromDirectory(
+        TestCrossEncoders.write(tmp.resolve("ce"), TestCrossEncoders.small(1, 5)), 128);
+    List<CrossEncoder.TextPair> pairs = new ArrayList<>();
+    for (String p : TestTexts.passages(5)) {
+      pairs.add(new CrossEncoder.TextPair(queries.get(0), p));
+    }
+    try (CudaCrossEncoder graphs = new CudaCrossEncoder(ce, 16, CudaKernelSet.TILED, true);
+         CudaCrossEncoder direct = new CudaCrossEncoder(ce, 16, CudaKernelSet.TILED, false)) {
+      for (int round = 0; round < 2; round++) {
+        assertClose(direct.score(pairs), graphs.score(pairs), 1e-6f, 0f, "cross-encoder, round " + round);
+      }
+    }
+  }
+
+  @Test
   void pipelinedGemmWithEachEpilogueAndBothTileWidthsMatchesTheReference() {
     Random r = new Random(11);
     int k = 384;
