@@ -1,10 +1,7 @@
 package dev.shoal.query.plan;
 
 import dev.shoal.internal.v1.ScoreModel;
-import dev.shoal.internal.v1.ScoreRequest;
-import dev.shoal.internal.v1.ScoreResponse;
 import java.util.List;
-import java.util.Map;
 
 /**
  * {@code cross-encoder}: the second phase by a cross-encoder, which reads the query and each
@@ -32,21 +29,7 @@ public final class CrossEncoderRescorer implements Rescorer {
 
   @Override
   public List<Candidate> rescore(List<Candidate> head, RescoreContext context) {
-    Map<String, String> passages = context.passages(head);
-    ScoreRequest.Builder req = ScoreRequest.newBuilder().setQuery(context.query().text())
-        .setModel(ScoreModel.CROSS_ENCODER);
-    for (Candidate c : head) {
-      req.addCandidates(dev.shoal.internal.v1.Candidate.newBuilder().setId(c.id()).setText(passages.get(c.id())));
-    }
-    ScoreResponse resp = context.ranker().score(req.build());
-    if (resp.getScoresCount() != head.size()) {
-      throw new IllegalStateException("the ranker scored " + resp.getScoresCount() + " of " + head.size()
-          + " candidates");
-    }
-    double[] scores = new double[head.size()];
-    for (int i = 0; i < scores.length; i++) {
-      scores[i] = resp.getScores(i).getScore();
-    }
+    double[] scores = RankerRescorer.score(head, context, ScoreModel.CROSS_ENCODER);
     return HeadFusion.fuse(head, NAME, scores, List.of(), context);
   }
 }

@@ -9,22 +9,16 @@ import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 import dev.shoal.encoder.CrossEncoder;
+import dev.shoal.encoder.CrossEncoderModel;
 import dev.shoal.encoder.CrossEncoderSpec;
 import dev.shoal.encoder.model.BertWeights;
 import dev.shoal.encoder.model.ClassifierHead;
-import dev.shoal.encoder.model.ModelFiles;
-import dev.shoal.encoder.model.OnnxGraph;
 import dev.shoal.encoder.tokenizer.WordPieceTokenizer;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import jcuda.Pointer;
 import jcuda.Sizeof;
 import jcuda.driver.CUdeviceptr;
@@ -51,7 +45,7 @@ public final class CudaCrossEncoder implements CrossEncoder {
   private static final int LABEL_COLUMNS = CudaKernels.GEMM_TILE;
 
   private final CrossEncoderSpec spec;
-  private final WordPieceTokenizer tokenizer;
+  private final CrossEncoderModel model;
   private final BertWeights w;
   private final ClassifierHead head;
   private final CudaKernels k;
@@ -63,9 +57,7 @@ public final class CudaCrossEncoder implements CrossEncoder {
   private final CUdeviceptr poolerB;
   private final CUdeviceptr classW;
   private final CUdeviceptr classB;
-  private final List<Lane> allLanes = new ArrayList<>();
-  private final BlockingQueue<Lane> lanes = new ArrayBlockingQueue<>(STREAMS);
-  private volatile boolean closed;
+  private final Lanes<Lane> lanes;
 
   public CudaCrossEncoder(CrossEncoderSpec spec, int maxBatch) {
     this(spec, maxBatch, CudaKernelSet.configured());
@@ -80,21 +72,10 @@ public final class CudaCrossEncoder implements CrossEncoder {
     this.graphs = graphs;
     this.spec = spec;
     this.maxBatch = Math.max(1, maxBatch);
-    try (InputStream tok = ModelFiles.open(spec.tokenizer())) {
-      this.tokenizer = WordPieceTokenizer.load(tok);
-      OnnxGraph g = OnnxGraph.read(ModelFiles.readAll(spec.onnx()));
-      this.w = BertWeights.from(g);
-      this.head = ClassifierHead.from(g);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read cross-encoder " + spec.name(), e);
-    }
-    String why = CudaKernels.unsupported(w.hidden(), w.intermediate(), w.headSize(), spec.maxTokens());
-    if (why == null && spec.maxTokens() > w.maxPositions()) {
-      why = spec.maxTokens() + " tokens exceed the model's " + w.maxPositions() + " positions";
-    }
-    if (why != null) {
-      throw new IllegalArgumentException("the CUDA kernels cannot run " + spec.name() + ": " + why);
-    }
+    this.model = CrossEncoderModel.load(spec);
+    this.w = model.weights();
+    this.head = model.head();
+    CudaKernels.refuseUnsupported(spec.name(), w, spec.maxTokens());
     this.k = new CudaKernels();
     k.makeCurrent();
     CUstream setup = new CUstream();
@@ -111,11 +92,11 @@ public final class CudaCrossEncoder implements CrossEncoder {
     }
     classW = owned(k.halfCopy(cw, setup));
     classB = owned(k.halfCopy(Arrays.copyOf(head.bias(), LABEL_COLUMNS), setup));
+    List<Lane> made = new ArrayList<>();
     for (int i = 0; i < STREAMS; i++) {
-      Lane lane = new Lane(setup);
-      allLanes.add(lane);
-      lanes.add(lane);
+      made.add(new Lane(setup));
     }
+    this.lanes = new Lanes<>(made, "cross-encoder");
     cuStreamSynchronize(setup);
     cuStreamDestroy(setup);
   }
@@ -148,7 +129,7 @@ public final class CudaCrossEncoder implements CrossEncoder {
   public float[] score(List<TextPair> pairs) {
     WordPieceTokenizer.Pair[] tokens = new WordPieceTokenizer.Pair[pairs.size()];
     for (int i = 0; i < tokens.length; i++) {
-      tokens[i] = tokenizer.encodePair(pairs.get(i).query(), pairs.get(i).passage(), spec.maxTokens());
+      tokens[i] = model.tokenize(pairs.get(i));
     }
     return scoreTokens(tokens);
   }
@@ -164,21 +145,7 @@ public final class CudaCrossEncoder implements CrossEncoder {
       order[i] = i;
     }
     Arrays.sort(order, Comparator.comparingInt(i -> tokens[i].length()));
-    if (closed) {
-      throw new IllegalStateException("cross-encoder closed");
-    }
-    Lane lane;
-    try {
-      lane = lanes.take();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while waiting for a CUDA stream", e);
-    }
-    try {
-      if (closed) {
-        throw new IllegalStateException("cross-encoder closed");
-      }
-      k.makeCurrent();
+    return lanes.on(k, lane -> {
       for (int from = 0; from < order.length; from += maxBatch) {
         int to = Math.min(order.length, from + maxBatch);
         WordPieceTokenizer.Pair[] batch = new WordPieceTokenizer.Pair[to - from];
@@ -191,9 +158,7 @@ public final class CudaCrossEncoder implements CrossEncoder {
         }
       }
       return out;
-    } finally {
-      lanes.add(lane);
-    }
+    });
   }
 
   /** One stream with its buffers, all sized at construction. Used by one call at a time. */
@@ -298,20 +263,10 @@ public final class CudaCrossEncoder implements CrossEncoder {
   /** Waits for in-flight calls, then frees the lanes, the weights and the context. Idempotent. */
   @Override
   public synchronized void close() {
-    if (closed) {
+    if (lanes.closed()) {
       return;
     }
-    closed = true;
-    List<Lane> taken = new ArrayList<>();
-    try {
-      for (int i = 0; i < allLanes.size(); i++) {
-        taken.add(lanes.take());
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    k.makeCurrent();
-    taken.forEach(Lane::free);
+    lanes.close(k, Lane::free);
     headWeights.forEach(CudaKernels::free);
     transformer.close();
     k.close();

@@ -22,9 +22,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
-import java.util.function.Function;
 import jcuda.Pointer;
 import jcuda.Sizeof;
 import jcuda.driver.CUdeviceptr;
@@ -63,9 +60,7 @@ public final class CudaEncoder implements Encoder {
   private final int maxBatch;
   private final boolean graphs;
   private final CudaTransformer transformer;
-  private final List<Lane> allLanes = new ArrayList<>();
-  private final BlockingQueue<Lane> lanes = new ArrayBlockingQueue<>(STREAMS);
-  private volatile boolean closed;
+  private final Lanes<Lane> lanes;
 
   public CudaEncoder(ModelSpec spec, int maxBatch) {
     this(spec, maxBatch, CudaKernelSet.configured());
@@ -87,23 +82,17 @@ public final class CudaEncoder implements Encoder {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read model " + spec.name(), e);
     }
-    String why = CudaKernels.unsupported(w.hidden(), w.intermediate(), w.headSize(), spec.maxTokens());
-    if (why == null && spec.maxTokens() > w.maxPositions()) {
-      why = spec.maxTokens() + " tokens exceed the model's " + w.maxPositions() + " positions";
-    }
-    if (why != null) {
-      throw new IllegalArgumentException("the CUDA kernels cannot run " + spec.name() + ": " + why);
-    }
+    CudaKernels.refuseUnsupported(spec.name(), w, spec.maxTokens());
     this.k = new CudaKernels();
     k.makeCurrent();
     CUstream setup = new CUstream();
     cuStreamCreate(setup, CUstream_flags.CU_STREAM_NON_BLOCKING);
     this.transformer = new CudaTransformer(w, k, kernels, setup);
+    List<Lane> made = new ArrayList<>();
     for (int i = 0; i < STREAMS; i++) {
-      Lane lane = new Lane(setup);
-      allLanes.add(lane);
-      lanes.add(lane);
+      made.add(new Lane(setup));
     }
+    this.lanes = new Lanes<>(made, "encoder");
     cuStreamSynchronize(setup);
     cuStreamDestroy(setup);
   }
@@ -150,7 +139,7 @@ public final class CudaEncoder implements Encoder {
     if (ids.length == 0) {
       return out;
     }
-    return onLane(lane -> {
+    return lanes.on(k, lane -> {
       for (int from = 0; from < order.length; from += maxBatch) {
         int to = Math.min(order.length, from + maxBatch);
         int[][] batch = new int[to - from][];
@@ -166,29 +155,6 @@ public final class CudaEncoder implements Encoder {
     });
   }
 
-  /** Runs work on a free lane (waiting for one), with the kernels' context current. */
-  private <T> T onLane(Function<Lane, T> work) {
-    if (closed) {
-      throw new IllegalStateException("encoder closed");
-    }
-    Lane lane;
-    try {
-      lane = lanes.take();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while waiting for a CUDA stream", e);
-    }
-    try {
-      if (closed) {
-        throw new IllegalStateException("encoder closed");
-      }
-      k.makeCurrent();
-      return work.apply(lane);
-    } finally {
-      lanes.add(lane);
-    }
-  }
-
   /** Cosine of a query embedding against candidate embeddings (all L2-normalised), on the GPU. */
   public float[] cosine(float[] query, float[][] candidates) {
     if (candidates.length > MAX_COSINE_CANDIDATES) {
@@ -201,7 +167,7 @@ public final class CudaEncoder implements Encoder {
     if (candidates.length == 0) {
       return new float[0];
     }
-    return onLane(lane -> lane.cosine(query, candidates));
+    return lanes.on(k, lane -> lane.cosine(query, candidates));
   }
 
   /** One stream with its buffers, all sized at construction. Used by one call at a time. */
@@ -327,20 +293,10 @@ public final class CudaEncoder implements Encoder {
   /** Waits for in-flight calls, then frees the lanes, the weights and the context. Idempotent. */
   @Override
   public synchronized void close() {
-    if (closed) {
+    if (lanes.closed()) {
       return;
     }
-    closed = true;
-    List<Lane> taken = new ArrayList<>();
-    try {
-      for (int i = 0; i < allLanes.size(); i++) {
-        taken.add(lanes.take()); // each lane is back once its call finished
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    k.makeCurrent();
-    taken.forEach(Lane::free);
+    lanes.close(k, Lane::free);
     transformer.close();
     k.close();
   }

@@ -70,6 +70,20 @@ public final class CudaKernels implements AutoCloseable {
     return null;
   }
 
+  /**
+   * Throws IllegalArgumentException, before any device memory is taken, when these kernels cannot
+   * run the model at {@code maxTokens} ({@link #unsupported}, or more tokens than its positions).
+   */
+  public static void refuseUnsupported(String model, dev.shoal.encoder.model.BertWeights w, int maxTokens) {
+    String why = unsupported(w.hidden(), w.intermediate(), w.headSize(), maxTokens);
+    if (why == null && maxTokens > w.maxPositions()) {
+      why = maxTokens + " tokens exceed the model's " + w.maxPositions() + " positions";
+    }
+    if (why != null) {
+      throw new IllegalArgumentException("the CUDA kernels cannot run " + model + ": " + why);
+    }
+  }
+
   private final CUdevice device = new CUdevice();
   private final CUcontext context = new CUcontext();
   private final CUmodule module = new CUmodule();

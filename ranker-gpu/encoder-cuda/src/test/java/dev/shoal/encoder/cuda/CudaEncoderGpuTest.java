@@ -98,32 +98,52 @@ class CudaEncoderGpuTest {
     }
   }
 
+  /** A GEMM launcher under test: the simple kernel or the pipelined one. */
+  interface Gemm {
+    void run(CUdeviceptr a, CUdeviceptr b, CUdeviceptr bias, CUdeviceptr residual, CUdeviceptr c, int m, int n, int k,
+             CudaKernels.Epilogue e);
+  }
+
+  /** Each epilogue of a GEMM launcher at each shape, every output element against the reference. */
+  static void gemmMatchesTheReference(String what, Gemm gemm, List<CudaKernels.Epilogue> epilogues, int k,
+                                      int[]... shapes) {
+    Random r = new Random(1);
+    for (int[] mn : shapes) {
+      int m = mn[0];
+      int n = mn[1];
+      float[] a = random(r, m * k, 1f);
+      float[] b = random(r, k * n, 0.05f);
+      float[] bias = random(r, n, 0.1f);
+      float[] residual = random(r, m * n, 1f);
+      CUdeviceptr da = kernels.halfCopy(a, stream);
+      CUdeviceptr db = kernels.halfCopy(b, stream);
+      CUdeviceptr dbias = kernels.halfCopy(bias, stream);
+      CUdeviceptr dres = kernels.halfCopy(residual, stream);
+      for (CudaKernels.Epilogue e : epilogues) {
+        CUdeviceptr c = nanHalves(m * n);
+        gemm.run(da, db, dbias, e == CudaKernels.Epilogue.BIAS_RESIDUAL ? dres : null, c, m, n, k, e);
+        float[] expected = ReferenceEncoder.gemmBias(a, m, k, b, bias, n);
+        switch (e) {
+          case BIAS_GELU -> ReferenceEncoder.gelu(expected);
+          case BIAS_RESIDUAL -> ReferenceEncoder.addInPlace(expected, residual);
+          case BIAS_TANH -> {
+            for (int i = 0; i < expected.length; i++) {
+              expected[i] = (float) Math.tanh(expected[i]);
+            }
+          }
+          default -> { }
+        }
+        assertClose(expected, downloadHalves(c, m * n), 2e-2f, 1e-2f, what + " " + m + "x" + n + "x" + k + " " + e);
+        CudaKernels.free(c);
+      }
+    }
+  }
+
   @Test
   void gemmWithEachEpilogueMatchesTheReference() {
-    Random r = new Random(1);
-    int m = 128;
-    int k = 384;
-    int n = 1536;
-    float[] a = random(r, m * k, 1f);
-    float[] b = random(r, k * n, 0.05f);
-    float[] bias = random(r, n, 0.1f);
-    float[] residual = random(r, m * n, 1f);
-    CUdeviceptr da = kernels.halfCopy(a, stream);
-    CUdeviceptr db = kernels.halfCopy(b, stream);
-    CUdeviceptr dbias = kernels.halfCopy(bias, stream);
-    CUdeviceptr dres = kernels.halfCopy(residual, stream);
-    for (CudaKernels.Epilogue e : CudaKernels.Epilogue.values()) {
-      CUdeviceptr c = nanHalves(m * n);
-      kernels.gemm(da, db, dbias, e == CudaKernels.Epilogue.BIAS_RESIDUAL ? dres : null, c, m, n, k, e, stream);
-      float[] expected = ReferenceEncoder.gemmBias(a, m, k, b, bias, n);
-      if (e == CudaKernels.Epilogue.BIAS_GELU) {
-        ReferenceEncoder.gelu(expected);
-      } else if (e == CudaKernels.Epilogue.BIAS_RESIDUAL) {
-        ReferenceEncoder.addInPlace(expected, residual);
-      }
-      assertClose(expected, downloadHalves(c, m * n), 2e-2f, 1e-2f, "gemm " + e);
-      CudaKernels.free(c);
-    }
+    gemmMatchesTheReference("gemm", (a, b, bias, res, c, m, n, k, e) -> kernels.gemm(a, b, bias, res, c, m, n, k, e,
+        stream), List.of(CudaKernels.Epilogue.BIAS, CudaKernels.Epilogue.BIAS_GELU, CudaKernels.Epilogue.BIAS_RESIDUAL),
+        384, new int[] {128, 1536});
   }
 
   @Test
@@ -295,38 +315,9 @@ class CudaEncoderGpuTest {
 
   @Test
   void pipelinedGemmWithEachEpilogueAndBothTileWidthsMatchesTheReference() {
-    Random r = new Random(11);
-    int k = 384;
-    for (int[] mn : new int[][] {{64, 384}, {512, 1152}, {320, 64}}) {
-      int m = mn[0];
-      int n = mn[1];
-      float[] a = random(r, m * k, 1f);
-      float[] b = random(r, k * n, 0.05f);
-      float[] bias = random(r, n, 0.1f);
-      float[] residual = random(r, m * n, 1f);
-      CUdeviceptr da = kernels.halfCopy(a, stream);
-      CUdeviceptr db = kernels.halfCopy(b, stream);
-      CUdeviceptr dbias = kernels.halfCopy(bias, stream);
-      CUdeviceptr dres = kernels.halfCopy(residual, stream);
-      for (CudaKernels.Epilogue e : CudaKernels.Epilogue.values()) {
-        CUdeviceptr c = nanHalves(m * n);
-        kernels.gemmPipelined(da, db, dbias, e == CudaKernels.Epilogue.BIAS_RESIDUAL ? dres : null, c, m, n, k, e,
-            stream);
-        float[] expected = ReferenceEncoder.gemmBias(a, m, k, b, bias, n);
-        switch (e) {
-          case BIAS_GELU -> ReferenceEncoder.gelu(expected);
-          case BIAS_RESIDUAL -> ReferenceEncoder.addInPlace(expected, residual);
-          case BIAS_TANH -> {
-            for (int i = 0; i < expected.length; i++) {
-              expected[i] = (float) Math.tanh(expected[i]);
-            }
-          }
-          default -> { }
-        }
-        assertClose(expected, downloadHalves(c, m * n), 2e-2f, 1e-2f, "pipelined gemm " + m + "x" + n + " " + e);
-        CudaKernels.free(c);
-      }
-    }
+    gemmMatchesTheReference("pipelined gemm", (a, b, bias, res, c, m, n, k, e) -> kernels.gemmPipelined(a, b, bias,
+        res, c, m, n, k, e, stream), List.of(CudaKernels.Epilogue.values()), 384, new int[] {64, 384},
+        new int[] {512, 1152}, new int[] {320, 64});
   }
 
   @Test

@@ -30,6 +30,33 @@ public record BertWeights(int hidden, int heads, int intermediate, float epsilon
                       float[] wo, float[] bo, float[] attentionNormGamma, float[] attentionNormBeta,
                       float[] w1, float[] b1, float[] w2, float[] b2, float[] outputNormGamma,
                       float[] outputNormBeta) {
+
+    /**
+     * Each parameter's PyTorch name within {@code encoder.layer.N.}, in the order of this record's
+     * components (and of {@link #tensors()} and {@link #of}).
+     */
+    public static final List<String> PARAMETERS = List.of("attention.self.query.weight",
+        "attention.self.query.bias", "attention.self.key.weight", "attention.self.key.bias",
+        "attention.self.value.weight", "attention.self.value.bias", "attention.output.dense.weight",
+        "attention.output.dense.bias", "attention.output.LayerNorm.weight", "attention.output.LayerNorm.bias",
+        "intermediate.dense.weight", "intermediate.dense.bias", "output.dense.weight", "output.dense.bias",
+        "output.LayerNorm.weight", "output.LayerNorm.bias");
+
+    /** The layer of layer {@code index}, each parameter looked up by its full name. */
+    public static Layer of(int index, java.util.function.Function<String, float[]> byName) {
+      float[][] t = new float[PARAMETERS.size()][];
+      for (int i = 0; i < t.length; i++) {
+        t[i] = byName.apply("encoder.layer." + index + "." + PARAMETERS.get(i));
+      }
+      return new Layer(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11], t[12], t[13], t[14],
+          t[15]);
+    }
+
+    /** The parameters in {@link #PARAMETERS} order. */
+    public List<float[]> tensors() {
+      return List.of(wq, bq, wk, bk, wv, bv, wo, bo, attentionNormGamma, attentionNormBeta, w1, b1, w2, b2,
+          outputNormGamma, outputNormBeta);
+    }
   }
 
   private static final Pattern MATMUL = Pattern.compile("^/(encoder/layer\\.\\d+/.+)/MatMul$");
@@ -85,16 +112,7 @@ public record BertWeights(int hidden, int heads, int intermediate, float epsilon
     OnnxGraph.Tensor positions = need(named, "embeddings.position_embeddings.weight");
     List<Layer> layers = new ArrayList<>();
     for (int i : layerIds) {
-      String p = "encoder.layer." + i + ".";
-      layers.add(new Layer(
-          data(named, p + "attention.self.query.weight"), data(named, p + "attention.self.query.bias"),
-          data(named, p + "attention.self.key.weight"), data(named, p + "attention.self.key.bias"),
-          data(named, p + "attention.self.value.weight"), data(named, p + "attention.self.value.bias"),
-          data(named, p + "attention.output.dense.weight"), data(named, p + "attention.output.dense.bias"),
-          data(named, p + "attention.output.LayerNorm.weight"), data(named, p + "attention.output.LayerNorm.bias"),
-          data(named, p + "intermediate.dense.weight"), data(named, p + "intermediate.dense.bias"),
-          data(named, p + "output.dense.weight"), data(named, p + "output.dense.bias"),
-          data(named, p + "output.LayerNorm.weight"), data(named, p + "output.LayerNorm.bias")));
+      layers.add(Layer.of(i, name -> data(named, name)));
     }
     int intermediate = (int) need(named, "encoder.layer.0.intermediate.dense.weight").dims()[1];
     float scale = constantInput(g, nodePrefix + "/encoder/layer.0/attention/self/Div");

@@ -51,24 +51,16 @@ public final class HalfWeights {
     put(tensors, dims, "embeddings.LayerNorm.bias", w.embeddingNormBeta(), h);
     int inter = w.intermediate();
     for (int i = 0; i < w.layers().size(); i++) {
-      BertWeights.Layer l = w.layers().get(i);
-      String p = "encoder.layer." + i + ".";
-      put(tensors, dims, p + "attention.self.query.weight", l.wq(), h, h);
-      put(tensors, dims, p + "attention.self.query.bias", l.bq(), h);
-      put(tensors, dims, p + "attention.self.key.weight", l.wk(), h, h);
-      put(tensors, dims, p + "attention.self.key.bias", l.bk(), h);
-      put(tensors, dims, p + "attention.self.value.weight", l.wv(), h, h);
-      put(tensors, dims, p + "attention.self.value.bias", l.bv(), h);
-      put(tensors, dims, p + "attention.output.dense.weight", l.wo(), h, h);
-      put(tensors, dims, p + "attention.output.dense.bias", l.bo(), h);
-      put(tensors, dims, p + "attention.output.LayerNorm.weight", l.attentionNormGamma(), h);
-      put(tensors, dims, p + "attention.output.LayerNorm.bias", l.attentionNormBeta(), h);
-      put(tensors, dims, p + "intermediate.dense.weight", l.w1(), h, inter);
-      put(tensors, dims, p + "intermediate.dense.bias", l.b1(), inter);
-      put(tensors, dims, p + "output.dense.weight", l.w2(), inter, h);
-      put(tensors, dims, p + "output.dense.bias", l.b2(), h);
-      put(tensors, dims, p + "output.LayerNorm.weight", l.outputNormGamma(), h);
-      put(tensors, dims, p + "output.LayerNorm.bias", l.outputNormBeta(), h);
+      List<float[]> params = w.layers().get(i).tensors();
+      for (int j = 0; j < params.size(); j++) {
+        String name = BertWeights.Layer.PARAMETERS.get(j);
+        float[] t = params.get(j);
+        // matrices [in, out]: the feed-forward ones are h x intermediate and back, the rest h x h
+        long[] shape = !name.endsWith(".weight") || name.contains("LayerNorm") ? new long[] {t.length}
+            : name.startsWith("intermediate.") ? new long[] {h, inter}
+            : name.startsWith("output.dense") ? new long[] {inter, h} : new long[] {h, h};
+        put(tensors, dims, "encoder.layer." + i + "." + name, t, shape);
+      }
     }
     ObjectMapper json = new ObjectMapper();
     ObjectNode header = json.createObjectNode().put("hidden", h).put("heads", w.heads()).put("intermediate", inter)
@@ -129,15 +121,7 @@ public final class HalfWeights {
     int layers = header.path("layers").asInt();
     List<BertWeights.Layer> list = new ArrayList<>();
     for (int i = 0; i < layers; i++) {
-      String p = "encoder.layer." + i + ".";
-      list.add(new BertWeights.Layer(need(t, p + "attention.self.query.weight"), need(t, p + "attention.self.query.bias"),
-          need(t, p + "attention.self.key.weight"), need(t, p + "attention.self.key.bias"),
-          need(t, p + "attention.self.value.weight"), need(t, p + "attention.self.value.bias"),
-          need(t, p + "attention.output.dense.weight"), need(t, p + "attention.output.dense.bias"),
-          need(t, p + "attention.output.LayerNorm.weight"), need(t, p + "attention.output.LayerNorm.bias"),
-          need(t, p + "intermediate.dense.weight"), need(t, p + "intermediate.dense.bias"),
-          need(t, p + "output.dense.weight"), need(t, p + "output.dense.bias"),
-          need(t, p + "output.LayerNorm.weight"), need(t, p + "output.LayerNorm.bias")));
+      list.add(BertWeights.Layer.of(i, name -> need(t, name)));
     }
     return new BertWeights(header.path("hidden").asInt(), header.path("heads").asInt(),
         header.path("intermediate").asInt(), (float) header.path("epsilon").asDouble(),

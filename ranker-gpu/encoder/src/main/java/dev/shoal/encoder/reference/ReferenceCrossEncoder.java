@@ -1,15 +1,11 @@
 package dev.shoal.encoder.reference;
 
 import dev.shoal.encoder.CrossEncoder;
+import dev.shoal.encoder.CrossEncoderModel;
 import dev.shoal.encoder.CrossEncoderSpec;
 import dev.shoal.encoder.model.BertWeights;
 import dev.shoal.encoder.model.ClassifierHead;
-import dev.shoal.encoder.model.ModelFiles;
-import dev.shoal.encoder.model.OnnxGraph;
 import dev.shoal.encoder.tokenizer.WordPieceTokenizer;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.util.List;
 
 /**
@@ -22,25 +18,14 @@ import java.util.List;
  */
 public final class ReferenceCrossEncoder implements CrossEncoder {
 
-  private final CrossEncoderSpec spec;
-  private final WordPieceTokenizer tokenizer;
+  private final CrossEncoderModel model;
   private final BertWeights w;
   private final ClassifierHead head;
 
   public ReferenceCrossEncoder(CrossEncoderSpec spec) {
-    this.spec = spec;
-    try (InputStream tok = ModelFiles.open(spec.tokenizer())) {
-      this.tokenizer = WordPieceTokenizer.load(tok);
-      OnnxGraph g = OnnxGraph.read(ModelFiles.readAll(spec.onnx()));
-      this.w = BertWeights.from(g);
-      this.head = ClassifierHead.from(g);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read cross-encoder " + spec.name(), e);
-    }
-    if (head.hidden() != w.hidden()) {
-      throw new IllegalArgumentException(spec.name() + ": classifier takes " + head.hidden() + " values, the encoder"
-          + " gives " + w.hidden());
-    }
+    this.model = CrossEncoderModel.load(spec);
+    this.w = model.weights();
+    this.head = model.head();
   }
 
   public BertWeights weights() {
@@ -53,7 +38,7 @@ public final class ReferenceCrossEncoder implements CrossEncoder {
 
   @Override
   public CrossEncoderSpec model() {
-    return spec;
+    return model.spec();
   }
 
   @Override
@@ -65,7 +50,7 @@ public final class ReferenceCrossEncoder implements CrossEncoder {
   public float[] score(List<TextPair> pairs) {
     float[] out = new float[pairs.size()];
     for (int i = 0; i < out.length; i++) {
-      WordPieceTokenizer.Pair p = tokenizer.encodePair(pairs.get(i).query(), pairs.get(i).passage(), spec.maxTokens());
+      WordPieceTokenizer.Pair p = model.tokenize(pairs.get(i));
       out[i] = scoreIds(p.ids(), p.typeIds());
     }
     return out;
