@@ -6,6 +6,7 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -15,9 +16,12 @@ import java.util.function.BiFunction;
  * The dynamic batching behind {@link BatchingEncoder} and {@link BatchingCrossEncoder}: the calls
  * waiting when the model becomes free, and those that arrive within {@code maxDelayNanos} of the
  * first of them, are merged, up to {@code maxBatch} items of the same key (an embedding's kind),
- * into one model run. With a window of 0 an idle batcher runs a call at once (no queueing delay
- * at low load) and the model's own run is the window in which the next batch gathers. A call
- * whose deadline has passed while it waited is dropped before the model runs.
+ * into one model run. The model runs one batch at a time (a permit): with no window, a call that
+ * finds the model idle and nobody waiting runs on its own thread at once, with no hand-off to the
+ * dispatcher (no queueing delay at low load); calls that arrive while the model runs wait in the queue, and the
+ * dispatcher takes them as one batch the moment the model is free, so the model's own run is the
+ * window in which the next batch gathers (plus {@code maxDelayNanos}, 0 in Shoal's services). A
+ * call whose deadline has passed while it waited is dropped before the model runs.
  *
  * <p>Thread-safe; one dispatcher thread calls the model, one merged batch at a time. Error
  * policy: whatever the model throws, an {@link Error} included, fails the calls of that batch and
@@ -42,6 +46,10 @@ final class DynamicBatcher<I, K, O> implements AutoCloseable {
   private final Thread dispatcher;
   private final AtomicLong batches = new AtomicLong();
   private final AtomicLong expired = new AtomicLong();
+  private final AtomicLong inline = new AtomicLong();
+  private final java.util.concurrent.atomic.AtomicInteger waiting = new java.util.concurrent.atomic.AtomicInteger();
+  /** Held by whoever runs the model: the dispatcher, or a caller that found it idle. */
+  private final Semaphore modelPermit = new Semaphore(1);
   private volatile boolean closed;
 
   /**
@@ -63,12 +71,18 @@ final class DynamicBatcher<I, K, O> implements AutoCloseable {
     return batches.get();
   }
 
+  /** Calls waiting for the model: in the queue, or taken by the dispatcher until the model is free. */
   int queued() {
-    return queue.size();
+    return waiting.get();
   }
 
   long expired() {
     return expired.get();
+  }
+
+  /** Calls that found the model idle and ran on their own thread. */
+  long inline() {
+    return inline.get();
   }
 
   /** Waits in the queue; dropped, with {@link Encoder.DeadlineExpiredException}, if the deadline passes first. */
@@ -83,7 +97,29 @@ final class DynamicBatcher<I, K, O> implements AutoCloseable {
       expired.incrementAndGet();
       throw new Encoder.DeadlineExpiredException();
     }
-    Pending<I, K, O> p = new Pending<>(List.copyOf(items), key, deadlineNanos, new CompletableFuture<>());
+    List<I> copy = List.copyOf(items);
+    // the model idle and nobody waiting: run here, sparing two thread hand-offs (not with a
+    // batching window, whose point is to wait for company)
+    if (maxDelayNanos == 0 && queue.isEmpty() && modelPermit.tryAcquire()) {
+      try {
+        if (queue.isEmpty() && !closed) {
+          inline.incrementAndGet();
+          batches.incrementAndGet();
+          try {
+            return model.apply(copy, key).subList(0, copy.size());
+          } catch (RuntimeException e) {
+            throw e;
+          } catch (Throwable e) {
+            // an Error as the dispatcher reports it: this call fails, the batcher lives on
+            throw new IllegalStateException("model backend failed: " + e, e);
+          }
+        }
+      } finally {
+        modelPermit.release();
+      }
+    }
+    Pending<I, K, O> p = new Pending<>(copy, key, deadlineNanos, new CompletableFuture<>());
+    waiting.incrementAndGet();
     queue.add(p);
     if (closed) {
       // close() may have drained the queue before this add; nothing would ever complete it.
@@ -127,12 +163,16 @@ final class DynamicBatcher<I, K, O> implements AutoCloseable {
       // outside the try: a close that interrupts the wait for more calls must find the calls
       // already taken from the queue (they go back to carry, and are failed with it)
       List<Pending<I, K, O>> batch = new ArrayList<>();
+      boolean held = false;
       try {
         Pending<I, K, O> first = carry.isEmpty() ? queue.poll(100, TimeUnit.MILLISECONDS) : carry.removeFirst();
         if (first == null) {
           continue;
         }
         batch.add(first);
+        // wait for a caller's inline run to end; calls arriving meanwhile join this batch
+        modelPermit.acquire();
+        held = true;
         int size = first.items().size();
         long until = System.nanoTime() + maxDelayNanos;
         while (size < maxBatch) {
@@ -152,11 +192,16 @@ final class DynamicBatcher<I, K, O> implements AutoCloseable {
       } catch (InterruptedException e) {
         carry.addAll(0, batch);
         break;
+      } finally {
+        if (held) {
+          modelPermit.release();
+        }
       }
     }
   }
 
   private void run(List<Pending<I, K, O>> batch) {
+    waiting.addAndGet(-batch.size());
     long now = System.nanoTime();
     List<Pending<I, K, O>> live = new ArrayList<>();
     List<I> items = new ArrayList<>();

@@ -19,8 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Concurrent queries' pairs merged into one cross-encoder run, each query getting its own scores
- * back, on the real ONNX Runtime backend (a gate in front of it holds the first run, so the next
- * calls are queued while it runs, as under load).
+ * back, on the real ONNX Runtime backend (a gate in front of it holds the first run, which found
+ * the model idle and runs on its caller's thread, so the next calls are queued while it runs, as
+ * under load).
  */
 class BatchingCrossEncoderTest {
 
@@ -84,15 +85,16 @@ class BatchingCrossEncoderTest {
     List<String> passages = TestTexts.passages(60);
     List<String> queries = TestTexts.queries(4);
     Gate gate = new Gate(new OnnxCrossEncoder(spec, 2, 64));
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
     try (BatchingCrossEncoder batching = new BatchingCrossEncoder(gate, 64, 0)) {
       CompletableFuture<float[]> first = CompletableFuture.supplyAsync(
-          () -> batching.score(pairsOf(queries.get(0), 10, passages, 0)));
+          () -> batching.score(pairsOf(queries.get(0), 10, passages, 0)), pool);
       assertTrue(gate.entered.await(10, TimeUnit.SECONDS));
       List<CompletableFuture<float[]>> queued = new ArrayList<>();
       for (int q = 1; q < 4; q++) {
         int from = q * 10;
         String query = queries.get(q);
-        queued.add(CompletableFuture.supplyAsync(() -> batching.score(pairsOf(query, 10, passages, from))));
+        queued.add(CompletableFuture.supplyAsync(() -> batching.score(pairsOf(query, 10, passages, from)), pool));
       }
       long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
       while (System.nanoTime() < until && batching.queued() < 3) {
@@ -113,6 +115,8 @@ class BatchingCrossEncoderTest {
           assertArrayEquals(alone, merged, 1e-4f, "query " + q + " got its own pairs' scores back");
         }
       }
+    } finally {
+      pool.shutdownNow();
     }
   }
 

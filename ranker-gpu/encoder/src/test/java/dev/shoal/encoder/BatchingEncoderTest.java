@@ -94,6 +94,25 @@ class BatchingEncoderTest {
   }
 
   @Test
+  void aCallThatFindsTheModelIdleRunsOnItsOwnThreadWithoutAHandOff() {
+    List<String> threads = new java.util.concurrent.CopyOnWriteArrayList<>();
+    Encoder recording = new CountingEncoder(new OnnxEncoder(ModelSpec.ALL_MINILM_L6_V2, 1, 16)) {
+      @Override
+      public float[][] embed(List<String> t, Kind kind) {
+        threads.add(Thread.currentThread().getName());
+        return super.embed(t, kind);
+      }
+    };
+    try (BatchingEncoder idle = new BatchingEncoder(recording, 64, 0);
+         BatchingEncoder windowed = new BatchingEncoder(recording, 64, 1_000)) {
+      assertEquals(1, idle.embed(List.of("alone"), Encoder.Kind.QUERY).length);
+      assertEquals(List.of(Thread.currentThread().getName()), threads, "no window, idle: the caller's thread ran it");
+      assertEquals(1, windowed.embed(List.of("waits for company"), Encoder.Kind.QUERY).length);
+      assertEquals("encoder-batcher", threads.get(1), "with a window the dispatcher gathers and runs it");
+    }
+  }
+
+  @Test
   void anExpiredCallIsDroppedBeforeTheModelRuns() {
     try (CountingEncoder counted = new CountingEncoder(new OnnxEncoder(ModelSpec.ALL_MINILM_L6_V2, 1, 16));
          BatchingEncoder batcher = new BatchingEncoder(counted, 64, 2_000)) {
