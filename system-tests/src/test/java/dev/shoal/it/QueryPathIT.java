@@ -259,23 +259,35 @@ class QueryPathIT {
   }
 
   /**
-   * BM25 scores with the corpus statistics of both shards; when a shard cannot give its counts the
-   * search still answers, with each shard's own statistics, and says so in its timings.
+   * BM25 scores with the corpus statistics of both shards, however they are had: summed by the
+   * one node that holds both, within its search (no round trip), or by the query service from a
+   * Statistics call to each of two nodes. When a shard cannot give its counts the search still
+   * answers, with each shard's own statistics, and says so in its timings.
    */
   @Test
   void corpusStatisticsAreSummedAndASearchWithoutThemSaysSo() throws Exception {
     SearchRequest.Builder q = SearchRequest.newBuilder().setQuery("vitamin D deficiency bone density")
         .setProfile(RankProfile.BM25).setTopK(10);
-    SearchResponse summed = search(healthy(), q);
-    assertTrue(stages(summed).contains("statistics"), stages(summed).toString());
+    SearchResponse onNode = search(healthy(), q);
+    assertFalse(stages(onNode).contains("statistics"), "one node holds both shards: it sums them " + stages(onNode));
+    assertFalse(stages(onNode).contains("statistics_skipped"), stages(onNode).toString());
+    // shard 1 on a second server (whose Hydrate fails; the page needs none): a Statistics round trip
+    SearchResponse roundTrip = search(pipeline(Map.of(0, List.of(node.address()), 1, List.of(hydrateFails.address())),
+        (a, s) -> ReplicaTier.SERVING, ranker), q);
+    assertTrue(stages(roundTrip).contains("statistics"), stages(roundTrip).toString());
+    assertFalse(roundTrip.getPartial(), roundTrip.getShardNoticesList().toString());
+    assertEquals(scored(onNode), scored(roundTrip), "the node's sums are the round trip's");
     QueryPipeline p = pipeline(Map.of(0, List.of(node.address()), 1, List.of(statisticsFail.address())),
         (a, s) -> ReplicaTier.SERVING, ranker);
     SearchResponse own = search(p, q);
     assertTrue(stages(own).contains("statistics_skipped"), stages(own).toString());
     assertFalse(own.getPartial(), "every document is there; only the statistics are each shard's own");
-    assertEquals(summed.getHitsCount(), own.getHitsCount());
-    assertNotEquals(summed.getHitsList().stream().map(Hit::getScore).toList(),
-        own.getHitsList().stream().map(Hit::getScore).toList(), "per-shard statistics score differently");
+    assertEquals(onNode.getHitsCount(), own.getHitsCount());
+    assertNotEquals(scored(onNode), scored(own), "per-shard statistics score differently");
+  }
+
+  private static List<String> scored(SearchResponse r) {
+    return r.getHitsList().stream().map(h -> h.getId() + "=" + (float) h.getScore()).toList();
   }
 
   private static List<String> stages(SearchResponse r) {

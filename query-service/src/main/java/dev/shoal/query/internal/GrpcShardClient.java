@@ -6,6 +6,8 @@ import dev.shoal.internal.v1.FetchRequest;
 import dev.shoal.internal.v1.FetchResponse;
 import dev.shoal.internal.v1.HydrateRequest;
 import dev.shoal.internal.v1.HydrateResponse;
+import dev.shoal.internal.v1.NodeSearchRequest;
+import dev.shoal.internal.v1.NodeSearchResponse;
 import dev.shoal.internal.v1.ShardSearchGrpc;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
@@ -32,6 +34,12 @@ public final class GrpcShardClient implements ShardClient {
   @Override
   public ListenableFuture<ShardSearchResponse> search(String address, ShardSearchRequest request, long deadlineNanos) {
     return stub(address, request.getShard(), deadlineNanos).search(request);
+  }
+
+  @Override
+  public ListenableFuture<NodeSearchResponse> searchShards(String address, NodeSearchRequest request,
+                                                           long deadlineNanos) {
+    return stub(address, request.getShards(0), deadlineNanos).searchShards(request);
   }
 
   @Override

@@ -48,7 +48,7 @@ public final class QueryPipeline {
       metrics.gauge("shoal_search_cache_bytes", "Estimated heap held by the result cache's answers.", cache::bytes);
     }
     this.search = new SearchPipeline(new RequestValidator(config.limits()), plans, router,
-        new StatisticsPhase(router, client, scheduler.clock()), new Scatter(router, client, scheduler),
+        new StatisticsPhase(client, scheduler.clock()), new Scatter(router, client, scheduler),
         new Hydrator(router, client, scheduler.clock()),
         new QueryEmbedder(ranker, scheduler.clock(), config.rankerBudgetMillis()), cache, generations,
         new SearchMetrics(metrics), scheduler.clock(), admission);

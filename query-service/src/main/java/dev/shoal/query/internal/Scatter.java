@@ -20,8 +20,8 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * The first phase of one query: the same request to one replica of every shard at once
- * ({@link HedgedCall} each), then the answers that came by the deadline. Thread-safe; one call
- * per query.
+ * ({@link HedgedCall} each; the first attempts as one call per index node, {@link NodeBatch}),
+ * then the answers that came by the deadline. Thread-safe; one call per query.
  */
 final class Scatter {
 
@@ -35,9 +35,11 @@ final class Scatter {
    * @param generations replica ("address/shard") → the searcher generation it answered from
    * @param hedged      shard requests that went to a second replica
    * @param notices     shards that did not answer, or answered from a replica that is not LIVE
+   * @param ownStatistics the node was to sum the corpus statistics, and some answer was scored by
+   *                      its shard's own instead (a hedge, a retry, a shard the node could not read)
    */
   record Result(List<ShardSearchResponse> answers, Map<Integer, String> answeredBy, Map<String, Long> generations,
-                int hedged, List<ShardNotice> notices) {
+                int hedged, List<ShardNotice> notices, boolean ownStatistics) {
   }
 
   private final ShardRouter router;
@@ -50,27 +52,43 @@ final class Scatter {
     this.scheduler = scheduler;
   }
 
+  /** Each shard's replicas in the order this query tries them (shard i at index i). */
+  List<List<Replica>> routes(int shards, String session) {
+    List<List<Replica>> routes = new ArrayList<>(shards);
+    for (int s = 0; s < shards; s++) {
+      routes.add(router.replicas(s, session));
+    }
+    return routes;
+  }
+
   /**
-   * @param request the request for shard 0; each shard gets a copy with its own number
+   * @param request   the request for shard 0; each shard gets a copy with its own number
+   * @param routes    from {@link #routes}
+   * @param sumOnNode the request has no statistics, and the node that gets every shard sums them
    * @throws StatusException INVALID_ARGUMENT when a shard refused the query itself
    */
-  Result run(ShardSearchRequest request, int shards, String session, long deadlineNanos) throws StatusException {
+  Result run(ShardSearchRequest request, List<List<Replica>> routes, boolean sumOnNode, long deadlineNanos)
+      throws StatusException {
+    int shards = routes.size();
     List<HedgedCall> calls = new ArrayList<>(shards);
     List<CompletableFuture<HedgedCall.Answer>> pending = new ArrayList<>(shards);
     List<ShardNotice> notices = new ArrayList<>();
+    NodeBatch batch = new NodeBatch(client, shards, sumOnNode);
     for (int s = 0; s < shards; s++) {
-      List<Replica> replicas = router.replicas(s, session);
+      List<Replica> replicas = routes.get(s);
       if (replicas.isEmpty()) {
         notices.add(notice(s, ShardNotice.Kind.NO_ANSWER, "no replica is assigned"));
       }
-      HedgedCall c = new HedgedCall(replicas, request.toBuilder().setShard(s).build(), client, router, scheduler);
+      HedgedCall c = new HedgedCall(replicas, request.toBuilder().setShard(s).build(), batch, router, scheduler);
       calls.add(c);
       pending.add(c.start(deadlineNanos));
     }
+    batch.flush(deadlineNanos);
     List<ShardSearchResponse> answers = new ArrayList<>(shards);
     Map<Integer, String> answeredBy = new HashMap<>();
     Map<String, Long> generations = new HashMap<>();
     int hedged = 0;
+    boolean ownStatistics = false;
     StatusException refused = null;
     for (int s = 0; s < shards; s++) {
       HedgedCall.Answer a;
@@ -100,6 +118,7 @@ final class Scatter {
               + (tier == ReplicaTier.SILENT ? "no fresh heartbeat" : "not LIVE (building, catching up or failed)")));
         }
         answers.add(a.response());
+        ownStatistics |= sumOnNode && !batch.summed(a.response());
         answeredBy.put(a.response().getShard(), a.address());
         generations.put(HeartbeatWatcher.replica(a.address(), a.response().getShard()),
             a.response().getSearcherGeneration());
@@ -108,7 +127,7 @@ final class Scatter {
     if (refused != null) {
       throw refused;
     }
-    return new Result(answers, answeredBy, generations, hedged, notices);
+    return new Result(answers, answeredBy, generations, hedged, notices, ownStatistics);
   }
 
   static ShardNotice notice(int shard, ShardNotice.Kind kind, String detail) {

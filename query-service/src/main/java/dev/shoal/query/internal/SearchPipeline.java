@@ -7,6 +7,7 @@ import dev.shoal.api.v1.ShardNotice;
 import dev.shoal.api.v1.StageTiming;
 import dev.shoal.internal.v1.HydrateRequest;
 import dev.shoal.internal.v1.RankerGrpc;
+import dev.shoal.internal.v1.Replica;
 import dev.shoal.internal.v1.ShardHit;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.query.plan.Candidate;
@@ -187,15 +188,19 @@ final class SearchPipeline {
       throw Status.UNAVAILABLE.withDescription("no routing table yet: the cluster is starting").asException();
     }
     ShardSearchRequest request = firstPhase(r, asked, plan, query, window, shards);
-    StatisticsPhase.Outcome corpus = statistics.gather(request, shards, r.getSession(), deadline);
+    List<List<Replica>> routes = scatter.routes(shards, r.getSession());
+    StatisticsPhase.Outcome corpus = statistics.gather(request, routes, deadline);
     if (corpus.sums() != null) {
       request = request.toBuilder().setStatistics(corpus.sums()).build();
       timings.stage("statistics");
     } else if (corpus.skipped()) {
       timings.stage("statistics_skipped");
     }
-    Scatter.Result first = scatter.run(request, shards, r.getSession(), deadline);
+    Scatter.Result first = scatter.run(request, routes, corpus.onNode(), deadline);
     timings.stage("retrieve");
+    if (first.ownStatistics()) {
+      timings.stage("statistics_skipped"); // some shard scored by its own: say so, as when the round trip fails
+    }
     metrics.hedged(first.hedged());
     List<ShardNotice> notices = new ArrayList<>(first.notices());
     out.setShardsTotal(shards).setShardsAnswered(first.answers().size());

@@ -6,6 +6,8 @@ import dev.shoal.internal.v1.FetchRequest;
 import dev.shoal.internal.v1.FetchResponse;
 import dev.shoal.internal.v1.HydrateRequest;
 import dev.shoal.internal.v1.HydrateResponse;
+import dev.shoal.internal.v1.NodeSearchRequest;
+import dev.shoal.internal.v1.NodeSearchResponse;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
 import dev.shoal.internal.v1.StatisticsRequest;
@@ -19,6 +21,9 @@ import dev.shoal.internal.v1.StatisticsRequest;
 public interface ShardClient {
 
   ListenableFuture<ShardSearchResponse> search(String address, ShardSearchRequest request, long deadlineNanos);
+
+  /** The first phase on several shards of one node in one call ({@link NodeBatch}). */
+  ListenableFuture<NodeSearchResponse> searchShards(String address, NodeSearchRequest request, long deadlineNanos);
 
   ListenableFuture<CorpusStatistics> statistics(String address, StatisticsRequest request, long deadlineNanos);
 

@@ -23,41 +23,53 @@ import java.util.concurrent.TimeoutException;
  * replica, the next replica if that one fails. It may take a quarter of the time left; if a shard
  * has not answered by then, the search goes on with no sums and every shard scores by its own
  * statistics (the ranking a per-shard engine gives), which the stage timings show as
- * {@code statistics_skipped}. Thread-safe; one call per query.
+ * {@code statistics_skipped}. When the first replica of every shard is one node, there is no
+ * round trip: that node sums its shards' statistics itself within the search ({@link NodeBatch}).
+ * Thread-safe; one call per query.
  */
 final class StatisticsPhase {
 
-  private final ShardRouter router;
   private final ShardClient client;
   private final Clock clock;
 
-  StatisticsPhase(ShardRouter router, ShardClient client, Clock clock) {
-    this.router = router;
+  StatisticsPhase(ShardClient client, Clock clock) {
     this.client = client;
     this.clock = clock;
   }
 
   /**
    * What the phase gave a search: the summed statistics, or none, and then whether they were
-   * needed (a lexical leg on several shards) and could not be had in time.
+   * needed (a lexical leg on several shards) and could not be had in time, or are left to the one
+   * node every shard's search goes to first.
    */
-  record Outcome(CorpusStatistics sums, boolean skipped) {
-    static final Outcome NOT_NEEDED = new Outcome(null, false);
-    static final Outcome SKIPPED = new Outcome(null, true);
+  record Outcome(CorpusStatistics sums, boolean skipped, boolean onNode) {
+    static final Outcome NOT_NEEDED = new Outcome(null, false, false);
+    static final Outcome SKIPPED = new Outcome(null, true, false);
+    static final Outcome ON_NODE = new Outcome(null, false, true);
   }
 
-  /** The summed statistics for the request's lexical legs; not needed with none or one shard; skipped when a shard failed. */
-  Outcome gather(ShardSearchRequest first, int shards, String session, long deadlineNanos) {
+  /**
+   * The summed statistics for the request's lexical legs; not needed with none or one shard; on
+   * the node when every shard goes first to the same one; skipped when a shard failed.
+   *
+   * @param routes each shard's replicas in the order the search tries them
+   */
+  Outcome gather(ShardSearchRequest first, List<List<Replica>> routes, long deadlineNanos) {
     List<LexicalLeg> legs = first.getLegsList().stream().filter(Leg::hasLexical).map(Leg::getLexical).toList();
+    int shards = routes.size();
     if (legs.isEmpty() || shards < 2) {
       return Outcome.NOT_NEEDED; // one shard's own statistics are the corpus's
+    }
+    if (routes.stream().allMatch(r -> !r.isEmpty()
+        && r.getFirst().getAddress().equals(routes.getFirst().getFirst().getAddress()))) {
+      return Outcome.ON_NODE;
     }
     long now = clock.nanoTime();
     long until = now + Math.max(0, (deadlineNanos - now) / 4);
     List<CompletableFuture<CorpusStatistics>> parts = new ArrayList<>(shards);
     for (int s = 0; s < shards; s++) {
       CompletableFuture<CorpusStatistics> part = new CompletableFuture<>();
-      ask(router.replicas(s, session), 0, StatisticsRequest.newBuilder().setShard(s).addAllLegs(legs).build(), until,
+      ask(routes.get(s), 0, StatisticsRequest.newBuilder().setShard(s).addAllLegs(legs).build(), until,
           part);
       parts.add(part);
     }
@@ -73,7 +85,7 @@ final class StatisticsPhase {
       Thread.currentThread().interrupt();
       return Outcome.SKIPPED;
     }
-    return new Outcome(CorpusStatisticsSum.of(got), false);
+    return new Outcome(CorpusStatisticsSum.of(got), false, false);
   }
 
   private void ask(List<Replica> replicas, int i, StatisticsRequest request, long until,

@@ -12,6 +12,8 @@ import dev.shoal.internal.v1.FetchRequest;
 import dev.shoal.internal.v1.FetchResponse;
 import dev.shoal.internal.v1.HydrateRequest;
 import dev.shoal.internal.v1.HydrateResponse;
+import dev.shoal.internal.v1.NodeSearchRequest;
+import dev.shoal.internal.v1.NodeSearchResponse;
 import dev.shoal.internal.v1.Replica;
 import dev.shoal.internal.v1.ShardAssignment;
 import dev.shoal.internal.v1.ShardPlacement;
@@ -34,12 +36,24 @@ class HedgedCallTest {
     record Call(String address, SettableFuture<ShardSearchResponse> reply) {
     }
 
+    record NodeCall(String address, NodeSearchRequest request, SettableFuture<NodeSearchResponse> reply) {
+    }
+
     final List<Call> calls = new ArrayList<>();
+    final List<NodeCall> nodeCalls = new ArrayList<>();
 
     @Override
     public synchronized ListenableFuture<ShardSearchResponse> search(String address, ShardSearchRequest r, long d) {
       SettableFuture<ShardSearchResponse> f = SettableFuture.create();
       calls.add(new Call(address, f));
+      return f;
+    }
+
+    @Override
+    public synchronized ListenableFuture<NodeSearchResponse> searchShards(String address, NodeSearchRequest r,
+                                                                          long d) {
+      SettableFuture<NodeSearchResponse> f = SettableFuture.create();
+      nodeCalls.add(new NodeCall(address, r, f));
       return f;
     }
 

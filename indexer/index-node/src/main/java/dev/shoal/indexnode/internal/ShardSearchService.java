@@ -8,6 +8,8 @@ import dev.shoal.internal.v1.FetchRequest;
 import dev.shoal.internal.v1.FetchResponse;
 import dev.shoal.internal.v1.HydrateRequest;
 import dev.shoal.internal.v1.HydrateResponse;
+import dev.shoal.internal.v1.NodeSearchRequest;
+import dev.shoal.internal.v1.NodeSearchResponse;
 import dev.shoal.internal.v1.ShardSearchGrpc;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
@@ -97,31 +99,52 @@ public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBas
       }
       response.onNext(out);
       response.onCompleted();
-    } catch (ParseException e) {
-      response.onError(Status.INVALID_ARGUMENT.withDescription("invalid query syntax: " + e.getMessage())
-          .asRuntimeException());
-    } catch (ModelMismatchException e) {
-      response.onError(Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asRuntimeException());
-    } catch (IndexSearcher.TooManyClauses e) {
-      response.onError(Status.INVALID_ARGUMENT.withDescription("the query has more terms than the limit of "
-          + IndexSearcher.getMaxClauseCount() + " distinct terms (after analysis and expansion): shorten it")
-          .asRuntimeException());
-    } catch (IllegalArgumentException e) {
-      response.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
-    } catch (IOException | RuntimeException e) {
-      response.onError(Status.INTERNAL.withDescription("shard " + shardNumber + " on " + nodeId + ": " + e)
-          .withCause(e).asRuntimeException());
+    } catch (IOException | ParseException | RuntimeException e) {
+      response.onError(status(e, shardNumber).asRuntimeException());
     } finally {
       shard.release();
       inFlight.decrementAndGet();
     }
   }
 
+  /** What a failed call on one shard answers: the query's fault (INVALID_ARGUMENT, FAILED_PRECONDITION) or the node's. */
+  private Status status(Exception e, int shardNumber) {
+    return switch (e) {
+      case ParseException p -> Status.INVALID_ARGUMENT.withDescription("invalid query syntax: " + p.getMessage());
+      case ModelMismatchException m -> Status.FAILED_PRECONDITION.withDescription(m.getMessage());
+      case IndexSearcher.TooManyClauses t -> Status.INVALID_ARGUMENT.withDescription("the query has more terms than "
+          + "the limit of " + IndexSearcher.getMaxClauseCount() + " distinct terms (after analysis and expansion): "
+          + "shorten it");
+      case IllegalArgumentException i -> Status.INVALID_ARGUMENT.withDescription(i.getMessage());
+      default -> Status.INTERNAL.withDescription("shard " + shardNumber + " on " + nodeId + ": " + e).withCause(e);
+    };
+  }
+
   @Override
   public void search(ShardSearchRequest request, StreamObserver<ShardSearchResponse> response) {
-    boolean deep = request.getHydrateTop() > HEAVY_HITS
-        || request.getLegsList().stream().anyMatch(l -> l.getK() > HEAVY_HITS);
-    lane(deep, () -> serve(request.getShard(), response, searchSeconds, shard -> shard.search(request)));
+    lane(deep(request), () -> serve(request.getShard(), response, searchSeconds, shard -> shard.search(request)));
+  }
+
+  private static boolean deep(ShardSearchRequest request) {
+    return request.getHydrateTop() > HEAVY_HITS || request.getLegsList().stream().anyMatch(l -> l.getK() > HEAVY_HITS);
+  }
+
+  @Override
+  public void searchShards(NodeSearchRequest request, StreamObserver<NodeSearchResponse> response) {
+    lane(deep(request.getRequest()), () -> {
+      if (response instanceof ServerCallStreamObserver<NodeSearchResponse> call && call.isCancelled()) {
+        cancelled.inc();
+        return;
+      }
+      Span.current().setAttribute(NODE, nodeId);
+      inFlight.incrementAndGet();
+      try {
+        response.onNext(new NodeSearch(request, nodeId, shards, searchSeconds, this::status).run());
+        response.onCompleted();
+      } finally {
+        inFlight.decrementAndGet();
+      }
+    });
   }
 
   /** Runs heavy work on the heavy lane, in the call's gRPC and trace contexts; the rest right here. */
@@ -170,7 +193,10 @@ public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBas
   }
 
   private RuntimeException notHosted(int shard) {
-    return Status.UNAVAILABLE.withDescription("shard " + shard + " is not hosted on node " + nodeId)
-        .asRuntimeException();
+    return notHosted(nodeId, shard).asRuntimeException();
+  }
+
+  static Status notHosted(String nodeId, int shard) {
+    return Status.UNAVAILABLE.withDescription("shard " + shard + " is not hosted on node " + nodeId);
   }
 }

@@ -1,0 +1,176 @@
+package dev.shoal.indexnode.internal;
+
+import dev.shoal.indexnode.shard.ShardStore;
+import dev.shoal.internal.CorpusStatisticsSum;
+import dev.shoal.internal.v1.CorpusStatistics;
+import dev.shoal.internal.v1.Leg;
+import dev.shoal.internal.v1.LexicalLeg;
+import dev.shoal.internal.v1.NodeSearchRequest;
+import dev.shoal.internal.v1.NodeSearchResponse;
+import dev.shoal.internal.v1.ShardFailure;
+import dev.shoal.internal.v1.ShardHit;
+import dev.shoal.internal.v1.ShardSearchRequest;
+import dev.shoal.internal.v1.ShardSearchResponse;
+import dev.shoal.internal.v1.StatisticsRequest;
+import dev.shoal.server.Metrics;
+import io.grpc.Status;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.IntFunction;
+import org.apache.lucene.queryparser.classic.ParseException;
+
+/**
+ * One {@code SearchShards} call: the first phase on each shard asked, one after another on the
+ * calling thread (the node's other calls keep its other cores busy, as a Lucene searcher without
+ * an executor searches its segments). Each shard answers or fails on its own. With
+ * {@code sum_statistics} the shards' corpus statistics are read and summed first, so every shard
+ * scores BM25 as one index over all of them would; if any shard cannot be read, each scores by
+ * its own and the response says so. The documents hydrated are the best {@code hydrate_top} of
+ * the first leg over all the shards (ordered as the query service merges: score, then id), not
+ * that many per shard, so a page of k costs k document loads and snippets, not k per shard.
+ * Not thread-safe: one per call.
+ */
+final class NodeSearch {
+
+  /** How a failure on one shard becomes its status (as its own Search call would answer). */
+  interface Failures {
+    Status of(Exception e, int shard);
+  }
+
+  private final NodeSearchRequest request;
+  private final IntFunction<ShardStore> stores;
+  private final Metrics.Histogram searchSeconds;
+  private final Failures failures;
+  private final String nodeId;
+
+  NodeSearch(NodeSearchRequest request, String nodeId, IntFunction<ShardStore> stores,
+             Metrics.Histogram searchSeconds, Failures failures) {
+    this.request = request;
+    this.nodeId = nodeId;
+    this.stores = stores;
+    this.searchSeconds = searchSeconds;
+    this.failures = failures;
+  }
+
+  NodeSearchResponse run() {
+    NodeSearchResponse.Builder out = NodeSearchResponse.newBuilder();
+    Map<Integer, ShardStore> held = new LinkedHashMap<>();
+    try {
+      for (int s : request.getShardsList()) {
+        ShardStore store = held.containsKey(s) ? null : stores.apply(s);
+        if (store != null && store.tryAcquire()) {
+          held.put(s, store);
+        } else if (!held.containsKey(s)) {
+          out.addFailures(failure(s, ShardSearchService.notHosted(nodeId, s)));
+        }
+      }
+      ShardSearchRequest template = request.getRequest().toBuilder().setHydrateTop(0).build();
+      boolean summed = false;
+      if (request.getSumStatistics() && !template.hasStatistics() && out.getFailuresCount() == 0) {
+        CorpusStatistics sums = sums(held, out);
+        if (sums != null) {
+          template = template.toBuilder().setStatistics(sums).build();
+          summed = true;
+        }
+      }
+      Map<Integer, ShardSearchResponse.Builder> answers = new LinkedHashMap<>();
+      for (Map.Entry<Integer, ShardStore> e : held.entrySet()) {
+        if (out.getFailuresList().stream().anyMatch(f -> f.getShard() == e.getKey())) {
+          continue;
+        }
+        long t0 = System.nanoTime();
+        try {
+          answers.put(e.getKey(), e.getValue().search(template.toBuilder().setShard(e.getKey()).build()).toBuilder());
+          searchSeconds.observe((System.nanoTime() - t0) / 1e9);
+        } catch (IOException | ParseException | RuntimeException x) {
+          out.addFailures(failure(e.getKey(), failures.of(x, e.getKey())));
+        }
+      }
+      hydrateBest(answers, held, out);
+      answers.values().forEach(out::addAnswers);
+      return out.setStatisticsSummed(summed && out.getFailuresCount() == 0).build();
+    } finally {
+      held.values().forEach(ShardStore::release);
+    }
+  }
+
+  /** The held shards' statistics summed, or null (with the failing shard's reason in {@code out}) when one fails. */
+  private CorpusStatistics sums(Map<Integer, ShardStore> held, NodeSearchResponse.Builder out) {
+    List<LexicalLeg> legs = request.getRequest().getLegsList().stream().filter(Leg::hasLexical).map(Leg::getLexical)
+        .toList();
+    if (legs.isEmpty()) {
+      return null;
+    }
+    List<CorpusStatistics> parts = new ArrayList<>(held.size());
+    for (Map.Entry<Integer, ShardStore> e : held.entrySet()) {
+      try {
+        parts.add(e.getValue().statistics(StatisticsRequest.newBuilder().setShard(e.getKey()).addAllLegs(legs).build()));
+      } catch (IOException | ParseException | RuntimeException x) {
+        out.addFailures(failure(e.getKey(), failures.of(x, e.getKey())));
+        return null;
+      }
+    }
+    return CorpusStatisticsSum.of(parts);
+  }
+
+  private record Ranked(int shard, ShardHit.Builder hit, double score) {
+  }
+
+  /** Titles, snippets and fields for the best {@code hydrate_top} hits of the first leg over all answers. */
+  private void hydrateBest(Map<Integer, ShardSearchResponse.Builder> answers, Map<Integer, ShardStore> held,
+                           NodeSearchResponse.Builder out) {
+    ShardSearchRequest r = request.getRequest();
+    if (r.getHydrateTop() <= 0 || r.getLegsCount() == 0) {
+      return;
+    }
+    String leg = r.getLegs(0).getName();
+    List<Ranked> ranked = new ArrayList<>();
+    answers.forEach((shard, a) -> {
+      for (ShardHit.Builder h : a.getHitsBuilderList()) {
+        if (h.containsSignals(leg)) {
+          ranked.add(new Ranked(shard, h, h.getSignalsOrThrow(leg)));
+        }
+      }
+    });
+    ranked.sort(Comparator.comparingDouble(Ranked::score).reversed().thenComparing(x -> x.hit().getId()));
+    Map<Integer, List<String>> toLoad = new LinkedHashMap<>();
+    for (Ranked x : ranked.subList(0, Math.min(r.getHydrateTop(), ranked.size()))) {
+      toLoad.computeIfAbsent(x.shard(), k -> new ArrayList<>()).add(x.hit().getId());
+    }
+    for (Map.Entry<Integer, List<String>> e : toLoad.entrySet()) {
+      int shard = e.getKey();
+      Map<String, ShardHit> loaded = new HashMap<>();
+      try {
+        for (ShardHit h : held.get(shard).hydrate(e.getValue(), r.getHighlight(), r.getFieldsList(), true, true,
+            false)) {
+          loaded.put(h.getId(), h);
+        }
+      } catch (IOException | RuntimeException x) {
+        answers.remove(shard);
+        out.addFailures(failure(shard, failures.of(x, shard)));
+        continue;
+      }
+      ShardSearchResponse.Builder a = answers.get(shard);
+      List<ShardHit> hits = new ArrayList<>(a.getHitsCount());
+      for (ShardHit.Builder h : a.getHitsBuilderList()) {
+        ShardHit d = loaded.get(h.getId());
+        if (d != null) {
+          hits.add(h.mergeFrom(d).setHydrated(true).build());
+        } else if (!e.getValue().contains(h.getId())) {
+          hits.add(h.build());
+        } // else deleted after the searcher was opened
+      }
+      a.clearHits().addAllHits(hits);
+    }
+  }
+
+  private static ShardFailure failure(int shard, Status status) {
+    return ShardFailure.newBuilder().setShard(shard).setCode(status.getCode().value())
+        .setDescription(status.getDescription() == null ? status.getCode().name() : status.getDescription()).build();
+  }
+}

@@ -1,0 +1,185 @@
+package dev.shoal.indexnode.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.shoal.api.v1.Document;
+import dev.shoal.api.v1.Operation;
+import dev.shoal.api.v1.QuerySyntax;
+import dev.shoal.indexnode.shard.ShardStore;
+import dev.shoal.internal.CorpusStatisticsSum;
+import dev.shoal.internal.v1.CorpusStatistics;
+import dev.shoal.internal.v1.EnrichedDocument;
+import dev.shoal.internal.v1.Leg;
+import dev.shoal.internal.v1.LexicalLeg;
+import dev.shoal.internal.v1.NodeSearchRequest;
+import dev.shoal.internal.v1.NodeSearchResponse;
+import dev.shoal.internal.v1.ShardFailure;
+import dev.shoal.internal.v1.ShardHit;
+import dev.shoal.internal.v1.ShardSearchRequest;
+import dev.shoal.internal.v1.ShardSearchResponse;
+import dev.shoal.internal.v1.StatisticsRequest;
+import dev.shoal.server.Metrics;
+import io.grpc.Status;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code SearchShards} over two real shards whose term statistics differ ("vitamin" is common in
+ * shard 0 and rare in shard 1), against what the query service would get from one {@code
+ * Statistics} and one {@code Search} call per shard.
+ */
+class NodeSearchTest {
+
+  @TempDir
+  Path dir;
+  private final Map<Integer, ShardStore> stores = new HashMap<>();
+  private ShardSearchService service;
+
+  @BeforeEach
+  void shards() throws Exception {
+    for (int shard = 0; shard < 2; shard++) {
+      ShardStore s = new ShardStore(shard, dir.resolve("shard-" + shard));
+      List<ShardStore.Record> rs = new ArrayList<>();
+      for (int i = 0; i < 40; i++) {
+        String text = shard == 0 ? "vitamin d and bone density, study " + i
+            : (i % 8 == 0 ? "vitamin intake " : "calcium intake ") + "and bone growth in children, cohort " + i;
+        rs.add(ShardStore.Record.of(i, EnrichedDocument.newBuilder().setOp(Operation.UPSERT).setSourceOffset(i)
+            .setDocument(Document.newBuilder().setId("s" + shard + "-d" + i).setTitle("title " + shard + "/" + i)
+                .setText(text)).build()));
+      }
+      s.apply(rs, rs.size());
+      s.refresh();
+      stores.put(shard, s);
+    }
+    service = new ShardSearchService("n1", stores::get, new AtomicInteger(), new Metrics());
+  }
+
+  @AfterEach
+  void close() throws Exception {
+    service.close();
+    for (ShardStore s : stores.values()) {
+      s.close();
+    }
+  }
+
+  private static ShardSearchRequest query(String text, int hydrateTop) {
+    return ShardSearchRequest.newBuilder().setHydrateTop(hydrateTop).setHighlight(text)
+        .addLegs(Leg.newBuilder().setName("bm25").setK(20).setLexical(LexicalLeg.newBuilder().setText(text)))
+        .build();
+  }
+
+  private NodeSearchResponse searchShards(ShardSearchRequest q, boolean sum, int... shards) {
+    NodeSearchRequest.Builder r = NodeSearchRequest.newBuilder().setRequest(q).setSumStatistics(sum);
+    for (int s : shards) {
+      r.addShards(s);
+    }
+    ShardSearchServiceTest.Answer<NodeSearchResponse> a = new ShardSearchServiceTest.Answer<>();
+    service.searchShards(r.build(), a);
+    return (NodeSearchResponse) a.got.get();
+  }
+
+  private ShardSearchResponse search(ShardSearchRequest q) {
+    ShardSearchServiceTest.Answer<ShardSearchResponse> a = new ShardSearchServiceTest.Answer<>();
+    service.search(q, a);
+    return (ShardSearchResponse) a.got.get();
+  }
+
+  /** shard → (id → bm25 score) */
+  private static Map<Integer, Map<String, Double>> scores(List<ShardSearchResponse> answers) {
+    Map<Integer, Map<String, Double>> out = new TreeMap<>();
+    for (ShardSearchResponse a : answers) {
+      Map<String, Double> m = new TreeMap<>();
+      a.getHitsList().forEach(h -> m.put(h.getId(), h.getSignalsOrThrow("bm25")));
+      out.put(a.getShard(), m);
+    }
+    return out;
+  }
+
+  /** The round trips the node's own sums replace: Statistics from each shard, added up, then Search with the sums. */
+  private List<ShardSearchResponse> withRoundTrip(ShardSearchRequest q, boolean summed) {
+    List<CorpusStatistics> parts = new ArrayList<>();
+    for (int s = 0; s < 2; s++) {
+      ShardSearchServiceTest.Answer<CorpusStatistics> a = new ShardSearchServiceTest.Answer<>();
+      service.statistics(StatisticsRequest.newBuilder().setShard(s).addLegs(q.getLegs(0).getLexical()).build(), a);
+      parts.add((CorpusStatistics) a.got.get());
+    }
+    List<ShardSearchResponse> out = new ArrayList<>();
+    for (int s = 0; s < 2; s++) {
+      ShardSearchRequest.Builder one = q.toBuilder().setShard(s);
+      if (summed) {
+        one.setStatistics(CorpusStatisticsSum.of(parts));
+      }
+      out.add(search(one.build()));
+    }
+    return out;
+  }
+
+  @Test
+  void theNodesSumsScoreAsTheStatisticsRoundTripDoes() {
+    ShardSearchRequest q = query("vitamin bone", 0);
+    NodeSearchResponse r = searchShards(q, true, 0, 1);
+    assertEquals(0, r.getFailuresCount(), r.getFailuresList().toString());
+    assertTrue(r.getStatisticsSummed());
+    assertEquals(2, r.getAnswersCount());
+    assertTrue(r.getAnswersList().stream().allMatch(a -> a.getHitsCount() == 20), r.toString());
+    assertEquals(scores(withRoundTrip(q, true)), scores(r.getAnswersList()));
+    assertNotEquals(scores(withRoundTrip(q, false)), scores(r.getAnswersList()),
+        "each shard's own statistics score differently, so the comparison above could fail");
+    NodeSearchResponse own = searchShards(q, false, 0, 1);
+    assertFalse(own.getStatisticsSummed());
+    assertEquals(scores(withRoundTrip(q, false)), scores(own.getAnswersList()), "not asked to sum: each by its own");
+  }
+
+  @Test
+  void theNodeHydratesTheBestOfTheFirstLegOverAllItsShards() {
+    NodeSearchResponse r = searchShards(query("vitamin bone", 5), true, 0, 1);
+    List<ShardHit> all = new ArrayList<>();
+    r.getAnswersList().forEach(a -> all.addAll(a.getHitsList()));
+    all.sort(Comparator.<ShardHit>comparingDouble(h -> h.getSignalsOrThrow("bm25")).reversed()
+        .thenComparing(ShardHit::getId));
+    assertEquals(40, all.size());
+    for (int i = 0; i < all.size(); i++) {
+      ShardHit h = all.get(i);
+      assertEquals(i < 5, h.getHydrated(), i + ": " + h);
+      assertEquals(i < 5, !h.getTitle().isEmpty(), i + ": " + h);
+    }
+    assertTrue(all.subList(0, 5).stream().allMatch(h -> !h.getSnippet().isEmpty()));
+  }
+
+  @Test
+  void aShardTheNodeDoesNotHostFailsAloneAndTheOthersScoreByTheirOwn() {
+    ShardSearchRequest q = query("vitamin bone", 3);
+    NodeSearchResponse r = searchShards(q, true, 0, 1, 7);
+    assertEquals(List.of(7), r.getFailuresList().stream().map(ShardFailure::getShard).toList());
+    assertEquals(Status.Code.UNAVAILABLE.value(), r.getFailures(0).getCode());
+    assertTrue(r.getFailures(0).getDescription().contains("not hosted"), r.getFailures(0).getDescription());
+    assertFalse(r.getStatisticsSummed(), "two shards' sums are not the corpus's");
+    assertEquals(scores(withRoundTrip(q, false)), scores(r.getAnswersList()));
+  }
+
+  @Test
+  void invalidSyntaxFailsEveryShardWithInvalidArgument() {
+    ShardSearchRequest q = ShardSearchRequest.newBuilder().addLegs(Leg.newBuilder().setName("bm25").setK(10)
+        .setLexical(LexicalLeg.newBuilder().setText("vitamin AND (bone").setSyntax(QuerySyntax.LUCENE))).build();
+    NodeSearchResponse r = searchShards(q, true, 0, 1);
+    assertEquals(0, r.getAnswersCount());
+    assertEquals(List.of(0, 1), r.getFailuresList().stream().map(ShardFailure::getShard).sorted().toList());
+    for (ShardFailure f : r.getFailuresList()) {
+      assertEquals(Status.Code.INVALID_ARGUMENT.value(), f.getCode(), f.toString());
+      assertTrue(f.getDescription().contains("syntax"), f.getDescription());
+    }
+  }
+}
