@@ -80,7 +80,9 @@ class BatchingEncoderTest {
         String text = "arrives while busy " + i;
         later.add(pool.submit(() -> batcher.embed(List.of(text), Encoder.Kind.QUERY)));
       }
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       while (batcher.queued() < 5) {
+        assertTrue(System.nanoTime() < until, "5 calls queue behind the busy backend: " + batcher.queued());
         Thread.sleep(1);
       }
       release.countDown();
@@ -149,10 +151,12 @@ class BatchingEncoderTest {
 
   @Test
   void aCallWaitsNoLongerThanItsDeadlineWhileTheBackendIsBusy() throws Exception {
+    CountDownLatch entered = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
     Encoder slow = new CountingEncoder(new OnnxEncoder(ModelSpec.ALL_MINILM_L6_V2, 1, 16)) {
       @Override
       public float[][] embed(List<String> t, Kind kind) {
+        entered.countDown();
         try {
           release.await();
         } catch (InterruptedException e) {
@@ -164,6 +168,9 @@ class BatchingEncoderTest {
     try (BatchingEncoder batcher = new BatchingEncoder(slow, 1, 0)) {
       ExecutorService pool = Executors.newSingleThreadExecutor();
       Future<float[][]> blocking = pool.submit(() -> batcher.embed(List.of("holds the backend"), Encoder.Kind.QUERY));
+      // the backend must be busy before the timed call: were the timed call first, it would find
+      // the model idle and run itself (then block on the latch nobody releases)
+      assertTrue(entered.await(30, TimeUnit.SECONDS), "the first call reached the backend");
       long start = System.nanoTime();
       assertThrows(Encoder.DeadlineExpiredException.class,
           () -> batcher.embed(List.of("waits"), Encoder.Kind.QUERY, System.nanoTime() + 200_000_000L));
