@@ -28,6 +28,8 @@ import dev.shoal.internal.v1.CorpusStatistics;
 import dev.shoal.internal.v1.EnrichedDocument;
 import dev.shoal.internal.v1.HydrateRequest;
 import dev.shoal.internal.v1.HydrateResponse;
+import dev.shoal.internal.v1.NodeSearchRequest;
+import dev.shoal.internal.v1.NodeSearchResponse;
 import dev.shoal.internal.v1.RankerGrpc;
 import dev.shoal.internal.v1.Replica;
 import dev.shoal.internal.v1.ShardAssignment;
@@ -95,6 +97,8 @@ class QueryPathIT {
   static GrpcServer node;
   static GrpcServer hydrateFails;
   static GrpcServer statisticsFail;
+  static GrpcServer searchFails;
+  static final AtomicInteger searchesRefused = new AtomicInteger();
   static SystemScheduler scheduler;
   static final List<ManagedChannel> channels = new ArrayList<>();
   static final List<AutoCloseable> routers = new ArrayList<>();
@@ -169,6 +173,30 @@ class QueryPathIT {
         real.hydrate(request, response);
       }
     }).start();
+    // fault injected on purpose: the first phase fails (both calls), everything else answers
+    searchFails = GrpcServer.forAddress("127.0.0.1", 0).service(new ShardSearchGrpc.ShardSearchImplBase() {
+      @Override
+      public void search(ShardSearchRequest request, StreamObserver<ShardSearchResponse> response) {
+        searchesRefused.incrementAndGet();
+        response.onError(Status.UNAVAILABLE.withDescription("injected").asRuntimeException());
+      }
+
+      @Override
+      public void searchShards(NodeSearchRequest request, StreamObserver<NodeSearchResponse> response) {
+        searchesRefused.incrementAndGet();
+        response.onError(Status.UNAVAILABLE.withDescription("injected").asRuntimeException());
+      }
+
+      @Override
+      public void statistics(StatisticsRequest request, StreamObserver<CorpusStatistics> response) {
+        real.statistics(request, response);
+      }
+
+      @Override
+      public void hydrate(HydrateRequest request, StreamObserver<HydrateResponse> response) {
+        real.hydrate(request, response);
+      }
+    }).start();
     scheduler = new SystemScheduler("query-path-it");
     http = new HttpGateway("127.0.0.1", 0, healthy(), 1 << 20, HTTP_THREADS, new Metrics()).start();
   }
@@ -182,7 +210,8 @@ class QueryPathIT {
       c.close();
     }
     channels.forEach(ManagedChannel::shutdownNow);
-    for (AutoCloseable c : new AutoCloseable[] {scheduler, node, hydrateFails, statisticsFail, ranker, otherModelRanker}) {
+    for (AutoCloseable c : new AutoCloseable[] {scheduler, node, hydrateFails, statisticsFail, searchFails, ranker,
+        otherModelRanker}) {
       if (c != null) {
         c.close();
       }
@@ -284,6 +313,26 @@ class QueryPathIT {
     assertFalse(own.getPartial(), "every document is there; only the statistics are each shard's own");
     assertEquals(onNode.getHitsCount(), own.getHitsCount());
     assertNotEquals(scored(onNode), scored(own), "per-shard statistics score differently");
+  }
+
+  /**
+   * ClusterIT found it: every shard's first replica on one node that fails, a second replica on
+   * another. The shards fail over one by one, and the retries must carry the summed statistics,
+   * so a document scores as it does when the first node answers (it did not when that node was
+   * left to sum them: the retries scored by each shard's own).
+   */
+  @Test
+  void shardsThatFailOverToTheirOtherReplicaScoreWithTheSameSums() throws Exception {
+    SearchRequest.Builder q = SearchRequest.newBuilder().setQuery("vitamin D deficiency and bone density")
+        .setProfile(RankProfile.BM25).setTopK(10);
+    SearchResponse healthy = search(healthy(), q);
+    int refusedBefore = searchesRefused.get();
+    SearchResponse failedOver = search(pipeline(Map.of(0, List.of(searchFails.address(), node.address()),
+        1, List.of(searchFails.address(), node.address())), (a, s) -> ReplicaTier.SERVING, ranker), q);
+    assertTrue(searchesRefused.get() > refusedBefore, "the first replica was asked and failed");
+    assertFalse(failedOver.getPartial(), failedOver.getShardNoticesList().toString());
+    assertFalse(stages(failedOver).contains("statistics_skipped"), stages(failedOver).toString());
+    assertEquals(scored(healthy), scored(failedOver), "the same scores whichever replica answered");
   }
 
   private static List<String> scored(SearchResponse r) {

@@ -16,7 +16,12 @@ import dev.shoal.internal.v1.ShardFailure;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
 import dev.shoal.internal.v1.StatisticsRequest;
+import dev.shoal.server.trace.Tracing;
 import io.grpc.Status;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.Scope;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -43,12 +48,16 @@ import java.util.Set;
  */
 final class NodeBatch implements ShardClient {
 
+  private static final AttributeKey<List<Long>> SHARDS = AttributeKey.longArrayKey("shoal.shards");
+  private static final AttributeKey<String> REPLICA = AttributeKey.stringKey("shoal.replica");
+
   private record Held(ShardSearchRequest request, SettableFuture<ShardSearchResponse> reply) {
   }
 
   private final ShardClient client;
   private final int shards;
   private final boolean sumOnNode;
+  private final int window;
   private final Map<String, List<Held>> groups = new LinkedHashMap<>();
   private final Set<ShardSearchResponse> summed = Collections.synchronizedSet(
       Collections.newSetFromMap(new IdentityHashMap<>()));
@@ -57,11 +66,14 @@ final class NodeBatch implements ShardClient {
   /**
    * @param shards    the index's shard count
    * @param sumOnNode ask a node that gets every shard to sum their statistics itself
+   * @param window    where the page ends (offset + top k): a node asked to hydrate hits hydrates
+   *                  the share of the page its shards hold ({@link SearchPipeline#hydrateTop})
    */
-  NodeBatch(ShardClient client, int shards, boolean sumOnNode) {
+  NodeBatch(ShardClient client, int shards, boolean sumOnNode, int window) {
     this.client = client;
     this.shards = shards;
     this.sumOnNode = sumOnNode;
+    this.window = window;
   }
 
   @Override
@@ -102,7 +114,16 @@ final class NodeBatch implements ShardClient {
     NodeSearchRequest.Builder request = NodeSearchRequest.newBuilder()
         .setRequest(held.getFirst().request().toBuilder().clearShard()).setSumStatistics(sum);
     held.forEach(h -> request.addShards(h.request().getShard()));
-    ListenableFuture<NodeSearchResponse> call = client.searchShards(address, request.build(), deadlineNanos);
+    if (held.getFirst().request().getHydrateTop() > 0) {
+      // the node picks its best over all its shards: their share of the page, not one shard's
+      request.setHydrateTop(SearchPipeline.hydrateTop(window, held.size(), shards));
+    }
+    ListenableFuture<NodeSearchResponse> call;
+    // the call's client span names the node and the shards it carries, as a Search names its one
+    try (Scope ignored = Tracing.withCallAttributes(Context.current(), Attributes.of(SHARDS,
+        request.getShardsList().stream().map(Integer::longValue).toList(), REPLICA, address)).makeCurrent()) {
+      call = client.searchShards(address, request.build(), deadlineNanos);
+    }
     Runnable cancelWhenAllAre = () -> {
       if (held.stream().allMatch(h -> h.reply().isCancelled())) {
         call.cancel(true);

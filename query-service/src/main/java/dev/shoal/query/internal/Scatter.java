@@ -65,15 +65,17 @@ final class Scatter {
    * @param request   the request for shard 0; each shard gets a copy with its own number
    * @param routes    from {@link #routes}
    * @param sumOnNode the request has no statistics, and the node that gets every shard sums them
+   * @param window    where the page ends (offset + top k): a node answering for several shards
+   *                  hydrates its share of it
    * @throws StatusException INVALID_ARGUMENT when a shard refused the query itself
    */
-  Result run(ShardSearchRequest request, List<List<Replica>> routes, boolean sumOnNode, long deadlineNanos)
-      throws StatusException {
+  Result run(ShardSearchRequest request, List<List<Replica>> routes, boolean sumOnNode, int window,
+             long deadlineNanos) throws StatusException {
     int shards = routes.size();
     List<HedgedCall> calls = new ArrayList<>(shards);
     List<CompletableFuture<HedgedCall.Answer>> pending = new ArrayList<>(shards);
     List<ShardNotice> notices = new ArrayList<>();
-    NodeBatch batch = new NodeBatch(client, shards, sumOnNode);
+    NodeBatch batch = new NodeBatch(client, shards, sumOnNode, window);
     for (int s = 0; s < shards; s++) {
       List<Replica> replicas = routes.get(s);
       if (replicas.isEmpty()) {

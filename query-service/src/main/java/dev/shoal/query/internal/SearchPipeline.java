@@ -196,7 +196,7 @@ final class SearchPipeline {
     } else if (corpus.skipped()) {
       timings.stage("statistics_skipped");
     }
-    Scatter.Result first = scatter.run(request, routes, corpus.onNode(), deadline);
+    Scatter.Result first = scatter.run(request, routes, corpus.onNode(), window, deadline);
     timings.stage("retrieve");
     if (first.ownStatistics()) {
       timings.stage("statistics_skipped"); // some shard scored by its own: say so, as when the round trip fails
@@ -336,10 +336,18 @@ final class SearchPipeline {
       b.addAllScorers(plan.rescorer().shardScorers(query));
     }
     if (asked.singleList() && window <= SPECULATIVE_PAGE_MAX) {
-      b.setHydrateTop(Math.min(window, (window + shards - 1) / shards + 2)).addAllFields(r.getFieldsList())
-          .setHighlight(r.getQuery());
+      b.setHydrateTop(hydrateTop(window, 1, shards)).addAllFields(r.getFieldsList()).setHighlight(r.getQuery());
     }
     return b.build();
+  }
+
+  /**
+   * How many of their best hits {@code shardsInCall} shards answering one call hydrate for a page
+   * ending at {@code window}: their fair share of it plus two, at most the page. One shard of four
+   * and a 10-hit page: 5; a node answering for all four: 10, the whole page.
+   */
+  static int hydrateTop(int window, int shardsInCall, int shards) {
+    return Math.min(window, (window * shardsInCall + shards - 1) / shards + 2);
   }
 
   private static String profileLabel(SearchRequest r) {

@@ -23,8 +23,11 @@ import java.util.concurrent.TimeoutException;
  * replica, the next replica if that one fails. It may take a quarter of the time left; if a shard
  * has not answered by then, the search goes on with no sums and every shard scores by its own
  * statistics (the ranking a per-shard engine gives), which the stage timings show as
- * {@code statistics_skipped}. When the first replica of every shard is one node, there is no
- * round trip: that node sums its shards' statistics itself within the search ({@link NodeBatch}).
+ * {@code statistics_skipped}. When one node is the only replica of every shard (a single-node
+ * cluster), there is no round trip: that node sums its shards' statistics itself within the
+ * search ({@link NodeBatch}). Not when a shard has another replica, even if every shard's first
+ * choice is one node: a hedge or a retry on the other replica would carry no sums, and that
+ * shard's scores, so the ranking, would change with which replica answered.
  * Thread-safe; one call per query.
  */
 final class StatisticsPhase {
@@ -50,7 +53,7 @@ final class StatisticsPhase {
 
   /**
    * The summed statistics for the request's lexical legs; not needed with none or one shard; on
-   * the node when every shard goes first to the same one; skipped when a shard failed.
+   * the node when it is every shard's only replica; skipped when a shard failed.
    *
    * @param routes each shard's replicas in the order the search tries them
    */
@@ -60,8 +63,10 @@ final class StatisticsPhase {
     if (legs.isEmpty() || shards < 2) {
       return Outcome.NOT_NEEDED; // one shard's own statistics are the corpus's
     }
-    if (routes.stream().allMatch(r -> !r.isEmpty()
+    if (routes.stream().allMatch(r -> r.size() == 1
         && r.getFirst().getAddress().equals(routes.getFirst().getFirst().getAddress()))) {
+      // one node is every shard's only replica: nothing can hedge or retry elsewhere without the
+      // sums, so the node may add them up inside the search
       return Outcome.ON_NODE;
     }
     long now = clock.nanoTime();

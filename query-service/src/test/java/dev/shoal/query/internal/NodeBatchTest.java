@@ -42,7 +42,7 @@ class NodeBatchTest {
 
   @Test
   void theShardsOfOneNodeGoAsOneCallAndEachCompletesOnItsOwn() throws Exception {
-    NodeBatch batch = new NodeBatch(client, 4, true);
+    NodeBatch batch = new NodeBatch(client, 4, true, 10);
     List<ListenableFuture<ShardSearchResponse>> replies = new ArrayList<>();
     for (int s = 0; s < 4; s++) {
       replies.add(batch.search("a:1", query.toBuilder().setShard(s).build(), Long.MAX_VALUE));
@@ -54,7 +54,7 @@ class NodeBatchTest {
     HedgedCallTest.HeldCalls.NodeCall call = client.nodeCalls.getFirst();
     assertEquals(List.of(0, 1, 2, 3), call.request().getShardsList());
     assertTrue(call.request().getSumStatistics(), "the call carries every shard: the node can sum");
-    assertEquals(10, call.request().getRequest().getHydrateTop());
+    assertEquals(10, call.request().getHydrateTop(), "a node holding every shard hydrates the whole page");
     call.reply().set(NodeSearchResponse.newBuilder().addAnswers(answer(3)).addAnswers(answer(0)).addAnswers(answer(1))
         .addFailures(ShardFailure.newBuilder().setShard(2).setCode(Status.Code.UNAVAILABLE.value())
             .setDescription("shard 2 is not hosted on node n1"))
@@ -70,7 +70,7 @@ class NodeBatchTest {
 
   @Test
   void answersScoredWithTheNodesSumsAreKnownAsSuch() throws Exception {
-    NodeBatch batch = new NodeBatch(client, 2, true);
+    NodeBatch batch = new NodeBatch(client, 2, true, 10);
     ListenableFuture<ShardSearchResponse> r0 = batch.search("a:1", query.toBuilder().setShard(0).build(), 1);
     ListenableFuture<ShardSearchResponse> r1 = batch.search("a:1", query.toBuilder().setShard(1).build(), 1);
     batch.flush(1);
@@ -82,7 +82,7 @@ class NodeBatchTest {
 
   @Test
   void eachNodeGetsItsOwnCallAndOnlyANodeWithEveryShardSums() {
-    NodeBatch batch = new NodeBatch(client, 3, true);
+    NodeBatch batch = new NodeBatch(client, 3, true, 10);
     batch.search("a:1", query.toBuilder().setShard(0).build(), 1);
     batch.search("b:1", query.toBuilder().setShard(1).build(), 1);
     batch.search("a:1", query.toBuilder().setShard(2).build(), 1);
@@ -91,14 +91,34 @@ class NodeBatchTest {
     assertEquals("a:1", client.nodeCalls.getFirst().address());
     assertEquals(List.of(0, 2), client.nodeCalls.getFirst().request().getShardsList());
     assertFalse(client.nodeCalls.getFirst().request().getSumStatistics(), "two of three shards' sums are not the corpus's");
+    assertEquals(9, client.nodeCalls.getFirst().request().getHydrateTop(), "two thirds of a 10-hit page, plus two");
     assertEquals(List.of("b:1"), client.addresses(), "a node with one shard gets a plain Search");
     batch.search("c:1", query.toBuilder().setShard(1).build(), 1);
     assertEquals(List.of("b:1", "c:1"), client.addresses(), "after the flush (a hedge, a retry) straight to the node");
   }
 
   @Test
+  void aRequestThatHydratesNothingAsksTheNodeForNothing() {
+    NodeBatch batch = new NodeBatch(client, 2, true, 10);
+    ShardSearchRequest idsOnly = ShardSearchRequest.getDefaultInstance();
+    batch.search("a:1", idsOnly.toBuilder().setShard(0).build(), 1);
+    batch.search("a:1", idsOnly.toBuilder().setShard(1).build(), 1);
+    batch.flush(1);
+    assertEquals(0, client.nodeCalls.getFirst().request().getHydrateTop());
+  }
+
+  @Test
+  void theHydratedShareGrowsWithTheShardsOfTheCall() {
+    assertEquals(5, SearchPipeline.hydrateTop(10, 1, 4));
+    assertEquals(7, SearchPipeline.hydrateTop(10, 2, 4));
+    assertEquals(10, SearchPipeline.hydrateTop(10, 4, 4));
+    assertEquals(3, SearchPipeline.hydrateTop(3, 1, 16), "never more than the page");
+    assertEquals(3, SearchPipeline.hydrateTop(10, 1, 16));
+  }
+
+  @Test
   void aNodesCallIsCancelledOnlyWhenEveryShardOfItIs() {
-    NodeBatch batch = new NodeBatch(client, 2, false);
+    NodeBatch batch = new NodeBatch(client, 2, false, 10);
     ListenableFuture<ShardSearchResponse> r0 = batch.search("a:1", query.toBuilder().setShard(0).build(), 1);
     ListenableFuture<ShardSearchResponse> r1 = batch.search("a:1", query.toBuilder().setShard(1).build(), 1);
     batch.flush(1);
@@ -110,7 +130,7 @@ class NodeBatchTest {
 
   @Test
   void aNodeThatDoesNotKnowSearchShardsIsAskedShardByShard() throws Exception {
-    NodeBatch batch = new NodeBatch(client, 2, true);
+    NodeBatch batch = new NodeBatch(client, 2, true, 10);
     ListenableFuture<ShardSearchResponse> r0 = batch.search("a:1", query.toBuilder().setShard(0).build(), 1);
     ListenableFuture<ShardSearchResponse> r1 = batch.search("a:1", query.toBuilder().setShard(1).build(), 1);
     batch.flush(1);
@@ -130,7 +150,7 @@ class NodeBatchTest {
     ShardRouter router = new ShardRouter();
     List<Replica> replicas = List.of(Replica.newBuilder().setAddress("a:1").build(),
         Replica.newBuilder().setAddress("b:1").build());
-    NodeBatch batch = new NodeBatch(client, 2, true);
+    NodeBatch batch = new NodeBatch(client, 2, true, 10);
     long deadline = clock.nanoTime() + TimeUnit.SECONDS.toNanos(1);
     List<CompletableFuture<HedgedCall.Answer>> answers = new ArrayList<>();
     for (int s = 0; s < 2; s++) {

@@ -31,7 +31,7 @@ import org.apache.lucene.queryparser.classic.ParseException;
  * {@code sum_statistics} the shards' corpus statistics are read and summed first, so every shard
  * scores BM25 as one index over all of them would; if any shard cannot be read, each scores by
  * its own and the response says so. The documents hydrated are the best {@code hydrate_top} of
- * the first leg over all the shards (ordered as the query service merges: score, then id), not
+ * the first leg (the node request's, else the shard request's) over all the shards (ordered as the query service merges: score, then id), not
  * that many per shard, so a page of k costs k document loads and snippets, not k per shard.
  * Not thread-safe: one per call.
  */
@@ -125,7 +125,8 @@ final class NodeSearch {
   private void hydrateBest(Map<Integer, ShardSearchResponse.Builder> answers, Map<Integer, ShardStore> held,
                            NodeSearchResponse.Builder out) {
     ShardSearchRequest r = request.getRequest();
-    if (r.getHydrateTop() <= 0 || r.getLegsCount() == 0) {
+    int top = request.getHydrateTop() > 0 ? request.getHydrateTop() : r.getHydrateTop();
+    if (top <= 0 || r.getLegsCount() == 0) {
       return;
     }
     String leg = r.getLegs(0).getName();
@@ -139,7 +140,7 @@ final class NodeSearch {
     });
     ranked.sort(Comparator.comparingDouble(Ranked::score).reversed().thenComparing(x -> x.hit().getId()));
     Map<Integer, List<String>> toLoad = new LinkedHashMap<>();
-    for (Ranked x : ranked.subList(0, Math.min(r.getHydrateTop(), ranked.size()))) {
+    for (Ranked x : ranked.subList(0, Math.min(top, ranked.size()))) {
       toLoad.computeIfAbsent(x.shard(), k -> new ArrayList<>()).add(x.hit().getId());
     }
     for (Map.Entry<Integer, List<String>> e : toLoad.entrySet()) {

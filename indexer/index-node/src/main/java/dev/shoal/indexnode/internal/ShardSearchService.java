@@ -52,6 +52,7 @@ public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBas
 
   private static final AttributeKey<String> NODE = AttributeKey.stringKey("shoal.node");
   private static final AttributeKey<Long> SHARD = AttributeKey.longKey("shoal.shard");
+  private static final AttributeKey<java.util.List<Long>> SHARDS = AttributeKey.longArrayKey("shoal.shards");
   private final String nodeId;
   private final IntFunction<ShardStore> shards;
   private final AtomicInteger inFlight;
@@ -136,7 +137,8 @@ public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBas
         cancelled.inc();
         return;
       }
-      Span.current().setAttribute(NODE, nodeId);
+      Span.current().setAttribute(NODE, nodeId).setAttribute(SHARDS,
+          request.getShardsList().stream().map(Integer::longValue).toList());
       inFlight.incrementAndGet();
       try {
         response.onNext(new NodeSearch(request, nodeId, shards, searchSeconds, this::status).run());

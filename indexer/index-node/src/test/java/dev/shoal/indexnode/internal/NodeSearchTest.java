@@ -82,7 +82,10 @@ class NodeSearchTest {
   }
 
   private NodeSearchResponse searchShards(ShardSearchRequest q, boolean sum, int... shards) {
-    NodeSearchRequest.Builder r = NodeSearchRequest.newBuilder().setRequest(q).setSumStatistics(sum);
+    return searchShards(NodeSearchRequest.newBuilder().setRequest(q).setSumStatistics(sum), shards);
+  }
+
+  private NodeSearchResponse searchShards(NodeSearchRequest.Builder r, int... shards) {
     for (int s : shards) {
       r.addShards(s);
     }
@@ -157,6 +160,19 @@ class NodeSearchTest {
       assertEquals(i < 5, !h.getTitle().isEmpty(), i + ": " + h);
     }
     assertTrue(all.subList(0, 5).stream().allMatch(h -> !h.getSnippet().isEmpty()));
+  }
+
+  @Test
+  void theNodesOwnHydrateTopCountsOverAllItsShards() {
+    NodeSearchResponse r = searchShards(NodeSearchRequest.newBuilder().setRequest(query("vitamin bone", 3))
+        .setSumStatistics(true).setHydrateTop(12), 0, 1);
+    List<ShardHit> all = new ArrayList<>();
+    r.getAnswersList().forEach(a -> all.addAll(a.getHitsList()));
+    all.sort(Comparator.<ShardHit>comparingDouble(h -> h.getSignalsOrThrow("bm25")).reversed()
+        .thenComparing(ShardHit::getId));
+    for (int i = 0; i < all.size(); i++) {
+      assertEquals(i < 12, all.get(i).getHydrated(), i + ": the node's 12, not the shard request's 3");
+    }
   }
 
   @Test
