@@ -158,6 +158,15 @@ class ClusterIT {
     String standby = managers.keySet().stream().filter(m -> !m.equals(leader)).findFirst().orElseThrow();
     long killedAt = System.currentTimeMillis();
     managers.remove(leader).destroyForcibly().waitFor(); // SIGKILL
+    try {
+      standbyTakesOver(before, leader, standby, killedAt);
+    } finally {
+      startManager("m3"); // a new standby, so the rest runs with two managers again, whatever this test found
+    }
+  }
+
+  private static void standbyTakesOver(ShardAssignment before, String leader, String standby, long killedAt)
+      throws Exception {
     assertTrue(ClusterView.await(() -> view.assignments().stream().anyMatch(p -> p.receivedAtMillis() > killedAt
         && p.assignment().getManagerId().equals(standby)), 15_000), "the standby published");
     ClusterView.Published first = view.assignments().stream().filter(p -> p.receivedAtMillis() > killedAt
@@ -187,7 +196,6 @@ class ClusterIT {
     for (String n : nodes.keySet()) {
       assertTrue(highest.getOrDefault(n, 0L) >= newEpoch, n + " applied the new term: " + highest);
     }
-    startManager("m3"); // a new standby, so the rest runs with two managers again
   }
 
   /**

@@ -75,7 +75,16 @@ public final class ShardManager extends ServiceLoop {
   private Election election;
   /** The term this manager was fenced in: it stays a follower until the election moves past it. */
   private int fencedInTerm = Integer.MIN_VALUE;
+  /**
+   * Made while a standby (connecting, no transaction), so a takeover pays only its
+   * initTransactions: a fresh producer and consumer on a busy machine cost seconds of the 10 s in
+   * which a standby must lead.
+   */
   private KafkaProducer<String, byte[]> producer;
+  /** Whether {@link #producer} holds the transactional id (initTransactions done in this term). */
+  private boolean producerHeld;
+  /** Reads the newest committed assignments before a new term's first publish. */
+  private KafkaConsumer<String, byte[]> latestReader;
   private long lastEvaluation;
   private long startedAt;
   private volatile boolean leading;
@@ -119,6 +128,8 @@ public final class ShardManager extends ServiceLoop {
     TopicPartition tp = new TopicPartition(Topics.HEARTBEATS, 0);
     heartbeats.assign(List.of(tp));
     heartbeats.seekToEnd(List.of(tp));
+    latestReader = new KafkaConsumer<>(KafkaSettings.consumer(config.bootstrap(), null));
+    latestReader.assign(List.of(new TopicPartition(Topics.ASSIGNMENTS, 0)));
     election = elections.apply(config);
   }
 
@@ -144,6 +155,9 @@ public final class ShardManager extends ServiceLoop {
       if (!leads) {
         closeProducer();
       }
+    }
+    if (!leads && producer == null) {
+      producer = newProducer(); // ready for a takeover; it holds nothing until initTransactions
     }
     long now = clock.currentTimeMillis();
     if (leads && watcher.caughtUp() && now - startedAt >= config.settleMillis()
@@ -203,11 +217,11 @@ public final class ShardManager extends ServiceLoop {
   /** Publishes; false (nothing published) when a newer term than this manager's is on the topic. */
   private boolean publish(ShardAssignment assignment) {
     if (producer == null) {
-      Properties p = KafkaSettings.producer(config.bootstrap());
-      p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, TRANSACTIONAL_ID);
-      p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "10000");
-      producer = new KafkaProducer<>(p);
+      producer = newProducer();
+    }
+    if (!producerHeld) {
       producer.initTransactions(); // fences the previous leader's producer
+      producerHeld = true;
       // a paused leader that resumes may still believe it leads: once it holds the producer, every
       // assignment committed before is readable, so a newer term among them means it was deposed
       ShardAssignment latest = latestOnTopic();
@@ -219,6 +233,13 @@ public final class ShardManager extends ServiceLoop {
     producer.send(new ProducerRecord<>(Topics.ASSIGNMENTS, 0, "routing", assignment.toByteArray()));
     producer.commitTransaction();
     return true;
+  }
+
+  private KafkaProducer<String, byte[]> newProducer() {
+    Properties p = KafkaSettings.producer(config.bootstrap());
+    p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, TRANSACTIONAL_ID);
+    p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "10000");
+    return new KafkaProducer<>(p);
   }
 
   private void stepDown(String why) {
@@ -235,8 +256,8 @@ public final class ShardManager extends ServiceLoop {
    */
   private ShardAssignment latestOnTopic() {
     TopicPartition tp = new TopicPartition(Topics.ASSIGNMENTS, 0);
-    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaSettings.consumer(config.bootstrap(), null))) {
-      c.assign(List.of(tp));
+    KafkaConsumer<String, byte[]> c = latestReader;
+    try {
       long end = c.endOffsets(List.of(tp), Duration.ofSeconds(5)).get(tp);
       // each publish is one record and one transaction marker: the last 32 offsets hold several records
       c.seek(tp, Math.max(0, end - 32));
@@ -262,6 +283,7 @@ public final class ShardManager extends ServiceLoop {
   }
 
   private void closeProducer() {
+    producerHeld = false;
     if (producer != null) {
       try {
         producer.close(Duration.ofSeconds(1));
@@ -280,6 +302,9 @@ public final class ShardManager extends ServiceLoop {
     if (election != null) {
       election.wakeup();
     }
+    if (latestReader != null) {
+      latestReader.wakeup();
+    }
   }
 
   @Override
@@ -291,6 +316,9 @@ public final class ShardManager extends ServiceLoop {
     leading = false;
     if (heartbeats != null) {
       heartbeats.close(Duration.ofSeconds(1));
+    }
+    if (latestReader != null) {
+      latestReader.close(Duration.ofSeconds(1));
     }
     closeProducer();
   }

@@ -43,7 +43,8 @@ public final class ManagerElection implements Election {
     this.managerId = managerId;
     Properties p = KafkaSettings.consumer(bootstrap, "shoal-shard-managers");
     p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, Integer.toString(sessionTimeoutMs));
-    p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, Integer.toString(Math.max(500, sessionTimeoutMs / 6)));
+    // a standby learns of the rebalance at its next heartbeat: every half second, not every second
+    p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, Integer.toString(Math.max(250, sessionTimeoutMs / 12)));
     p.put(ConsumerConfig.CLIENT_ID_CONFIG, "shard-manager-" + managerId);
     this.consumer = new KafkaConsumer<>(p);
     consumer.subscribe(List.of(Topics.MANAGER_ELECTION), new ConsumerRebalanceListener() {
