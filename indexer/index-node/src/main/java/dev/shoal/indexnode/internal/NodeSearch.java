@@ -1,17 +1,15 @@
 package dev.shoal.indexnode.internal;
 
+import dev.shoal.indexnode.shard.LexicalLegs;
 import dev.shoal.indexnode.shard.ShardStore;
 import dev.shoal.internal.CorpusStatisticsSum;
 import dev.shoal.internal.v1.CorpusStatistics;
-import dev.shoal.internal.v1.Leg;
-import dev.shoal.internal.v1.LexicalLeg;
 import dev.shoal.internal.v1.NodeSearchRequest;
 import dev.shoal.internal.v1.NodeSearchResponse;
 import dev.shoal.internal.v1.ShardFailure;
 import dev.shoal.internal.v1.ShardHit;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
-import dev.shoal.internal.v1.StatisticsRequest;
 import dev.shoal.server.Metrics;
 import io.grpc.Status;
 import java.io.IOException;
@@ -26,7 +24,8 @@ import org.apache.lucene.queryparser.classic.ParseException;
 
 /**
  * One {@code SearchShards} call: the first phase on each shard asked, one after another on the
- * calling thread (the node's other calls keep its other cores busy, as a Lucene searcher without
+ * calling thread, the query parsed once and each of its terms looked up once per shard for both
+ * the statistics and the search ({@link LexicalLegs}) (the node's other calls keep its other cores busy, as a Lucene searcher without
  * an executor searches its segments). Each shard answers or fails on its own. With
  * {@code sum_statistics} the shards' corpus statistics are read and summed first, so every shard
  * scores BM25 as one index over all of them would; if any shard cannot be read, each scores by
@@ -60,6 +59,7 @@ final class NodeSearch {
   NodeSearchResponse run() {
     NodeSearchResponse.Builder out = NodeSearchResponse.newBuilder();
     Map<Integer, ShardStore> held = new LinkedHashMap<>();
+    Map<Integer, ShardStore.Pinned> pinned = new LinkedHashMap<>();
     try {
       for (int s : request.getShardsList()) {
         ShardStore store = held.containsKey(s) ? null : stores.apply(s);
@@ -69,17 +69,35 @@ final class NodeSearch {
           out.addFailures(failure(s, ShardSearchService.notHosted(nodeId, s)));
         }
       }
+      if (held.isEmpty()) {
+        return out.build();
+      }
+      // the query is the same on every shard: analysed and parsed once, each term looked up once per shard
+      LexicalLegs legs;
+      try {
+        legs = held.values().iterator().next().parse(request.getRequest().getLegsList());
+      } catch (ParseException | RuntimeException x) {
+        held.keySet().forEach(s -> out.addFailures(failure(s, failures.of(x, s))));
+        return out.build();
+      }
+      for (Map.Entry<Integer, ShardStore> e : held.entrySet()) {
+        try {
+          pinned.put(e.getKey(), e.getValue().pin(legs));
+        } catch (IOException | RuntimeException x) {
+          out.addFailures(failure(e.getKey(), failures.of(x, e.getKey())));
+        }
+      }
       ShardSearchRequest template = request.getRequest().toBuilder().setHydrateTop(0).build();
       boolean summed = false;
-      if (request.getSumStatistics() && !template.hasStatistics() && out.getFailuresCount() == 0) {
-        CorpusStatistics sums = sums(held, out);
+      if (request.getSumStatistics() && !template.hasStatistics() && out.getFailuresCount() == 0 && !legs.isEmpty()) {
+        CorpusStatistics sums = sums(pinned, out);
         if (sums != null) {
           template = template.toBuilder().setStatistics(sums).build();
           summed = true;
         }
       }
       Map<Integer, ShardSearchResponse.Builder> answers = new LinkedHashMap<>();
-      for (Map.Entry<Integer, ShardStore> e : held.entrySet()) {
+      for (Map.Entry<Integer, ShardStore.Pinned> e : pinned.entrySet()) {
         if (out.getFailuresList().stream().anyMatch(f -> f.getShard() == e.getKey())) {
           continue;
         }
@@ -95,22 +113,24 @@ final class NodeSearch {
       answers.values().forEach(out::addAnswers);
       return out.setStatisticsSummed(summed && out.getFailuresCount() == 0).build();
     } finally {
+      for (ShardStore.Pinned p : pinned.values()) {
+        try {
+          p.close();
+        } catch (IOException e) {
+          // releasing a searcher reference: nothing a caller could do
+        }
+      }
       held.values().forEach(ShardStore::release);
     }
   }
 
-  /** The held shards' statistics summed, or null (with the failing shard's reason in {@code out}) when one fails. */
-  private CorpusStatistics sums(Map<Integer, ShardStore> held, NodeSearchResponse.Builder out) {
-    List<LexicalLeg> legs = request.getRequest().getLegsList().stream().filter(Leg::hasLexical).map(Leg::getLexical)
-        .toList();
-    if (legs.isEmpty()) {
-      return null;
-    }
-    List<CorpusStatistics> parts = new ArrayList<>(held.size());
-    for (Map.Entry<Integer, ShardStore> e : held.entrySet()) {
+  /** The pinned shards' statistics summed, or null (with the failing shard's reason in {@code out}) when one fails. */
+  private CorpusStatistics sums(Map<Integer, ShardStore.Pinned> pinned, NodeSearchResponse.Builder out) {
+    List<CorpusStatistics> parts = new ArrayList<>(pinned.size());
+    for (Map.Entry<Integer, ShardStore.Pinned> e : pinned.entrySet()) {
       try {
-        parts.add(e.getValue().statistics(StatisticsRequest.newBuilder().setShard(e.getKey()).addAllLegs(legs).build()));
-      } catch (IOException | ParseException | RuntimeException x) {
+        parts.add(e.getValue().statistics());
+      } catch (IOException | RuntimeException x) {
         out.addFailures(failure(e.getKey(), failures.of(x, e.getKey())));
         return null;
       }

@@ -13,12 +13,10 @@ import java.util.Map;
 import java.util.Set;
 import org.apache.lucene.index.IndexReader;
 import org.apache.lucene.index.Term;
+import org.apache.lucene.index.TermStates;
 import org.apache.lucene.queryparser.classic.ParseException;
-import org.apache.lucene.search.BooleanClause;
 import org.apache.lucene.search.CollectionStatistics;
 import org.apache.lucene.search.IndexSearcher;
-import org.apache.lucene.search.Query;
-import org.apache.lucene.search.QueryVisitor;
 import org.apache.lucene.util.BytesRef;
 
 /**
@@ -41,14 +39,13 @@ public final class CorpusStats {
   /** This shard's counts for the terms and fields of the legs, on one searcher. */
   public static CorpusStatistics local(IndexSearcher s, ShardQueries queries, List<LexicalLeg> legs)
       throws ParseException, IOException {
-    Set<Term> terms = new LinkedHashSet<>();
+    return LexicalLegs.parseLexical(queries, legs).lookUp(s).statistics();
+  }
+
+  /** The counts of terms already looked up in this searcher's segments, and of their fields. */
+  static CorpusStatistics local(IndexSearcher s, Map<Term, TermStates> terms) throws IOException {
     Set<String> fields = new LinkedHashSet<>();
-    for (LexicalLeg leg : legs) {
-      String field = leg.getField().isEmpty() ? ShardSchema.CONTENTS : leg.getField();
-      Query q = queries.lexical(leg.getText(), leg.getSyntax(), field);
-      q.visit(new ScoredTerms(terms));
-    }
-    terms.forEach(t -> fields.add(t.field()));
+    terms.keySet().forEach(t -> fields.add(t.field()));
     IndexReader reader = s.getIndexReader();
     CorpusStatistics.Builder out = CorpusStatistics.newBuilder();
     for (String f : fields) {
@@ -59,9 +56,11 @@ public final class CorpusStats {
       }
       out.addFields(b);
     }
-    for (Term t : terms) {
+    for (Map.Entry<Term, TermStates> e : terms.entrySet()) {
+      Term t = e.getKey();
       out.addTerms(TermStatistics.newBuilder().setField(t.field()).setTerm(ByteString.copyFrom(t.bytes().bytes,
-          t.bytes().offset, t.bytes().length)).setDocFreq(reader.docFreq(t)).setTotalTermFreq(reader.totalTermFreq(t)));
+          t.bytes().offset, t.bytes().length)).setDocFreq(e.getValue().docFreq())
+          .setTotalTermFreq(e.getValue().totalTermFreq()));
     }
     return out.build();
   }
@@ -101,24 +100,5 @@ public final class CorpusStats {
     s.setQueryCache(shard.getQueryCache());
     s.setQueryCachingPolicy(shard.getQueryCachingPolicy());
     return s;
-  }
-
-  /** The terms that score: every term but those under a prohibited clause. */
-  private static final class ScoredTerms extends QueryVisitor {
-    private final Set<Term> terms;
-
-    ScoredTerms(Set<Term> terms) {
-      this.terms = terms;
-    }
-
-    @Override
-    public void consumeTerms(Query query, Term... ts) {
-      terms.addAll(List.of(ts));
-    }
-
-    @Override
-    public QueryVisitor getSubVisitor(BooleanClause.Occur occur, Query parent) {
-      return occur == BooleanClause.Occur.MUST_NOT ? QueryVisitor.EMPTY_VISITOR : this;
-    }
   }
 }

@@ -66,6 +66,18 @@ public final class ShardSearcher {
    */
   public ShardSearchResponse search(IndexSearcher shardSearcher, DocStore docs, ShardSearchRequest req, String model,
                                     int dimension) throws ParseException, IOException {
+    return search(shardSearcher, docs, req, model, dimension, null);
+  }
+
+  /**
+   * As {@link #search(IndexSearcher, DocStore, ShardSearchRequest, String, int)}, the lexical legs
+   * already parsed and their terms looked up in {@code shardSearcher} (null: parse and look up here).
+   */
+  public ShardSearchResponse search(IndexSearcher shardSearcher, DocStore docs, ShardSearchRequest req, String model,
+                                    int dimension, LexicalLegs.Lookups lookups) throws ParseException, IOException {
+    if (lookups != null && lookups.searcher() != shardSearcher) {
+      throw new IllegalArgumentException("the terms were looked up in another searcher");
+    }
     IndexSearcher s = req.hasStatistics() ? CorpusStats.scoring(shardSearcher, req.getStatistics()) : shardSearcher;
     for (Leg leg : req.getLegsList()) {
       if (leg.hasVector()) {
@@ -86,7 +98,7 @@ public final class ShardSearcher {
       if (leg.getK() <= 0) {
         continue;
       }
-      TopDocs top = run(s, leg, filter);
+      TopDocs top = run(s, leg, lookups == null ? null : lookups.query(i), filter);
       if (i == 0) {
         total = top.totalHits.value();
       }
@@ -123,6 +135,11 @@ public final class ShardSearcher {
     return out.build();
   }
 
+  /** The request's lexical legs, parsed with this shard's analyzer (any shard's gives the same). */
+  public LexicalLegs parse(List<Leg> legs) throws ParseException {
+    return LexicalLegs.parse(queries, legs);
+  }
+
   /** This shard's counts for the terms of the lexical legs (see {@link CorpusStats}). */
   public CorpusStatistics statistics(IndexSearcher s, StatisticsRequest req) throws ParseException, IOException {
     return CorpusStats.local(s, queries, req.getLegsList());
@@ -141,11 +158,13 @@ public final class ShardSearcher {
     }
   }
 
-  private TopDocs run(IndexSearcher s, Leg leg, Query filter) throws ParseException, IOException {
+  /** @param parsed the leg's query already parsed (lexical legs), or null */
+  private TopDocs run(IndexSearcher s, Leg leg, Query parsed, Query filter) throws ParseException, IOException {
     return switch (leg.getKindCase()) {
       case LEXICAL -> {
         String field = leg.getLexical().getField().isEmpty() ? ShardSchema.CONTENTS : leg.getLexical().getField();
-        Query q = queries.lexical(leg.getLexical().getText(), leg.getLexical().getSyntax(), field);
+        Query q = parsed != null ? parsed : queries.lexical(leg.getLexical().getText(), leg.getLexical().getSyntax(),
+            field);
         if (filter != null) {
           q = new BooleanQuery.Builder().add(q, BooleanClause.Occur.MUST).add(filter, BooleanClause.Occur.FILTER).build();
         }

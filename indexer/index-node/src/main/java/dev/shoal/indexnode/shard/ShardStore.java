@@ -3,6 +3,7 @@ package dev.shoal.indexnode.shard;
 import dev.shoal.api.v1.Operation;
 import dev.shoal.internal.v1.CorpusStatistics;
 import dev.shoal.internal.v1.EnrichedDocument;
+import dev.shoal.internal.v1.Leg;
 import dev.shoal.internal.v1.ShardHit;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
@@ -265,6 +266,56 @@ public final class ShardStore implements AutoCloseable {
       return searcher.search(s, docs, req, model, dimension);
     } finally {
       index.release(s);
+    }
+  }
+
+  /** A request's lexical legs parsed once, for the statistics and searches of all a node call's shards. */
+  public LexicalLegs parse(List<Leg> legs) throws ParseException {
+    return searcher.parse(legs);
+  }
+
+  /**
+   * Holds this shard's current searcher for a call that reads it twice, its corpus statistics and
+   * then the search scored with every shard's sums: both see one snapshot, and each term of the
+   * legs is looked up once for both. Close it (the searcher is released).
+   */
+  public Pinned pin(LexicalLegs legs) throws IOException {
+    IndexSearcher s = index.acquire();
+    try {
+      return new Pinned(s, legs.lookUp(s));
+    } catch (IOException | RuntimeException e) {
+      index.release(s);
+      throw e;
+    }
+  }
+
+  /** A searcher held by {@link #pin}, with the legs' terms looked up in it. Not thread-safe. */
+  public final class Pinned implements AutoCloseable {
+    private final IndexSearcher held;
+    private final LexicalLegs.Lookups lookups;
+    private boolean closed;
+
+    private Pinned(IndexSearcher held, LexicalLegs.Lookups lookups) {
+      this.held = held;
+      this.lookups = lookups;
+    }
+
+    /** This shard's counts for the legs' terms. */
+    public CorpusStatistics statistics() throws IOException {
+      return lookups.statistics();
+    }
+
+    /** The search (its legs those the lookups were made for), on the held searcher. */
+    public ShardSearchResponse search(ShardSearchRequest req) throws ParseException, IOException {
+      return searcher.search(held, docs, req, model, dimension, lookups);
+    }
+
+    @Override
+    public void close() throws IOException {
+      if (!closed) {
+        closed = true;
+        index.release(held);
+      }
     }
   }
 

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.shoal.api.v1.QuerySyntax;
 import dev.shoal.internal.CorpusStatisticsSum;
 import dev.shoal.internal.v1.CorpusStatistics;
+import dev.shoal.internal.v1.Leg;
 import dev.shoal.internal.v1.LexicalLeg;
 import java.io.BufferedReader;
 import java.nio.file.Files;
@@ -165,6 +166,69 @@ class CorpusStatsTest {
     assertTrue(differentWithoutSums > 0, "no query ranked differently with per-shard statistics");
     System.out.printf("%d queries: every top 10 as one index with summed statistics; %d differ with per-shard "
         + "statistics%n", queries.size(), differentWithoutSums);
+  }
+
+  /**
+   * {@link LexicalLegs}: one lookup per term and shard gives the counts separate docFreq and
+   * totalTermFreq calls give, and the search it feeds (term queries carrying their states) scores
+   * every hit as the freshly parsed query does, with the summed statistics and without.
+   */
+  @Test
+  void termsLookedUpOnceGiveTheSameStatisticsAndScores() throws Exception {
+    List<String> texts = new ArrayList<>(queries.subList(0, 100));
+    List<String> lucene = List.of("+vitamin -bone \"cell biology\" defici*", "title:cancer^3 OR (obesity AND -mice)");
+    texts.addAll(lucene);
+    int withStates = 0;
+    for (String text : texts) {
+      QuerySyntax syntax = lucene.contains(text) ? QuerySyntax.LUCENE : QuerySyntax.PLAIN;
+      Leg leg = Leg.newBuilder().setName("bm25").setK(10).setLexical(LexicalLeg.newBuilder().setText(text)
+          .setSyntax(syntax)).build();
+      LexicalLegs legs = LexicalLegs.parse(QUERIES, List.of(leg));
+      List<LexicalLegs.Lookups> lookups = new ArrayList<>();
+      List<CorpusStatistics> parts = new ArrayList<>();
+      for (IndexSearcher s : shards) {
+        LexicalLegs.Lookups l = legs.lookUp(s);
+        lookups.add(l);
+        CorpusStatistics once = l.statistics();
+        parts.add(once);
+        for (var t : once.getTermsList()) {
+          org.apache.lucene.index.Term term = new org.apache.lucene.index.Term(t.getField(),
+              new org.apache.lucene.util.BytesRef(t.getTerm().toByteArray()));
+          assertEquals(s.getIndexReader().docFreq(term), t.getDocFreq(), text + ": " + term);
+          assertEquals(s.getIndexReader().totalTermFreq(term), t.getTotalTermFreq(), text + ": " + term);
+        }
+      }
+      CorpusStatistics sums = CorpusStatisticsSum.of(parts);
+      Query parsed = QUERIES.lexical(text, syntax);
+      for (int i = 0; i < shards.size(); i++) {
+        Query prepared = lookups.get(i).query(0);
+        withStates += termStates(prepared);
+        IndexSearcher scoring = CorpusStats.scoring(shards.get(i), sums);
+        assertEquals(top(scoring, parsed, 10), top(scoring, prepared, 10), text + " with sums, shard " + i);
+        assertEquals(top(shards.get(i), parsed, 10), top(shards.get(i), prepared, 10), text + " own, shard " + i);
+      }
+    }
+    assertTrue(withStates > 100 * SHARDS, "the term queries carried their looked-up states: " + withStates);
+  }
+
+  /** How many term queries in q carry term states. */
+  private static int termStates(Query q) {
+    int[] n = {0};
+    q.visit(new org.apache.lucene.search.QueryVisitor() {
+      @Override
+      public void consumeTerms(Query query, org.apache.lucene.index.Term... terms) {
+        if (query instanceof org.apache.lucene.search.TermQuery t && t.getTermStates() != null) {
+          n[0]++;
+        }
+      }
+
+      @Override
+      public org.apache.lucene.search.QueryVisitor getSubVisitor(org.apache.lucene.search.BooleanClause.Occur occur,
+                                                                 Query parent) {
+        return this;
+      }
+    });
+    return n[0];
   }
 
   @Test
