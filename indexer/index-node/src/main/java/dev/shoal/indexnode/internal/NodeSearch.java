@@ -1,6 +1,7 @@
 package dev.shoal.indexnode.internal;
 
 import dev.shoal.indexnode.shard.LexicalLegs;
+import dev.shoal.indexnode.shard.ShardGroup;
 import dev.shoal.indexnode.shard.ShardStore;
 import dev.shoal.internal.CorpusStatisticsSum;
 import dev.shoal.internal.v1.CorpusStatistics;
@@ -23,15 +24,16 @@ import java.util.function.IntFunction;
 import org.apache.lucene.queryparser.classic.ParseException;
 
 /**
- * One {@code SearchShards} call: the first phase on each shard asked, one after another on the
- * calling thread, the query parsed once and each of its terms looked up once per shard for both
- * the statistics and the search ({@link LexicalLegs}) (the node's other calls keep its other cores busy, as a Lucene searcher without
- * an executor searches its segments). Each shard answers or fails on its own. With
- * {@code sum_statistics} the shards' corpus statistics are read and summed first, so every shard
- * scores BM25 as one index over all of them would; if any shard cannot be read, each scores by
- * its own and the response says so. The documents hydrated are the best {@code hydrate_top} of
- * the first leg (the node request's, else the shard request's) over all the shards (ordered as the query service merges: score, then id), not
- * that many per shard, so a page of k costs k document loads and snippets, not k per shard.
+ * One {@code SearchShards} call. The query is parsed once for every shard asked. When the scores
+ * are to be global (the request carries the corpus's statistics, or the call holds every shard
+ * and is asked to sum them), the shards are searched as one index ({@link ShardGroup}: one
+ * MultiReader, one top k per leg, its statistics the shards' sums); else, each scoring by its own
+ * statistics (a shard could not be read, or none were asked for), one after another on the calling
+ * thread. Each shard answers or fails on its own: a shard not hosted here, or whose passages
+ * another model embedded, fails alone (and then nothing is summed); a query the shards cannot
+ * parse fails them all, as does an error while the group searches. The documents hydrated are the
+ * best {@code hydrate_top} of the first leg (the node request's, else the shard request's) over
+ * all the shards (ordered as the query service merges: score, then id), not that many per shard.
  * Not thread-safe: one per call.
  */
 final class NodeSearch {
@@ -80,62 +82,62 @@ final class NodeSearch {
         held.keySet().forEach(s -> out.addFailures(failure(s, failures.of(x, s))));
         return out.build();
       }
+      ShardSearchRequest template = request.getRequest().toBuilder().setHydrateTop(0).build();
       for (Map.Entry<Integer, ShardStore> e : held.entrySet()) {
         try {
-          pinned.put(e.getKey(), e.getValue().pin(legs));
+          ShardStore.Pinned p = e.getValue().pin(legs);
+          pinned.put(e.getKey(), p);
+          p.check(template); // a shard whose passages another model embedded fails alone
         } catch (IOException | RuntimeException x) {
           out.addFailures(failure(e.getKey(), failures.of(x, e.getKey())));
         }
       }
-      ShardSearchRequest template = request.getRequest().toBuilder().setHydrateTop(0).build();
-      boolean summed = false;
-      if (request.getSumStatistics() && !template.hasStatistics() && out.getFailuresCount() == 0 && !legs.isEmpty()) {
-        CorpusStatistics sums = sums(pinned, out);
-        if (sums != null) {
-          template = template.toBuilder().setStatistics(sums).build();
-          summed = true;
-        }
-      }
+      pinned.keySet().removeIf(s -> failed(out, s) && close(pinned.get(s)));
+      // scores are global when the request carries the corpus's statistics, or when this call holds
+      // every shard and may sum them; else each shard scores by its own and is searched alone
+      boolean sumHere = request.getSumStatistics() && !template.hasStatistics();
+      boolean global = template.hasStatistics() || sumHere && out.getFailuresCount() == 0;
       Map<Integer, ShardSearchResponse.Builder> answers = new LinkedHashMap<>();
-      for (Map.Entry<Integer, ShardStore.Pinned> e : pinned.entrySet()) {
-        if (out.getFailuresList().stream().anyMatch(f -> f.getShard() == e.getKey())) {
-          continue;
-        }
+      if (global && pinned.size() > 1) {
         long t0 = System.nanoTime();
         try {
-          answers.put(e.getKey(), e.getValue().search(template.toBuilder().setShard(e.getKey()).build()).toBuilder());
+          answers = ShardGroup.search(List.copyOf(pinned.values()), legs, template);
           searchSeconds.observe((System.nanoTime() - t0) / 1e9);
         } catch (IOException | ParseException | RuntimeException x) {
-          out.addFailures(failure(e.getKey(), failures.of(x, e.getKey())));
+          pinned.keySet().forEach(s -> out.addFailures(failure(s, failures.of(x, s))));
+        }
+      } else {
+        for (Map.Entry<Integer, ShardStore.Pinned> e : pinned.entrySet()) {
+          long t0 = System.nanoTime();
+          try {
+            answers.put(e.getKey(), e.getValue().search(template.toBuilder().setShard(e.getKey()).build()).toBuilder());
+            searchSeconds.observe((System.nanoTime() - t0) / 1e9);
+          } catch (IOException | ParseException | RuntimeException x) {
+            out.addFailures(failure(e.getKey(), failures.of(x, e.getKey())));
+          }
         }
       }
       hydrateBest(answers, held, out);
       answers.values().forEach(out::addAnswers);
-      return out.setStatisticsSummed(summed && out.getFailuresCount() == 0).build();
+      return out.setStatisticsSummed(sumHere && out.getFailuresCount() == 0).build();
     } finally {
-      for (ShardStore.Pinned p : pinned.values()) {
-        try {
-          p.close();
-        } catch (IOException e) {
-          // releasing a searcher reference: nothing a caller could do
-        }
-      }
+      pinned.values().forEach(NodeSearch::close);
       held.values().forEach(ShardStore::release);
     }
   }
 
-  /** The pinned shards' statistics summed, or null (with the failing shard's reason in {@code out}) when one fails. */
-  private CorpusStatistics sums(Map<Integer, ShardStore.Pinned> pinned, NodeSearchResponse.Builder out) {
-    List<CorpusStatistics> parts = new ArrayList<>(pinned.size());
-    for (Map.Entry<Integer, ShardStore.Pinned> e : pinned.entrySet()) {
-      try {
-        parts.add(e.getValue().statistics());
-      } catch (IOException | RuntimeException x) {
-        out.addFailures(failure(e.getKey(), failures.of(x, e.getKey())));
-        return null;
-      }
+  private static boolean failed(NodeSearchResponse.Builder out, int shard) {
+    return out.getFailuresList().stream().anyMatch(f -> f.getShard() == shard);
+  }
+
+  /** Releases a pinned searcher; true, so it can stand in a condition. */
+  private static boolean close(ShardStore.Pinned p) {
+    try {
+      p.close();
+    } catch (IOException e) {
+      // releasing a searcher reference: nothing a caller could do
     }
-    return CorpusStatisticsSum.of(parts);
+    return true;
   }
 
   private record Ranked(int shard, ShardHit.Builder hit, double score) {

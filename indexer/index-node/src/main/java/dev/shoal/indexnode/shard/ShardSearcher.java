@@ -79,40 +79,10 @@ public final class ShardSearcher {
       throw new IllegalArgumentException("the terms were looked up in another searcher");
     }
     IndexSearcher s = req.hasStatistics() ? CorpusStats.scoring(shardSearcher, req.getStatistics()) : shardSearcher;
-    for (Leg leg : req.getLegsList()) {
-      if (leg.hasVector()) {
-        checkModel("leg '" + leg.getName() + "'", leg.getVector().getModel(), leg.getVector().getVectorCount(), model,
-            dimension);
-      }
-    }
-    for (VectorScorer scorer : req.getScorersList()) {
-      checkModel("scorer '" + scorer.getName() + "'", scorer.getModel(), scorer.getVectorCount(), model, dimension);
-    }
-    Query filter = queries.filter(req.getFiltersList());
-    Map<String, ShardHit.Builder> hits = new LinkedHashMap<>();
-    Map<String, Integer> docIds = new HashMap<>();
-    StoredFields stored = s.storedFields();
-    long total = 0;
-    for (int i = 0; i < req.getLegsCount(); i++) {
-      Leg leg = req.getLegs(i);
-      if (leg.getK() <= 0) {
-        continue;
-      }
-      TopDocs top = run(s, leg, lookups == null ? null : lookups.query(i), filter);
-      if (i == 0) {
-        total = top.totalHits.value();
-      }
-      for (ScoreDoc sd : top.scoreDocs) {
-        String id = stored.document(sd.doc).get(ShardSchema.ID);
-        docIds.putIfAbsent(id, sd.doc);
-        // Lucene scores DOT_PRODUCT as (1 + cos) / 2; a vector leg reports the cosine itself
-        double score = leg.hasVector() ? 2.0 * sd.score - 1.0 : sd.score;
-        hits.computeIfAbsent(id, k -> ShardHit.newBuilder().setId(k)).putSignals(leg.getName(), score);
-      }
-    }
-    for (VectorScorer scorer : req.getScorersList()) {
-      score(s, scorer, docIds, hits);
-    }
+    checkModels(req, model, dimension);
+    Found found = find(s, req, lookups, new int[] {0});
+    Map<String, ShardHit.Builder> hits = found.hits();
+    long total = found.total();
     ShardSearchResponse.Builder out = ShardSearchResponse.newBuilder().setShard(shard).setTotalHits(total).setModel(model)
         .setSearcherGeneration(((DirectoryReader) s.getIndexReader()).getVersion());
     Set<String> toLoad = req.getLegsCount() == 0 ? Set.of() : best(hits, req.getLegs(0).getName(), req.getHydrateTop());
@@ -133,6 +103,78 @@ public final class ShardSearcher {
       } // else deleted after the searcher was opened
     }
     return out.build();
+  }
+
+  /** Refuses a request whose vector legs or scorers were embedded by another model than this shard's passages. */
+  void checkModels(ShardSearchRequest req, String model, int dimension) {
+    for (Leg leg : req.getLegsList()) {
+      if (leg.hasVector()) {
+        checkModel("leg '" + leg.getName() + "'", leg.getVector().getModel(), leg.getVector().getVectorCount(), model,
+            dimension);
+      }
+    }
+    for (VectorScorer scorer : req.getScorersList()) {
+      checkModel("scorer '" + scorer.getName() + "'", scorer.getModel(), scorer.getVectorCount(), model, dimension);
+    }
+  }
+
+  /**
+   * What one pass of the legs and scorers over a searcher found.
+   *
+   * @param hits  each hit once, in the order the legs found them, with every leg's score and scorer's value
+   * @param parts each hit's part: the index of the sub-reader (one shard's) its document is in
+   * @param total the first leg's matches over the whole searcher
+   */
+  record Found(Map<String, ShardHit.Builder> hits, Map<String, Integer> parts, long total) {
+  }
+
+  /**
+   * Runs the legs and scorers over {@code s}, which may read several shards (a node's shards in one
+   * MultiReader: one top k per leg over all of them, as one index would give it).
+   *
+   * @param lookups the legs' terms looked up in {@code s}'s reader, or null
+   * @param starts  the first document of each part (one shard's reader), ascending; {0} for one shard
+   */
+  Found find(IndexSearcher s, ShardSearchRequest req, LexicalLegs.Lookups lookups, int[] starts)
+      throws ParseException, IOException {
+    Query filter = queries.filter(req.getFiltersList());
+    Map<String, ShardHit.Builder> hits = new LinkedHashMap<>();
+    Map<String, Integer> docIds = new HashMap<>();
+    Map<String, Integer> parts = new HashMap<>();
+    StoredFields stored = s.storedFields();
+    long total = 0;
+    for (int i = 0; i < req.getLegsCount(); i++) {
+      Leg leg = req.getLegs(i);
+      if (leg.getK() <= 0) {
+        continue;
+      }
+      TopDocs top = run(s, leg, lookups == null ? null : lookups.query(i), filter);
+      if (i == 0) {
+        total = top.totalHits.value();
+      }
+      for (ScoreDoc sd : top.scoreDocs) {
+        String id = stored.document(sd.doc).get(ShardSchema.ID);
+        if (docIds.putIfAbsent(id, sd.doc) == null && starts.length > 1) {
+          parts.put(id, partOf(sd.doc, starts));
+        }
+        // Lucene scores DOT_PRODUCT as (1 + cos) / 2; a vector leg reports the cosine itself
+        double score = leg.hasVector() ? 2.0 * sd.score - 1.0 : sd.score;
+        hits.computeIfAbsent(id, k -> ShardHit.newBuilder().setId(k)).putSignals(leg.getName(), score);
+      }
+    }
+    for (VectorScorer scorer : req.getScorersList()) {
+      score(s, scorer, docIds, hits);
+    }
+    return new Found(hits, parts, total);
+  }
+
+  /** The last part starting at or before the document (an empty shard's part starts where the next one does). */
+  private static int partOf(int doc, int[] starts) {
+    int at = starts.length - 1;
+    while (starts[at] > doc) {
+      at--;
+    }
+    return at;
   }
 
   /** The request's lexical legs, parsed with this shard's analyzer (any shard's gives the same). */

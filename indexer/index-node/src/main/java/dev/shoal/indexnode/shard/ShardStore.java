@@ -212,6 +212,10 @@ public final class ShardStore implements AutoCloseable {
   }
 
   /** The model that embedded this shard's passages, or "" before the first embedding. */
+  ShardSearcher searcher() {
+    return searcher;
+  }
+
   public String model() {
     return model;
   }
@@ -275,39 +279,57 @@ public final class ShardStore implements AutoCloseable {
   }
 
   /**
-   * Holds this shard's current searcher for a call that reads it twice, its corpus statistics and
-   * then the search scored with every shard's sums: both see one snapshot, and each term of the
-   * legs is looked up once for both. Close it (the searcher is released).
+   * Holds this shard's current searcher for a node call: its search alone, or with the node's
+   * other shards as one ({@link ShardGroup}), the legs parsed once for all of them. Close it (the
+   * searcher is released).
    */
   public Pinned pin(LexicalLegs legs) throws IOException {
-    IndexSearcher s = index.acquire();
-    try {
-      return new Pinned(s, legs.lookUp(s));
-    } catch (IOException | RuntimeException e) {
-      index.release(s);
-      throw e;
-    }
+    return new Pinned(index.acquire(), legs);
   }
 
-  /** A searcher held by {@link #pin}, with the legs' terms looked up in it. Not thread-safe. */
+  /** A searcher held by {@link #pin}. Not thread-safe. */
   public final class Pinned implements AutoCloseable {
     private final IndexSearcher held;
-    private final LexicalLegs.Lookups lookups;
+    private final LexicalLegs legs;
+    private LexicalLegs.Lookups lookups;
     private boolean closed;
 
-    private Pinned(IndexSearcher held, LexicalLegs.Lookups lookups) {
+    private Pinned(IndexSearcher held, LexicalLegs legs) {
       this.held = held;
-      this.lookups = lookups;
+      this.legs = legs;
     }
 
-    /** This shard's counts for the legs' terms. */
-    public CorpusStatistics statistics() throws IOException {
-      return lookups.statistics();
+    public int shard() {
+      return shard;
+    }
+
+    IndexSearcher searcher() {
+      return held;
+    }
+
+    ShardStore store() {
+      return ShardStore.this;
+    }
+
+    /** The legs' terms looked up in the held searcher, on first use. */
+    private LexicalLegs.Lookups lookups() throws IOException {
+      if (lookups == null) {
+        lookups = legs.lookUp(held);
+      }
+      return lookups;
+    }
+
+    /**
+     * @throws ModelMismatchException when the request's vectors come from another model than this
+     *                                shard's passages
+     */
+    public void check(ShardSearchRequest req) {
+      searcher.checkModels(req, model, dimension);
     }
 
     /** The search (its legs those the lookups were made for), on the held searcher. */
     public ShardSearchResponse search(ShardSearchRequest req) throws ParseException, IOException {
-      return searcher.search(held, docs, req, model, dimension, lookups);
+      return searcher.search(held, docs, req, model, dimension, lookups());
     }
 
     @Override
