@@ -319,7 +319,7 @@ public final class CostCurves {
 
   private String tsv() {
     StringBuilder t = new StringBuilder("curve\tsetting\tdocs\tshards\ttop_k\tdepth\tprofile\tpath\tqueries\tseconds"
-        + "\tqps\tp50_ms\tp95_ms\tp99_ms\terrors\tpartial\n");
+        + "\tqps\tp50_ms\tp95_ms\tp99_ms\tcpu_ms_per_query\terrors\tpartial\n");
     for (Row r : rows) {
       for (SearchLoad.Cell c : List.of(r.shoal(), r.raw())) {
         t.append(String.join("\t", r.curve(), r.setting(), Long.toString(r.docs()), Integer.toString(r.shards()),

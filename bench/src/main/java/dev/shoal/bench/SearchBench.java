@@ -61,6 +61,7 @@ public final class SearchBench {
           "-k", Integer.toString(o.topK()), "--server-warmup", Integer.toString(o.serverWarmup()),
           "--clients", String.join(",", o.clients().stream().map(String::valueOf).toList()),
           "--profiles", String.join(",", o.profiles()), "-o", o.output().toString(),
+          "--server-pid", Long.toString(ProcessHandle.current().pid()),
           "--shard-dirs", String.join(",", shardDirs)));
       Process client = new ProcessBuilder(cmd).inheritIO().start();
       if (!client.waitFor(2, TimeUnit.HOURS)) {
@@ -79,13 +80,15 @@ public final class SearchBench {
         + "per profile and path at 4 clients before the first cell), closed loop (each client sends its next query "
         + "when the last one answers); %d CPUs; client in its own JVM.%n%n", dataset, queryCount, topK, seconds,
         warmup, serverWarmup, Runtime.getRuntime().availableProcessors()));
-    md.append("| profile | clients | path | QPS | p50 ms | p95 ms | p99 ms | errors | partial | p50 ratio |\n");
-    md.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    md.append("| profile | clients | path | QPS | p50 ms | p95 ms | p99 ms | CPU ms/query | errors | partial "
+        + "| p50 ratio · QPS ratio · CPU ratio |\n");
+    md.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     int perGroup = SearchLoad.Target.values().length;
     for (int i = 0; i < cells.size(); i += perGroup) {
       SearchLoad.Cell shoal = cells.get(i);
       SearchLoad.Cell base = cells.get(i + 1);
-      md.append(shoal.row(String.format(Locale.ROOT, "%.2f", shoal.p50() / base.p50())));
+      md.append(shoal.row(String.format(Locale.ROOT, "%.2f · %.2f · %.2f", shoal.p50() / base.p50(),
+          shoal.qps() / base.qps(), shoal.cpuMillisPerQuery() / base.cpuMillisPerQuery())));
       for (int j = 1; j < perGroup; j++) {
         md.append(cells.get(i + j).row(""));
       }
@@ -96,8 +99,9 @@ public final class SearchBench {
         + "cluster reported ready (its services warm up before they report SERVING; this client's own gRPC stack "
         + "warmed on 2 s of pings), against the warmed cell at the same number of clients:%n%n", cold.millis().length,
         cold.profile(), cold.clients()));
-    md.append("| profile | clients | path | QPS | p50 ms | p95 ms | p99 ms | errors | partial | p99 cold / warm |\n");
-    md.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    md.append("| profile | clients | path | QPS | p50 ms | p95 ms | p99 ms | CPU ms/query | errors | partial "
+        + "| p99 cold / warm |\n");
+    md.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     md.append(cold.row("shoal, cold", warm == null ? "" : String.format(Locale.ROOT, "%.2f", cold.p99() / warm.p99())));
     if (warm != null) {
       md.append(warm.row("shoal, warm", ""));
@@ -113,7 +117,7 @@ public final class SearchBench {
     md.append("\n").append(SearchLoad.DESCRIPTION).append("\n");
     Files.writeString(output, md);
     StringBuilder tsv = new StringBuilder("profile\tclients\tpath\tqueries\tseconds\tqps\tp50_ms\tp95_ms\tp99_ms"
-        + "\terrors\tpartial\n");
+        + "\tcpu_ms_per_query\terrors\tpartial\n");
     tsv.append(cold.tsv().replaceFirst("\tshoal\t", "\tshoal cold\t")).append('\n');
     cells.forEach(c -> tsv.append(c.tsv()).append('\n'));
     Files.writeString(Path.of(output.toString().replaceAll("\\.md$", "") + ".tsv"), tsv);

@@ -39,7 +39,8 @@ public final class SearchBenchClient {
     List<String> queries = new BeirDataset(dataset).queries().stream().map(BeirDataset.Query::text).toList();
     List<SearchLoad.Cell> cells = new ArrayList<>();
     SearchLoad.Cell cold;
-    try (SearchLoad load = new SearchLoad(need(a, "--target"), shardDirs, ModelSpec.BGE_SMALL_EN_V15, topK)) {
+    try (SearchLoad load = new SearchLoad(need(a, "--target"), shardDirs, ModelSpec.BGE_SMALL_EN_V15, topK)
+        .withServerProcess(Long.parseLong(need(a, "--server-pid")))) {
       // the cold row first, while the cluster is as a user finds it right after "ready": this JVM's
       // own gRPC stack is warmed on pings (they do none of the search path's work on the server)
       load.run(SearchLoad.Target.PING, "neural", 1, queries, 0, 2);

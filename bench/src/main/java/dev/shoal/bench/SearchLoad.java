@@ -55,9 +55,9 @@ public final class SearchLoad implements AutoCloseable {
 
   public static final String DESCRIPTION = """
       Paths. **shoal**: the client calls SearchService.Search over gRPC (one channel, a 10 s deadline); \
-      the query service embeds the query through the ranker (neural), scatters to the 4 shards of the index \
-      node over gRPC (for neural each shard also computes the exact cosine of its candidates' stored \
-      embeddings), fuses, re-scores the head of 100 (neural), and fetches titles and snippets for the page. Result cache and query-embedding cache off, so every query takes the whole path. \
+      the query service embeds the query through the ranker (neural), sends one SearchShards call carrying \
+      the 4 shards to the index node over gRPC (which sums the shards' corpus statistics for BM25 itself; \
+      for neural each shard also computes the exact cosine of its candidates' stored embeddings), fuses, re-scores the head of 100 (neural), and fetches titles and snippets for the page. Result cache and query-embedding cache off, so every query takes the whole path. \
       **raw Lucene**: one IndexSearcher over the same 4 shard indexes (their last commit), opened in the \
       client's JVM; bm25: the same BM25 query (Shoal's analyzer and similarity), top k ids; neural: ONNX \
       Runtime embeds the query (the same bge-small-en-v1.5, 2 threads), BM25 top 100 + HNSW top 100, RRF, \
@@ -65,9 +65,9 @@ public final class SearchLoad implements AutoCloseable {
       snippets): that work is part of what the ratio measures. p50 ratio = shoal p50 / raw p50 at the same \
       number of clients. **gRPC ping**: grpc.health.v1 Check against the query service over the same \
       channel: the cost of one round trip on this machine, with no work behind it. A bm25 search makes two \
-      round trips in sequence (client → query service → shards, which send ids, scores and, for their best few \
-      hits, titles and snippets; a third to a shard holding more of the page than that); neural makes four \
-      (client → query service, Embed, shards for ids, scores and exact cosines, shards for the page).""";
+      round trips in sequence (client → query service → index node, which sends ids, scores and, for the best \
+      hits over its shards, titles and snippets); neural makes four (client → query service, Embed, the node \
+      for ids, scores and exact cosines, the node's shards for the page).""";
 
   /** Which side of the comparison a cell measures. */
   public enum Target {
@@ -81,8 +81,15 @@ public final class SearchLoad implements AutoCloseable {
   }
 
   /** One measured cell: latencies in ms, sorted. */
+  /**
+   * One cell's measurements.
+   *
+   * @param cpuMillisPerQuery CPU time of the measured processes (this client's JVM and the
+   *                          cluster's) over the measured window, per query answered; NaN when it
+   *                          could not be read
+   */
   public record Cell(String profile, int clients, Target target, double seconds, double[] millis, long errors,
-                     long partial, Map<String, Double> stageMedians) {
+                     long partial, Map<String, Double> stageMedians, double cpuMillisPerQuery) {
     public double qps() {
       return millis.length / seconds;
     }
@@ -105,8 +112,8 @@ public final class SearchLoad implements AutoCloseable {
 
     public String line() {
       return String.format(Locale.ROOT, "%-7s %3d clients  %-10s %8.1f q/s  p50 %7.2f  p95 %7.2f  p99 %7.2f ms"
-          + "  errors %d  partial %d  %s", profile, clients, target.label, qps(), p50(), p95(), p99(), errors, partial,
-          stages());
+          + "  CPU %5.2f ms/q  errors %d  partial %d  %s", profile, clients, target.label, qps(), p50(), p95(), p99(),
+          cpuMillisPerQuery, errors, partial, stages());
     }
 
     /** The server's own per-stage timings (medians, ms), as the responses report them. */
@@ -119,8 +126,8 @@ public final class SearchLoad implements AutoCloseable {
 
     /** A Markdown table row; {@code label} names the path, {@code last} fills the last column. */
     public String row(String label, String last) {
-      return String.format(Locale.ROOT, "| %s | %d | %s | %.1f | %.2f | %.2f | %.2f | %d | %d | %s |%n", profile,
-          clients, label, qps(), p50(), p95(), p99(), errors, partial, last);
+      return String.format(Locale.ROOT, "| %s | %d | %s | %.1f | %.2f | %.2f | %.2f | %.2f | %d | %d | %s |%n",
+          profile, clients, label, qps(), p50(), p95(), p99(), cpuMillisPerQuery, errors, partial, last);
     }
 
     public String row(String last) {
@@ -128,8 +135,9 @@ public final class SearchLoad implements AutoCloseable {
     }
 
     public String tsv() {
-      return String.format(Locale.ROOT, "%s\t%d\t%s\t%d\t%.1f\t%.2f\t%.3f\t%.3f\t%.3f\t%d\t%d", profile, clients,
-          target.label, millis.length, seconds, qps(), p50(), p95(), p99(), errors, partial);
+      return String.format(Locale.ROOT, "%s\t%d\t%s\t%d\t%.1f\t%.2f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d", profile,
+          clients, target.label, millis.length, seconds, qps(), p50(), p95(), p99(), cpuMillisPerQuery, errors,
+          partial);
     }
   }
 
@@ -151,6 +159,8 @@ public final class SearchLoad implements AutoCloseable {
   private final ModelSpec model;
   private int topK;
   private int depth = HEAD;
+  /** The processes whose CPU a cell counts: this one, and the cluster's when it runs elsewhere. */
+  private List<Long> cpuPids = List.of(ProcessHandle.current().pid());
   private Encoder encoder;
 
   public SearchLoad(String target, List<java.nio.file.Path> shardDirs, ModelSpec model, int topK) throws IOException {
@@ -166,6 +176,12 @@ public final class SearchLoad implements AutoCloseable {
     searcher.setSimilarity(ShardSchema.similarity());
     this.model = model;
     this.topK = topK;
+  }
+
+  /** Counts the CPU of the cluster's process too (a cluster in another JVM than this client). */
+  public SearchLoad withServerProcess(long pid) {
+    this.cpuPids = List.of(ProcessHandle.current().pid(), pid);
+    return this;
   }
 
   /**
@@ -202,7 +218,7 @@ public final class SearchLoad implements AutoCloseable {
     Cell c = measure(target, profile, clients, texts, start, Long.MAX_VALUE, count, 0);
     double took = (System.nanoTime() - start) / 1e9;
     return new Cell(c.profile(), c.clients(), c.target(), took, c.millis(), c.errors(), c.partial(),
-        c.stageMedians());
+        c.stageMedians(), c.cpuMillisPerQuery());
   }
 
   private Cell measure(Target target, String profile, int clients, List<String> texts, long measureFrom, long end,
@@ -256,9 +272,15 @@ public final class SearchLoad implements AutoCloseable {
       });
       threads.add(t);
     }
+    long now = System.nanoTime();
+    if (measureFrom > now) {
+      TimeUnit.NANOSECONDS.sleep(measureFrom - now);
+    }
+    long cpuFrom = ProcessCpu.nanos(cpuPids);
     for (Thread t : threads) {
       t.join();
     }
+    long cpuTo = ProcessCpu.nanos(cpuPids);
     double[] all = perClient.stream().flatMapToDouble(Arrays::stream).sorted().toArray();
     Map<String, Double> medians = new java.util.TreeMap<>();
     synchronized (stageMillis) {
@@ -268,7 +290,9 @@ public final class SearchLoad implements AutoCloseable {
       });
       stageMillis.clear();
     }
-    return new Cell(profile, clients, target, seconds, all, errors.get(), partial.get(), medians);
+    double cpuPerQuery = cpuFrom < 0 || cpuTo < 0 || all.length == 0 ? Double.NaN
+        : (cpuTo - cpuFrom) / 1e6 / all.length;
+    return new Cell(profile, clients, target, seconds, all, errors.get(), partial.get(), medians, cpuPerQuery);
   }
 
   private Call shoal(RankProfile profile) {
