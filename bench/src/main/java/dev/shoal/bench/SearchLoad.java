@@ -56,14 +56,18 @@ public final class SearchLoad implements AutoCloseable {
   public static final String DESCRIPTION = """
       Paths. **shoal**: the client calls SearchService.Search over gRPC (one channel, a 10 s deadline); \
       the query service embeds the query through the ranker (neural), sends one SearchShards call carrying \
-      the 4 shards to the index node over gRPC (which sums the shards' corpus statistics for BM25 itself; \
-      for neural each shard also computes the exact cosine of its candidates' stored embeddings), fuses, re-scores the head of 100 (neural), and fetches titles and snippets for the page. Result cache and query-embedding cache off, so every query takes the whole path. \
+      the 4 shards to the index node over gRPC (which searches them as one index: one MultiReader, BM25 \
+      with their summed statistics, and for neural the exact cosine of the candidates' stored embeddings), \
+      fuses, re-scores the head of 100 (neural), and fetches titles and snippets for the page. Result cache \
+      and query-embedding cache off, so every query takes the whole path. \
       **raw Lucene**: one IndexSearcher over the same 4 shard indexes (their last commit), opened in the \
       client's JVM; bm25: the same BM25 query (Shoal's analyzer and similarity), top k ids; neural: ONNX \
       Runtime embeds the query (the same bge-small-en-v1.5, 2 threads), BM25 top 100 + HNSW top 100, RRF, \
       exact cosine over the head of 100, RRF with BM25, top k ids. The baseline returns ids only (no titles, \
       snippets): that work is part of what the ratio measures. p50 ratio = shoal p50 / raw p50 at the same \
-      number of clients. **gRPC ping**: grpc.health.v1 Check against the query service over the same \
+      number of clients; QPS ratio = shoal QPS / raw QPS; CPU per query = the CPU time of this client's JVM \
+      and the cluster's over the measured window, per query (from /proc; the raw rows' cluster sits idle), \
+      and CPU ratio = shoal's / raw's. **gRPC ping**: grpc.health.v1 Check against the query service over the same \
       channel: the cost of one round trip on this machine, with no work behind it. A bm25 search makes two \
       round trips in sequence (client → query service → index node, which sends ids, scores and, for the best \
       hits over its shards, titles and snippets); neural makes four (client → query service, Embed, the node \
