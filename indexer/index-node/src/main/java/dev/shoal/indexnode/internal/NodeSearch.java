@@ -3,8 +3,6 @@ package dev.shoal.indexnode.internal;
 import dev.shoal.indexnode.shard.LexicalLegs;
 import dev.shoal.indexnode.shard.ShardGroup;
 import dev.shoal.indexnode.shard.ShardStore;
-import dev.shoal.internal.CorpusStatisticsSum;
-import dev.shoal.internal.v1.CorpusStatistics;
 import dev.shoal.internal.v1.NodeSearchRequest;
 import dev.shoal.internal.v1.NodeSearchResponse;
 import dev.shoal.internal.v1.ShardFailure;

@@ -96,9 +96,14 @@ public final class CorpusStats {
             f.getSumDocFreq());
       }
     };
-    s.setSimilarity(shard.getSimilarity());
-    s.setQueryCache(shard.getQueryCache());
-    s.setQueryCachingPolicy(shard.getQueryCachingPolicy());
+    return scoringAs(s, shard);
+  }
+
+  /** {@code s} set to score and cache as {@code like} does (a searcher over the same reader or a wider one). */
+  static IndexSearcher scoringAs(IndexSearcher s, IndexSearcher like) {
+    s.setSimilarity(like.getSimilarity());
+    s.setQueryCache(like.getQueryCache());
+    s.setQueryCachingPolicy(like.getQueryCachingPolicy());
     return s;
   }
 }

@@ -4,7 +4,6 @@ import dev.shoal.internal.v1.Leg;
 import dev.shoal.internal.v1.LexicalLeg;
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -92,7 +91,6 @@ public final class LexicalLegs {
   public final class Lookups {
     private final IndexSearcher searcher;
     private final Map<Term, TermStates> states;
-    private final Map<Integer, Query> withStates = new HashMap<>();
 
     private Lookups(IndexSearcher searcher, Map<Term, TermStates> states) {
       this.searcher = searcher;
@@ -112,7 +110,7 @@ public final class LexicalLegs {
     /** The query of leg {@code legIndex} with its looked-up terms, or null if that leg is not lexical. */
     public Query query(int legIndex) {
       Query q = queries.get(legIndex);
-      return q == null ? null : withStates.computeIfAbsent(legIndex, i -> withStates(q));
+      return q == null ? null : withStates(q);
     }
 
     /** The query with each term query of a looked-up term given its states; other parts as they were. */

@@ -49,11 +49,7 @@ public final class ShardGroup {
     }
     // not closing the sub-readers: they belong to the pinned searchers, released by their owners
     try (MultiReader all = new MultiReader(readers, false)) {
-      IndexSearcher group = new IndexSearcher(all);
-      IndexSearcher first = pinned.getFirst().searcher();
-      group.setSimilarity(first.getSimilarity());
-      group.setQueryCache(first.getQueryCache());
-      group.setQueryCachingPolicy(first.getQueryCachingPolicy());
+      IndexSearcher group = CorpusStats.scoringAs(new IndexSearcher(all), pinned.getFirst().searcher());
       IndexSearcher scoring = req.hasStatistics() ? CorpusStats.scoring(group, req.getStatistics()) : group;
       List<IndexReaderContext> children = all.getContext().children();
       int[] starts = new int[children.size()];

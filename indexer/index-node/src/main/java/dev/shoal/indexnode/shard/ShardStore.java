@@ -211,11 +211,11 @@ public final class ShardStore implements AutoCloseable {
     return null;
   }
 
-  /** The model that embedded this shard's passages, or "" before the first embedding. */
   ShardSearcher searcher() {
     return searcher;
   }
 
+  /** The model that embedded this shard's passages, or "" before the first embedding. */
   public String model() {
     return model;
   }
