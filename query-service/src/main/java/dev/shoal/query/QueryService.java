@@ -19,6 +19,7 @@ import dev.shoal.server.auth.ApiKeyFile;
 import dev.shoal.server.auth.ApiKeyInterceptor;
 import dev.shoal.server.auth.Authenticator;
 import dev.shoal.server.time.SystemScheduler;
+import dev.shoal.server.Colocated;
 import dev.shoal.server.tls.Tls;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
@@ -82,7 +83,7 @@ public final class QueryService implements AutoCloseable {
     this.watcher = new AssignmentWatcher(config.bootstrap());
     this.heartbeats = new HeartbeatWatcher(config.bootstrap());
     this.tls = Tls.of(config.tls());
-    this.router = new ShardRouter(tls);
+    this.router = new ShardRouter(tls, config.inProcessCalls());
     this.grpcPool = Executors.newFixedThreadPool(config.admission().maxGrpcSearchesInFlight() + 4, r -> {
       Thread t = new Thread(r, "query-grpc");
       t.setDaemon(true);
@@ -96,7 +97,8 @@ public final class QueryService implements AutoCloseable {
   }
 
   public QueryService start() {
-    rankerChannel = tls.channel(config.rankerTarget()).maxInboundMessageSize(64 << 20).build();
+    rankerChannel = (config.inProcessCalls() ? Colocated.channel(tls, config.rankerTarget())
+        : tls.channel(config.rankerTarget())).maxInboundMessageSize(64 << 20).build();
     QueryPipeline pipeline = new QueryPipeline(config, QueryStages.load(), router,
         new GrpcShardClient(router, scheduler.clock()), RankerGrpc.newBlockingStub(rankerChannel),
         heartbeats::generation, metrics, scheduler);

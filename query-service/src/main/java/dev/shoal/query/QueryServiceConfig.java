@@ -30,12 +30,16 @@ import java.util.Map;
  * @param slowQueryMillis  a search that takes at least this long is logged (its shape, its trace id, its
  *                         stage timings); 0 turns the slow-query log off
  * @param warmup           the searches run before the service reports SERVING ({@link WarmupSettings})
+ * @param inProcessCalls   an index node or ranker served by this same JVM is called over gRPC's in-process
+ *                         transport (dev.shoal.server.Colocated: no socket, no serialisation); false: every
+ *                         call goes over the network, as between machines (what a benchmark of the
+ *                         distributed path measures on one machine)
  */
 public record QueryServiceConfig(String bootstrap, String rankerTarget, String host, int grpcPort, int httpPort,
                                  long resultCacheBytes, int httpThreads, long rankerBudgetMillis, SearchLimits limits,
                                  Fusion fusion, FusionWeights weights, java.nio.file.Path apiKeyFile,
                                  TlsFiles tls, AdmissionLimits admission, boolean logQueryText,
-                                 long slowQueryMillis, WarmupSettings warmup) {
+                                 long slowQueryMillis, WarmupSettings warmup, boolean inProcessCalls) {
 
   /** The result cache's default budget: 64 MiB, about 1,000 k=100 answers with snippets or 60 of k=1000. */
   public static final long RESULT_CACHE_BYTES = 64L << 20;
@@ -58,49 +62,64 @@ public record QueryServiceConfig(String bootstrap, String rankerTarget, String h
     return new QueryServiceConfig(bootstrap, rankerTarget, "127.0.0.1", 0, 0, RESULT_CACHE_BYTES, 8, 1_000,
         SearchLimits.defaults(), new Rrf(60), new FusionWeights(Map.of("bm25", 1.0, "dense", 1.0, "cosine", 3.0,
             "ranker", 3.0)), null, null, AdmissionLimits.defaults(), true,
-        SLOW_QUERY_MILLIS, WarmupSettings.defaults());
+        SLOW_QUERY_MILLIS, WarmupSettings.defaults(), true);
   }
 
   public QueryServiceConfig withAddress(String h, int grpc, int http) {
     return new QueryServiceConfig(bootstrap, rankerTarget, h, grpc, http, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, slowQueryMillis, warmup);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, slowQueryMillis,
+        warmup, inProcessCalls);
   }
 
   public QueryServiceConfig withResultCacheBytes(long budget) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, budget, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, slowQueryMillis, warmup);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, slowQueryMillis,
+        warmup, inProcessCalls);
   }
 
   /** These settings with API keys required, from a key file watched for changes. */
   public QueryServiceConfig withApiKeyFile(java.nio.file.Path file) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, file, tls, admission, logQueryText, slowQueryMillis, warmup);
+        rankerBudgetMillis, limits, fusion, weights, file, tls, admission, logQueryText, slowQueryMillis,
+        warmup, inProcessCalls);
   }
 
   public QueryServiceConfig withAdmission(AdmissionLimits a) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, a, logQueryText, slowQueryMillis, warmup);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, a, logQueryText, slowQueryMillis,
+        warmup, inProcessCalls);
   }
 
   public QueryServiceConfig withQueryTextInLogs(boolean on) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, on, slowQueryMillis, warmup);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, on, slowQueryMillis,
+        warmup, inProcessCalls);
   }
 
   public QueryServiceConfig withSlowQueryMillis(long millis) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, millis, warmup);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, millis,
+        warmup, inProcessCalls);
   }
 
   /** These settings with another warm-up before SERVING; {@link WarmupSettings#off()} for none. */
   public QueryServiceConfig withWarmup(WarmupSettings w) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, slowQueryMillis, w);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, slowQueryMillis,
+        w, inProcessCalls);
   }
 
   /** These settings with TLS on both fronts and on the calls to index nodes and the ranker; null: plaintext. */
   public QueryServiceConfig withTls(TlsFiles files) {
     return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
-        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, files, admission, logQueryText, slowQueryMillis, warmup);
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, files, admission, logQueryText, slowQueryMillis,
+        warmup, inProcessCalls);
+  }
+
+  /** These settings with calls to a node or ranker of this JVM made in-process (true, the default) or over the network. */
+  public QueryServiceConfig withInProcessCalls(boolean on) {
+    return new QueryServiceConfig(bootstrap, rankerTarget, host, grpcPort, httpPort, resultCacheBytes, httpThreads,
+        rankerBudgetMillis, limits, fusion, weights, apiKeyFile, tls, admission, logQueryText, slowQueryMillis, warmup,
+        on);
   }
 }

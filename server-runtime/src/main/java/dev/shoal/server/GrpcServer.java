@@ -4,6 +4,8 @@ import dev.shoal.server.tls.Tls;
 import dev.shoal.server.trace.Tracing;
 import io.grpc.BindableService;
 import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
@@ -23,6 +25,9 @@ import java.util.concurrent.TimeUnit;
  * and server reflection v1, always, so no server can forget them. Built by composition
  * ({@link #forAddress}), as grpc-java's own {@link HealthStatusManager} is used.
  *
+ * <p>Callers in the same JVM may reach it without a socket: it also serves, in-process, under its
+ * address ({@link Colocated}), with the same services, interceptors and executor.
+ *
  * <p>Lifecycle: {@link Builder#start()} binds the port and marks every service SERVING (a
  * service may then be marked otherwise, e.g. an index node until its shards are LIVE);
  * {@link #close()} marks the server NOT_SERVING, lets in-flight calls finish for up to 2 s, then
@@ -36,6 +41,7 @@ public final class GrpcServer implements AutoCloseable {
   private final String host;
   private final HealthStatusManager health = new HealthStatusManager();
   private final Server server;
+  private final Server inProcess;
   private final EventLoopGroup bossGroup;
   private final EventLoopGroup workerGroup;
 
@@ -137,27 +143,48 @@ public final class GrpcServer implements AutoCloseable {
       bossGroup = null;
       workerGroup = null;
     }
-    if (b.executor != null) {
-      nb.executor(b.executor);
-    }
-    // gRPC runs the interceptor added last first; the trace span opens before anything can refuse
-    b.interceptors.reversed().forEach(nb::intercept);
-    nb.intercept(Tracing.serverInterceptor());
-    nb.addService(health.getHealthService()).addService(ProtoReflectionServiceV1.newInstance());
     List<String> names = new ArrayList<>();
-    for (BindableService s : b.services) {
-      var definition = s.bindService();
-      nb.addService(definition);
-      names.add(definition.getServiceDescriptor().getName());
-    }
+    configure(nb, b, names);
     try {
       server = nb.build().start();
     } catch (IOException e) {
       shutdownLoops();
       throw new UncheckedIOException("cannot bind gRPC server on " + b.host + ":" + b.port, e);
     }
+    // the same services for callers in this JVM (Colocated), named after the address it just bound
+    InProcessServerBuilder ib = InProcessServerBuilder.forName(Colocated.name(address()))
+        .maxInboundMessageSize(b.maxInboundBytes);
+    if (b.ownEventLoops) {
+      ib.directExecutor();
+    }
+    configure(ib, b, new ArrayList<>());
+    try {
+      inProcess = ib.build().start();
+    } catch (IOException e) {
+      server.shutdownNow();
+      shutdownLoops();
+      throw new UncheckedIOException("cannot serve " + address() + " in-process (another server of this JVM still "
+          + "holds its name)", e);
+    }
+    Colocated.serving(address());
     names.forEach(n -> health.setStatus(n, ServingStatus.SERVING));
     health.setStatus("", ServingStatus.SERVING);
+  }
+
+  /** The builder's executor, interceptors and services, with health and reflection, on one transport's server. */
+  private void configure(ServerBuilder<?> sb, Builder b, List<String> names) {
+    if (b.executor != null) {
+      sb.executor(b.executor);
+    }
+    // gRPC runs the interceptor added last first; the trace span opens before anything can refuse
+    b.interceptors.reversed().forEach(sb::intercept);
+    sb.intercept(Tracing.serverInterceptor());
+    sb.addService(health.getHealthService()).addService(ProtoReflectionServiceV1.newInstance());
+    for (BindableService s : b.services) {
+      var definition = s.bindService();
+      sb.addService(definition);
+      names.add(definition.getServiceDescriptor().getName());
+    }
   }
 
   /** Sets the health of a named service ("" is the whole server). */
@@ -179,13 +206,18 @@ public final class GrpcServer implements AutoCloseable {
       return;
     }
     health.enterTerminalState();
+    Colocated.stopped(address());
     server.shutdown();
+    inProcess.shutdown();
     try {
-      if (!server.awaitTermination(2, TimeUnit.SECONDS)) {
-        server.shutdownNow().awaitTermination(2, TimeUnit.SECONDS);
+      for (Server s : new Server[] {server, inProcess}) {
+        if (!s.awaitTermination(2, TimeUnit.SECONDS)) {
+          s.shutdownNow().awaitTermination(2, TimeUnit.SECONDS);
+        }
       }
     } catch (InterruptedException e) {
       server.shutdownNow();
+      inProcess.shutdownNow();
       Thread.currentThread().interrupt();
     }
     shutdownLoops();

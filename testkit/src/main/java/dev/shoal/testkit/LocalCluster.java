@@ -55,30 +55,38 @@ public final class LocalCluster implements AutoCloseable {
    *                     certificates (mutual TLS), which the query service presents
    * @param apiKeyFile   null: open; else the query service requires keys from this file
    * @param crossEncoder null: none; else the ranker serves this cross-encoder (the {@code cross-encoder} rescorer)
+   * @param inProcessCalls the query service calls the node and the ranker in-process (one JVM: no sockets), as a
+   *                     single-machine deployment does; false: over loopback TCP, as between machines
    */
   public record Options(Path dataDir, String bootstrap, int shards, ModelSpec model, String host, int grpcPort,
                         int httpPort, int rankerPort, int parallelism, boolean caches, int maxWindows, TlsFiles tls,
-                        Path apiKeyFile, CrossEncoderSpec crossEncoder) {
+                        Path apiKeyFile, CrossEncoderSpec crossEncoder, boolean inProcessCalls) {
     public Options(Path dataDir, String bootstrap, int shards, ModelSpec model, String host, int grpcPort,
                    int httpPort, int rankerPort, int parallelism) {
       this(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, true,
-          PassageWindows.DEFAULT_MAX_WINDOWS, null, null, null);
+          PassageWindows.DEFAULT_MAX_WINDOWS, null, null, null, true);
     }
 
     public Options withoutCaches() {
       return new Options(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, false,
-          maxWindows, tls, apiKeyFile, crossEncoder);
+          maxWindows, tls, apiKeyFile, crossEncoder, inProcessCalls);
     }
 
     public Options withMaxWindows(int n) {
       return new Options(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, caches,
-          n, tls, apiKeyFile, crossEncoder);
+          n, tls, apiKeyFile, crossEncoder, inProcessCalls);
+    }
+
+    /** These options with the query service's calls to the node and ranker over TCP, as between machines. */
+    public Options withNetworkCalls() {
+      return new Options(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, caches,
+          maxWindows, tls, apiKeyFile, crossEncoder, false);
     }
 
     /** These options with the ranker serving a cross-encoder. */
     public Options withCrossEncoder(CrossEncoderSpec spec) {
       return new Options(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, caches,
-          maxWindows, tls, apiKeyFile, spec);
+          maxWindows, tls, apiKeyFile, spec, inProcessCalls);
     }
 
     /** These options with TLS everywhere (mutual between services) and API keys on the query service. */
@@ -88,7 +96,7 @@ public final class LocalCluster implements AutoCloseable {
             + "give mutual TLS files (TlsFiles.mutual)");
       }
       return new Options(dataDir, bootstrap, shards, model, host, grpcPort, httpPort, rankerPort, parallelism, caches,
-          maxWindows, mutualTls, keys, crossEncoder);
+          maxWindows, mutualTls, keys, crossEncoder, inProcessCalls);
     }
   }
 
@@ -157,6 +165,7 @@ public final class LocalCluster implements AutoCloseable {
       if (options.apiKeyFile() != null) {
         config = config.withApiKeyFile(options.apiKeyFile());
       }
+      config = config.withInProcessCalls(options.inProcessCalls());
       query = new QueryService(options.caches() ? config : config.withResultCacheBytes(0), metrics, List.of(ingest))
           .start();
       started.push(query);

@@ -5,6 +5,7 @@ import dev.shoal.internal.v1.Replica;
 import dev.shoal.internal.v1.ShardAssignment;
 import dev.shoal.internal.v1.ShardPlacement;
 import dev.shoal.internal.v1.ShardSearchGrpc;
+import dev.shoal.server.Colocated;
 import dev.shoal.server.tls.Tls;
 import io.grpc.ManagedChannel;
 import java.util.ArrayList;
@@ -71,6 +72,7 @@ public final class ShardRouter implements AutoCloseable {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final Map<String, ReplicaStats> stats = new ConcurrentHashMap<>();
   private final Tls tls;
+  private final boolean inProcess;
 
   /** Plaintext connections to the index nodes. */
   public ShardRouter() {
@@ -79,7 +81,16 @@ public final class ShardRouter implements AutoCloseable {
 
   /** @param tls how index nodes are reached (their CA, and this service's certificate where they ask for one) */
   public ShardRouter(Tls tls) {
+    this(tls, false);
+  }
+
+  /**
+   * @param tls       how index nodes are reached over the network
+   * @param inProcess whether a node served by this JVM is called in-process ({@link Colocated})
+   */
+  public ShardRouter(Tls tls, boolean inProcess) {
     this.tls = tls;
+    this.inProcess = inProcess;
   }
 
   private volatile BiFunction<String, Integer, ReplicaTier> tiers = (address, shard) -> ReplicaTier.SERVING;
@@ -176,7 +187,7 @@ public final class ShardRouter implements AutoCloseable {
     int lane = Math.floorMod(shard, CONNECTIONS_PER_NODE);
     return ShardSearchGrpc.newFutureStub(channels.computeIfAbsent(address + "#" + lane,
         // responses complete futures on the event loop: no hand-off to an executor per shard answer
-        k -> tls.channel(address).directExecutor()
+        k -> (inProcess ? Colocated.channel(tls, address) : tls.channel(address)).directExecutor()
             .maxInboundMessageSize(64 << 20).build()));
   }
 

@@ -1,0 +1,62 @@
+package dev.shoal.server;
+
+import dev.shoal.server.tls.Tls;
+import dev.shoal.server.trace.Tracing;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The {@link GrpcServer}s running in this JVM, by the address they serve on, so that a client in
+ * the same process reaches one over grpc-java's in-process transport instead of a socket. The demo,
+ * the benchmarks and a single-machine deployment run a query service, its index node and its ranker
+ * in one JVM; a query there then pays no loopback round trip to its own node: no HTTP/2 framing, no
+ * syscalls, no event-loop hand-offs, and no protobuf serialisation (the in-process transport hands
+ * the message object itself to the other side). Everything else is the same call: the server's
+ * services, interceptors (API keys, metrics, tracing), executor, deadlines and cancellation.
+ * Elasticsearch runs a shard request on the coordinating node without its transport for the same
+ * reason.
+ *
+ * <p>Only a client that asks for it ({@link #channel}) goes in-process; {@link Tls#channel} always
+ * dials the network, so what a client outside the process sees of TLS and certificates, and what
+ * tests check of it, is unchanged. A call that never leaves the process needs neither: code in the
+ * process already holds its keys. Thread-safe.
+ */
+public final class Colocated {
+
+  private static final Set<String> SERVING = ConcurrentHashMap.newKeySet();
+
+  private Colocated() {
+  }
+
+  /** The in-process name of the server at {@code address}: one per address, so a restarted server on the same port is found again. */
+  static String name(String address) {
+    return "shoal@" + address;
+  }
+
+  static void serving(String address) {
+    SERVING.add(address);
+  }
+
+  static void stopped(String address) {
+    SERVING.remove(address);
+  }
+
+  /** Whether a {@link GrpcServer} of this JVM serves {@code address} (host:port, as it reports it). */
+  public static boolean serves(String address) {
+    return SERVING.contains(address);
+  }
+
+  /**
+   * A channel builder for {@code target} (host:port): in-process when a server of this JVM serves
+   * that address, else {@code tls.channel(target)}. The choice is made once, here: a channel built
+   * in-process stays in-process (a server restarted on the same address in this JVM is found again).
+   */
+  public static ManagedChannelBuilder<?> channel(Tls tls, String target) {
+    if (!serves(target)) {
+      return tls.channel(target);
+    }
+    return InProcessChannelBuilder.forName(name(target)).intercept(Tracing.clientInterceptor());
+  }
+}
