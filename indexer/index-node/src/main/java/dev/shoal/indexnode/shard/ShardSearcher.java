@@ -307,6 +307,7 @@ public final class ShardSearcher {
   public List<ShardHit> hydrate(DocStore docs, Collection<String> ids, String highlight, List<String> fields,
                                 boolean withTitles, boolean withSnippets, boolean withText) throws IOException {
     Set<String> terms = withSnippets && !highlight.isEmpty() ? new HashSet<>(queries.terms(highlight)) : Set.of();
+    Snippets.Highlight highlighted = withSnippets ? snippets.highlight(terms) : null;
     List<ShardHit> out = new ArrayList<>(ids.size());
     for (String id : ids) {
       EnrichedDocument e = docs.load(id);
@@ -319,7 +320,7 @@ public final class ShardSearcher {
         h.setTitle(d.getTitle());
       }
       if (withSnippets) {
-        h.setSnippet(snippets.snippet(d.getText(), terms));
+        h.setSnippet(highlighted.snippet(d.getText()));
       }
       if (withText) {
         h.setText(DocumentText.passage(d));

@@ -79,6 +79,35 @@ class SnippetsTest {
     assertTrue(highlighted > 100, "the queries must highlight something: " + highlighted);
   }
 
+  /** A page's highlight remembers what words analysed to; each document still gets the snippet it gets alone. */
+  @Test
+  void aPagesHighlightGivesEachDocumentTheSnippetItGetsAlone() throws IOException {
+    List<String> lines = Files.readAllLines(Path.of(System.getProperty("shoal.repo.root", "."), "testdata", "scifact",
+        "corpus.jsonl"));
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    int highlighted = 0;
+    for (String q : new String[] {"vitamin D deficiency bone density", "cancer cells express proteins"}) {
+      Set<String> terms = new HashSet<>(queries.terms(q));
+      Snippets.Highlight page = snippets.highlight(terms);
+      for (int i = 0; i < 300; i++) {
+        String text = json.readTree(lines.get(i)).get("text").asText();
+        String alone = snippets.snippet(text, terms);
+        assertEquals(alone, page.snippet(text), "document " + i + " for '" + q + "'");
+        highlighted += alone.contains("<em>") ? 1 : 0;
+      }
+    }
+    assertTrue(highlighted > 50, "the queries must highlight something: " + highlighted);
+  }
+
+  /** The best window is found in one pass: a text of 60,000 matching words stays cheap and keeps its bound. */
+  @Test
+  void manyMatchesChooseTheFirstWindowWithTheMostDistinctTerms() {
+    String s = snippets.snippet("vitamin ".repeat(30_000) + "vitamin deficiency and bone density " + "vitamin ".repeat(100),
+        Set.copyOf(queries.terms("vitamin deficiency bone")));
+    assertTrue(s.contains("<em>deficiency</em> and <em>bone</em>"), s);
+    assertTrue(s.length() <= 2 * (Snippets.WINDOW + 2 * Snippets.SLACK), "length " + s.length());
+  }
+
   @Test
   void textWithoutSpacesGivesAWindowNotTheWholeText() {
     String s = snippets.snippet("x".repeat(100_000), Set.of("x"));
