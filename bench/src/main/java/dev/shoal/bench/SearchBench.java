@@ -32,9 +32,11 @@ public final class SearchBench {
    * @param warmup       warm-up time per cell, not measured
    * @param serverWarmup before the cells, seconds of load per profile and path, so every JIT is warm
    * @param output       results file (Markdown; raw numbers beside it as .tsv)
+   * @param networkCalls the query service calls the node and the ranker over loopback TCP (as between machines)
+   *                     instead of in-process
    */
   public record Options(Path dataDir, Path dataset, List<Integer> clients, List<String> profiles, int seconds,
-                        int warmup, int topK, int serverWarmup, Path output) {
+                        int warmup, int topK, int serverWarmup, Path output, boolean networkCalls) {
   }
 
   private SearchBench() {
@@ -45,6 +47,9 @@ public final class SearchBench {
     BeirDataset data = new BeirDataset(o.dataset());
     LocalCluster.Options options = new LocalCluster.Options(o.dataDir(), null, 4,
         ModelSpec.BGE_SMALL_EN_V15.withMaxTokens(256), "127.0.0.1", 0, 0, 0, 2).withoutCaches();
+    if (o.networkCalls()) {
+      options = options.withNetworkCalls();
+    }
     try (LocalCluster cluster = new LocalCluster(options).start()) {
       long docs = DemoLoader.load(data, o.dataDir(), cluster, System.out, System.nanoTime());
       List<String> shardDirs = new ArrayList<>();
@@ -62,6 +67,7 @@ public final class SearchBench {
           "--clients", String.join(",", o.clients().stream().map(String::valueOf).toList()),
           "--profiles", String.join(",", o.profiles()), "-o", o.output().toString(),
           "--server-pid", Long.toString(ProcessHandle.current().pid()),
+          "--calls", o.networkCalls() ? "network" : "in-process",
           "--shard-dirs", String.join(",", shardDirs)));
       Process client = new ProcessBuilder(cmd).inheritIO().start();
       if (!client.waitFor(2, TimeUnit.HOURS)) {
@@ -73,7 +79,8 @@ public final class SearchBench {
   }
 
   static void writeResults(Path output, String dataset, SearchLoad.Cell cold, List<SearchLoad.Cell> cells,
-                           int queryCount, int topK, int seconds, int warmup, int serverWarmup) throws IOException {
+                           int queryCount, int topK, int seconds, int warmup, int serverWarmup, boolean networkCalls)
+      throws IOException {
     StringBuilder md = new StringBuilder();
     md.append("# Search load benchmark\n\n");
     md.append(String.format("SciFact (%s), %d queries cycled, top %d, %d s per cell after %d s warm-up (and %d s "
@@ -85,12 +92,13 @@ public final class SearchBench {
     md.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     int perGroup = SearchLoad.Target.values().length;
     for (int i = 0; i < cells.size(); i += perGroup) {
-      SearchLoad.Cell shoal = cells.get(i);
-      SearchLoad.Cell base = cells.get(i + 1);
-      md.append(shoal.row(String.format(Locale.ROOT, "%.2f · %.2f · %.2f", shoal.p50() / base.p50(),
-          shoal.qps() / base.qps(), shoal.cpuMillisPerQuery() / base.cpuMillisPerQuery())));
-      for (int j = 1; j < perGroup; j++) {
-        md.append(cells.get(i + j).row(""));
+      List<SearchLoad.Cell> group = cells.subList(i, i + perGroup);
+      SearchLoad.Cell base = group.stream().filter(c -> c.target() == SearchLoad.Target.BASELINE).findFirst()
+          .orElseThrow();
+      for (SearchLoad.Cell c : group) {
+        boolean shoal = c.target() == SearchLoad.Target.SHOAL || c.target() == SearchLoad.Target.SHOAL_IDS;
+        md.append(c.row(!shoal ? "" : String.format(Locale.ROOT, "%.2f · %.2f · %.2f", c.p50() / base.p50(),
+            c.qps() / base.qps(), c.cpuMillisPerQuery() / base.cpuMillisPerQuery())));
       }
     }
     SearchLoad.Cell warm = cells.stream().filter(c -> c.target() == SearchLoad.Target.SHOAL
@@ -114,7 +122,7 @@ public final class SearchBench {
             .append(" |\n");
       }
     }
-    md.append("\n").append(SearchLoad.DESCRIPTION).append("\n");
+    md.append("\n").append(SearchLoad.description(networkCalls)).append("\n");
     Files.writeString(output, md);
     StringBuilder tsv = new StringBuilder("profile\tclients\tpath\tqueries\tseconds\tqps\tp50_ms\tp95_ms\tp99_ms"
         + "\tcpu_ms_per_query\terrors\tpartial\n");

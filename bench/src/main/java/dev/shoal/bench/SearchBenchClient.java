@@ -64,7 +64,7 @@ public final class SearchBenchClient {
       }
     }
     SearchBench.writeResults(Path.of(need(a, "-o")), dataset.toString(), cold, cells, queries.size(), topK, seconds,
-        warmup, serverWarmup);
+        warmup, serverWarmup, "network".equals(need(a, "--calls")));
   }
 
   private static String need(Map<String, String> a, String name) {

@@ -53,29 +53,50 @@ import org.apache.lucene.store.FSDirectory;
  */
 public final class SearchLoad implements AutoCloseable {
 
-  public static final String DESCRIPTION = """
+  /**
+   * What the paths of a results file measure.
+   *
+   * @param networkCalls whether the query service called its node and ranker over loopback TCP (else in-process)
+   */
+  public static String description(boolean networkCalls) {
+    String calls = networkCalls
+        ? "The query service reaches the index node and the ranker over loopback TCP (gRPC over HTTP/2, "
+          + "protobuf serialised), as between machines (--network-calls). "
+        : "The query service reaches the index node and the ranker, which run in its JVM here as in the demo, "
+          + "over grpc-java's in-process transport (the same calls, interceptors, deadlines and executors; no "
+          + "socket, no serialisation); between machines, or with --network-calls, they go over TCP. ";
+    String trips = networkCalls
+        ? "A bm25 search makes two round trips in sequence (client → query service → index node, which sends "
+          + "ids, scores and, for the best hits over its shards, titles and snippets); neural makes four (client → "
+          + "query service, Embed, the node for ids, scores and exact cosines, the node's shards for the page)."
+        : "A search makes one network round trip (client → query service); its calls to the node (bm25: one; "
+          + "neural: ids, scores and exact cosines, then the page) and the ranker (neural: Embed) stay in the "
+          + "process.";
+    return """
       Paths. **shoal**: the client calls SearchService.Search over gRPC (one channel, a 10 s deadline); \
       the query service embeds the query through the ranker (neural), sends one SearchShards call carrying \
-      the 4 shards to the index node over gRPC (which searches them as one index: one MultiReader, BM25 \
+      the 4 shards to the index node (which searches them as one index: one MultiReader, BM25 \
       with their summed statistics, and for neural the exact cosine of the candidates' stored embeddings), \
       fuses, re-scores the head of 100 (neural), and fetches titles and snippets for the page. Result cache \
       and query-embedding cache off, so every query takes the whole path. \
+      """ + calls + """
+      **shoal, ids only**: the same search with `ids_only` set: hits carry ids and scores, and no document is \
+      read for titles or snippets (the raw Lucene baseline's output). \
       **raw Lucene**: one IndexSearcher over the same 4 shard indexes (their last commit), opened in the \
       client's JVM; bm25: the same BM25 query (Shoal's analyzer and similarity), top k ids; neural: ONNX \
       Runtime embeds the query (the same bge-small-en-v1.5, 2 threads), BM25 top 100 + HNSW top 100, RRF, \
       exact cosine over the head of 100, RRF with BM25, top k ids. The baseline returns ids only (no titles, \
-      snippets): that work is part of what the ratio measures. p50 ratio = shoal p50 / raw p50 at the same \
-      number of clients; QPS ratio = shoal QPS / raw QPS; CPU per query = the CPU time of this client's JVM \
+      snippets): in the shoal row's ratio that work is part of what is measured, in the ids-only row's it is not. \
+      p50 ratio = shoal p50 / raw p50 at the same number of clients; QPS ratio = shoal QPS / raw QPS; CPU per query = the CPU time of this client's JVM \
       and the cluster's over the measured window, per query (from /proc; the raw rows' cluster sits idle), \
       and CPU ratio = shoal's / raw's. **gRPC ping**: grpc.health.v1 Check against the query service over the same \
-      channel: the cost of one round trip on this machine, with no work behind it. A bm25 search makes two \
-      round trips in sequence (client → query service → index node, which sends ids, scores and, for the best \
-      hits over its shards, titles and snippets); neural makes four (client → query service, Embed, the node \
-      for ids, scores and exact cosines, the node's shards for the page).""";
+      channel: the cost of one round trip on this machine, with no work behind it. \
+      """ + trips;
+  }
 
   /** Which side of the comparison a cell measures. */
   public enum Target {
-    SHOAL("shoal"), BASELINE("raw Lucene"), PING("gRPC ping");
+    SHOAL("shoal"), SHOAL_IDS("shoal, ids only"), BASELINE("raw Lucene"), PING("gRPC ping");
 
     final String label;
 
@@ -84,7 +105,6 @@ public final class SearchLoad implements AutoCloseable {
     }
   }
 
-  /** One measured cell: latencies in ms, sorted. */
   /**
    * One cell's measurements.
    *
@@ -229,7 +249,8 @@ public final class SearchLoad implements AutoCloseable {
                        int maxQueries, double seconds) throws InterruptedException {
     RankProfile p = RankProfile.valueOf(profile.toUpperCase(Locale.ROOT));
     Call call = switch (target) {
-      case SHOAL -> shoal(p);
+      case SHOAL -> shoal(p, false);
+      case SHOAL_IDS -> shoal(p, true);
       case BASELINE -> baseline(p);
       case PING -> q -> {
         health.withDeadlineAfter(10, TimeUnit.SECONDS).check(HealthCheckRequest.getDefaultInstance());
@@ -299,10 +320,10 @@ public final class SearchLoad implements AutoCloseable {
     return new Cell(profile, clients, target, seconds, all, errors.get(), partial.get(), medians, cpuPerQuery);
   }
 
-  private Call shoal(RankProfile profile) {
+  private Call shoal(RankProfile profile, boolean idsOnly) {
     return q -> {
       SearchResponse r = stub.withDeadlineAfter(10, TimeUnit.SECONDS).search(SearchRequest.newBuilder()
-          .setQuery(q).setTopK(topK).setRerankDepth(depth).setProfile(profile).build());
+          .setQuery(q).setTopK(topK).setRerankDepth(depth).setProfile(profile).setIdsOnly(idsOnly).build());
       if (r.getHitsCount() == 0) {
         throw new IllegalStateException("no hits for '" + q + "'");
       }

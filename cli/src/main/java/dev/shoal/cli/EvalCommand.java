@@ -131,7 +131,8 @@ final class EvalCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      SearchRequest template = SearchRequest.newBuilder().setTopK(k).setProfile(q.rankProfile())
+      // a run needs ids and scores only: no document is read for titles or snippets
+      SearchRequest template = SearchRequest.newBuilder().setTopK(k).setProfile(q.rankProfile()).setIdsOnly(true)
           .setRerankDepth(rerankDepth).addAllRetrievers(retrievers).setRescorer(rescorer)
           .setFusion(FusionParams.newBuilder().setRule(rule).setRrfK(rrfK).putAllWeights(weights)).build();
       RunCollector.Collected c = q.collect(template, tag == null ? "shoal-" + q.profile.toLowerCase(Locale.ROOT) : tag);
@@ -312,7 +313,7 @@ final class EvalCommand implements Runnable {
               FusionParams.Builder f = FusionParams.newBuilder().setRule("rrf").setRrfK(k).putWeights("bm25", wb)
                   .putWeights(p == RankProfile.HYBRID ? "dense" : "cosine", w2);
               SearchRequest template = SearchRequest.newBuilder().setTopK(Math.min(100, depth)).setProfile(p)
-                  .setRerankDepth(depth).setFusion(f).build();
+                  .setRerankDepth(depth).setFusion(f).setIdsOnly(true).build();
               Run run = q.collect(template, "sweep").run();
               double v = TrecEval.evaluate(qrels, run, List.of(measure), new TrecEval.Options(level, false, 0))
                   .all(TrecEval.expand(List.of(measure)).getFirst());

@@ -47,9 +47,13 @@ final class SearchBenchCommand implements Callable<Integer> {
       + "raw numbers beside it as .tsv)")
   Path output;
 
+  @Option(names = "--network-calls", description = "the query service calls the index node and the ranker over "
+      + "loopback TCP, as between machines (default: in-process, as in the demo, where they share its JVM)")
+  boolean networkCalls;
+
   @Override
   public Integer call() throws Exception {
     return SearchBench.run(new SearchBench.Options(dataDir, dataset, clients, profiles, seconds, warmup, topK,
-        serverWarmup, output));
+        serverWarmup, output, networkCalls));
   }
 }

@@ -56,6 +56,10 @@ final class SearchCommand implements Callable<Integer> {
   @Option(names = "--explain", description = "show where each score came from (default: off)", defaultValue = "false")
   boolean explain;
 
+  @Option(names = "--ids-only", description = "hits without title, snippet or fields: no document is read "
+      + "(default: off)", defaultValue = "false")
+  boolean idsOnly;
+
   @Option(names = "--json", description = "print the response as JSON (default: off)", defaultValue = "false")
   boolean json;
 
@@ -114,7 +118,7 @@ final class SearchCommand implements Callable<Integer> {
       }
       SearchResponse r = stub.withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS)
           .search(SearchRequest.newBuilder().setQuery(query).setTopK(k).setOffset(offset).setProfile(p)
-              .setSyntax(lucene ? QuerySyntax.LUCENE : QuerySyntax.PLAIN).setExplain(explain)
+              .setSyntax(lucene ? QuerySyntax.LUCENE : QuerySyntax.PLAIN).setExplain(explain).setIdsOnly(idsOnly)
               .addAllRetrievers(retrievers).setRescorer(rescorer).setRerankDepth(rerankDepth).build());
       if (json) {
         System.out.println(JsonFormat.printer().print(r));

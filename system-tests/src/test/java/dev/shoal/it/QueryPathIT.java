@@ -288,6 +288,35 @@ class QueryPathIT {
   }
 
   /**
+   * An ids-only search ranks and scores as the full page does, but its hits carry no stored parts
+   * and no document is read for them: with shard 1's Hydrate failing, a hybrid page (whose titles
+   * come from a Hydrate call) is partial, its ids-only form is complete.
+   */
+  @Test
+  void anIdsOnlySearchRanksAsThePageAndReadsNoDocument() throws Exception {
+    QueryPipeline p = pipeline(Map.of(0, List.of(node.address()), 1, List.of(hydrateFails.address())),
+        (a, s) -> ReplicaTier.SERVING, ranker);
+    for (RankProfile profile : List.of(RankProfile.HYBRID, RankProfile.BM25)) {
+      SearchRequest.Builder q = SearchRequest.newBuilder().setQuery("vitamin D deficiency").setProfile(profile)
+          .setTopK(10);
+      SearchResponse page = search(healthy(), q);
+      SearchResponse idsOnly = search(p, q.clone().setIdsOnly(true));
+      assertEquals(10, idsOnly.getHitsCount(), profile.toString());
+      assertEquals(ids(page), ids(idsOnly), profile + ": the same ranking");
+      assertEquals(page.getHitsList().stream().map(Hit::getScore).toList(),
+          idsOnly.getHitsList().stream().map(Hit::getScore).toList(), profile + ": the same scores");
+      assertTrue(page.getHitsList().stream().allMatch(h -> !h.getTitle().isEmpty() && !h.getSnippet().isEmpty()));
+      assertTrue(idsOnly.getHitsList().stream().allMatch(h -> h.getTitle().isEmpty() && h.getSnippet().isEmpty()
+          && h.getFieldsCount() == 0), profile + ": no stored parts");
+      assertFalse(idsOnly.getPartial(), profile + ": no Hydrate call, so the failing one cannot make it partial: "
+          + idsOnly.getShardNoticesList());
+      assertTrue(idsOnly.getTimingsList().stream().noneMatch(t -> t.getStage().equals("fetch")), profile.toString());
+    }
+    assertTrue(search(p, SearchRequest.newBuilder().setQuery("vitamin D deficiency").setProfile(RankProfile.HYBRID)
+        .setTopK(10)).getPartial(), "the page itself needs the failing Hydrate");
+  }
+
+  /**
    * BM25 scores with the corpus statistics of both shards, however they are had: summed by the
    * one node that holds both, within its search (no round trip), or by the query service from a
    * Statistics call to each of two nodes. When a shard cannot give its counts the search still

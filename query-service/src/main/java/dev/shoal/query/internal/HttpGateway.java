@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li>{@code GET /}: the search page ({@link SearchPage}), open even where keys are required</li>
- *   <li>{@code GET /v1/search?q=..&k=..&offset=..&profile=..&syntax=..&explain=..&timeout_ms=..&fields=a,b}
+ *   <li>{@code GET /v1/search?q=..&k=..&offset=..&profile=..&syntax=..&explain=..&timeout_ms=..&fields=a,b&ids_only=..}
  *       and, for the advanced stages, {@code &retrievers=bm25,dense&rescorer=cosine&fusion=rrf&rrf_k=60&w.bm25=2}</li>
  *   <li>{@code POST /v1/search} with the JSON form of {@code shoal.v1.SearchRequest}</li>
  *   <li>{@code GET /v1/docs/{id}}</li>
@@ -305,6 +305,7 @@ public final class HttpGateway implements AutoCloseable {
     b.setRerankDepth(intParam(p, "rerank_depth"));
     b.setTimeoutMs(intParam(p, "timeout_ms"));
     b.setExplain(Boolean.parseBoolean(p.getOrDefault("explain", "false")));
+    b.setIdsOnly(Boolean.parseBoolean(p.getOrDefault("ids_only", "false")));
     b.setSession(p.getOrDefault("session", ""));
     if (p.containsKey("profile")) {
       try {

@@ -84,6 +84,10 @@ final class RequestValidator {
     if (r.getFieldsCount() > limits.maxFields()) {
       throw invalid("at most " + limits.maxFields() + " requested fields, got " + r.getFieldsCount());
     }
+    if (r.getIdsOnly() && r.getFieldsCount() > 0) {
+      throw invalid("ids_only returns no stored fields, but " + r.getFieldsCount() + " are requested: drop fields "
+          + "or ids_only");
+    }
     if (r.getTimeoutMs() < 0 || r.getTimeoutMs() > limits.maxTimeoutMs()) {
       throw invalid("timeout_ms must be between 0 and " + limits.maxTimeoutMs() + ", got " + r.getTimeoutMs());
     }

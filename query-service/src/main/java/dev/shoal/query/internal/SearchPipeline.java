@@ -229,7 +229,7 @@ final class SearchPipeline {
     List<Candidate> page = ranked.subList(Math.min(r.getOffset(), ranked.size()), Math.min(ranked.size(), window));
     Map<String, ShardHit> stored = new HashMap<>();
     List<Candidate> missing = new ArrayList<>();
-    for (Candidate c : page) {
+    for (Candidate c : r.getIdsOnly() ? List.<Candidate>of() : page) {
       ShardHit h = lists.hit(c.id());
       if (h.getHydrated()) {
         stored.put(c.id(), h);
@@ -245,11 +245,15 @@ final class SearchPipeline {
       got.failed().forEach((shard, why) -> notices.add(Scatter.notice(shard, ShardNotice.Kind.PAGE_NOT_LOADED,
           "hits of this shard have no title, snippet or fields: " + why)));
     }
-    timings.stage("fetch");
+    if (!r.getIdsOnly()) {
+      timings.stage("fetch");
+    }
     for (Candidate c : page) {
-      ShardHit h = stored.getOrDefault(c.id(), lists.hit(c.id()));
-      Hit.Builder hit = Hit.newBuilder().setId(c.id()).setScore(c.score()).setTitle(h.getTitle())
-          .setSnippet(h.getSnippet()).putAllFields(h.getFieldsMap()).setShard(c.shard());
+      Hit.Builder hit = Hit.newBuilder().setId(c.id()).setScore(c.score()).setShard(c.shard());
+      if (!r.getIdsOnly()) {
+        ShardHit h = stored.getOrDefault(c.id(), lists.hit(c.id()));
+        hit.setTitle(h.getTitle()).setSnippet(h.getSnippet()).putAllFields(h.getFieldsMap());
+      }
       if (r.getExplain()) {
         hit.setExplanation(c.explanation().toProto());
       }
@@ -335,7 +339,7 @@ final class SearchPipeline {
     if (plan.rescorer() != null) {
       b.addAllScorers(plan.rescorer().shardScorers(query));
     }
-    if (asked.singleList() && window <= SPECULATIVE_PAGE_MAX) {
+    if (asked.singleList() && window <= SPECULATIVE_PAGE_MAX && !r.getIdsOnly()) {
       b.setHydrateTop(hydrateTop(window, 1, shards)).addAllFields(r.getFieldsList()).setHighlight(r.getQuery());
     }
     return b.build();

@@ -56,6 +56,7 @@ class RequestValidatorTest {
       many.addFilters(Filter.newBuilder().setField("f").setTerm("v"));
     }
     assertTrue(reject(many.build()).contains("at most 32 filters"));
+    assertTrue(reject(q("x").setIdsOnly(true).addFields("year").build()).contains("drop fields or ids_only"));
     assertTrue(reject(q("x").addFilters(Filter.newBuilder().setField("bad field").setTerm("v")).build())
         .contains("must match"));
     assertTrue(reject(q("x").addFilters(Filter.newBuilder().setField("f")).build()).contains("needs one of"));
