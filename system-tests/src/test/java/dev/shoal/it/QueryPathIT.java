@@ -314,6 +314,11 @@ class QueryPathIT {
     }
     assertTrue(search(p, SearchRequest.newBuilder().setQuery("vitamin D deficiency").setProfile(RankProfile.HYBRID)
         .setTopK(10)).getPartial(), "the page itself needs the failing Hydrate");
+    HttpResponse<String> overHttp = get("/v1/search?q=vitamin+D&profile=bm25&ids_only=true");
+    assertEquals(200, overHttp.statusCode(), overHttp.body());
+    assertTrue(overHttp.body().contains("\"id\"") && !overHttp.body().contains("\"title\""), overHttp.body());
+    HttpResponse<String> withPage = get("/v1/search?q=vitamin+D&profile=bm25");
+    assertTrue(withPage.body().contains("\"title\""), withPage.body());
   }
 
   /**
