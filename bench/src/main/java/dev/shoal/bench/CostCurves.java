@@ -56,9 +56,13 @@ public final class CostCurves {
                         List<Integer> depths, int clients, int seconds, int warmup, Path output) {
   }
 
-  /** One comparison: the service and the baseline for one setting of one curve. */
+  /**
+   * One comparison: the service and the baseline for one setting of one curve.
+   *
+   * @param ids the service with {@code ids_only} (the baseline's output: no titles or snippets), bm25 only; else null
+   */
   record Row(String curve, String setting, long docs, int shards, int topK, int depth, SearchLoad.Cell shoal,
-             SearchLoad.Cell raw) {
+             SearchLoad.Cell ids, SearchLoad.Cell raw) {
   }
 
   private static final int DEFAULT_SHARDS = 4;
@@ -71,7 +75,8 @@ public final class CostCurves {
   private final Options o;
   private final List<String> queries;
   private final List<Row> rows = new ArrayList<>();
-  private boolean jvmWarm;
+  /** The cluster the paths last warmed up on. */
+  private Built warmed;
 
   private CostCurves(Options o) throws IOException {
     this.o = o;
@@ -106,6 +111,9 @@ public final class CostCurves {
       }
     }
     for (int n : o.shards()) {
+      if (n == DEFAULT_SHARDS && o.scales().contains(1)) {
+        continue; // the corpus-size curve's SciFact cells are this point
+      }
       try (Built b = build(tmp.resolve("shards-" + n), base, 1, n)) {
         measure(b, "shards", n + (n == 1 ? " shard" : " shards"), List.of("bm25", "neural"), DEFAULT_TOP_K,
             DEFAULT_DEPTH);
@@ -122,23 +130,32 @@ public final class CostCurves {
       throws Exception {
     try (SearchLoad load = new SearchLoad("127.0.0.1:" + b.cluster.grpcPort(), b.shardDirs,
         ModelSpec.BGE_SMALL_EN_V15, topK)) {
-      if (!jvmWarm) {
-        // this JVM's client and baseline code, and the first cluster's, compile before any cell
+      if (warmed != b) {
+        // each cluster's paths warm before its first cell, both sides: this JVM's client and baseline
+        // code, and the cluster's; a larger corpus makes other code hot (longer postings), and the
+        // service, measured before the baseline, would otherwise pay the JIT for both (they share
+        // Lucene's code in this process)
         for (String profile : List.of("bm25", "neural")) {
           for (SearchLoad.Target t : List.of(SearchLoad.Target.SHOAL, SearchLoad.Target.BASELINE)) {
             load.run(t, profile, o.clients(), queries, 0, JVM_WARMUP_SECONDS);
           }
         }
-        jvmWarm = true;
+        warmed = b;
       }
       load.shape(topK, depth);
       for (String profile : profiles) {
         SearchLoad.Cell shoal = load.run(SearchLoad.Target.SHOAL, profile, o.clients(), queries, o.warmup(),
             o.seconds());
+        SearchLoad.Cell ids = !profile.equals("bm25") ? null
+            : load.run(SearchLoad.Target.SHOAL_IDS, profile, o.clients(), queries, o.warmup(), o.seconds());
         SearchLoad.Cell raw = load.run(SearchLoad.Target.BASELINE, profile, o.clients(), queries, o.warmup(),
             o.seconds());
-        System.out.printf("%-12s %-28s %s%n%-12s %-28s %s%n", curve, setting, shoal.line(), "", "", raw.line());
-        rows.add(new Row(curve, setting, b.docs, b.shards, topK, depth, shoal, raw));
+        System.out.printf("%-12s %-28s %s%n", curve, setting, shoal.line());
+        if (ids != null) {
+          System.out.printf("%-12s %-28s %s%n", "", "", ids.line());
+        }
+        System.out.printf("%-12s %-28s %s%n", "", "", raw.line());
+        rows.add(new Row(curve, setting, b.docs, b.shards, topK, depth, shoal, ids, raw));
       }
     }
   }
@@ -284,7 +301,8 @@ public final class CostCurves {
     StringBuilder md = new StringBuilder("# Search cost curves\n\n");
     md.append(String.format(Locale.ROOT, "%d SciFact queries cycled, %d client%s, closed loop, %d s per cell after "
         + "%d s warm-up; one cluster per corpus and shard count, in this process with the load (%d CPUs; each path "
-        + "and profile ran " + JVM_WARMUP_SECONDS + " s before the first cell, and each cluster warmed up before it "
+        + "and profile ran " + JVM_WARMUP_SECONDS + " s on each cluster before its first cell, and each cluster warmed up "
+        + "before it "
         + "reported SERVING); result and query-embedding caches off. Unless a table varies it: SciFact (%d "
         + "documents), %d shards, top %d, rerank depth %d. Larger corpora are synthetic, built from SciFact's "
         + "documents, vocabulary and embeddings (see CostCurves). Baseline: raw Lucene over the same shard indexes "
@@ -298,7 +316,7 @@ public final class CostCurves {
         // the corpus-size curve's SciFact cells are the shard curve's 4-shard point
         rows.stream().filter(r -> r.curve().equals("corpus size") && r.docs() == baseDocs)
             .map(r -> new Row("shards", r.shards() + " shards", r.docs(), r.shards(), r.topK(), r.depth(), r.shoal(),
-                r.raw())).forEach(table::add);
+                r.ids(), r.raw())).forEach(table::add);
         table.sort(java.util.Comparator.comparingInt(Row::shards));
       }
       if (table.isEmpty()) {
@@ -306,12 +324,16 @@ public final class CostCurves {
       }
       md.append("\n## ").append(Character.toUpperCase(curve.charAt(0))).append(curve.substring(1)).append("\n\n");
       md.append("| ").append(curve).append(" | documents | profile | Shoal QPS | Shoal p50 / p99 ms | raw QPS | "
-          + "raw p50 / p99 ms | p50 ratio | errors | partial |\n|---|---:|---|---:|---|---:|---|---:|---:|---:|\n");
+          + "raw p50 / p99 ms | p50 ratio | ids only: QPS, p50 / p99 ms, p50 ratio | errors | partial |\n"
+          + "|---|---:|---|---:|---|---:|---|---:|---|---:|---:|\n");
       for (Row r : table) {
-        md.append(String.format(Locale.ROOT, "| %s | %d | %s | %.1f | %.2f / %.2f | %.1f | %.2f / %.2f | %.2f | %d | "
-            + "%d |%n", r.setting(), r.docs(), r.shoal().profile(), r.shoal().qps(), r.shoal().p50(), r.shoal().p99(),
-            r.raw().qps(), r.raw().p50(), r.raw().p99(), r.shoal().p50() / r.raw().p50(),
-            r.shoal().errors() + r.raw().errors(), r.shoal().partial()));
+        String ids = r.ids() == null ? "–" : String.format(Locale.ROOT, "%.1f, %.2f / %.2f, %.2f", r.ids().qps(),
+            r.ids().p50(), r.ids().p99(), r.ids().p50() / r.raw().p50());
+        md.append(String.format(Locale.ROOT, "| %s | %d | %s | %.1f | %.2f / %.2f | %.1f | %.2f / %.2f | %.2f | %s | "
+            + "%d | %d |%n", r.setting(), r.docs(), r.shoal().profile(), r.shoal().qps(), r.shoal().p50(),
+            r.shoal().p99(), r.raw().qps(), r.raw().p50(), r.raw().p99(), r.shoal().p50() / r.raw().p50(), ids,
+            r.shoal().errors() + r.raw().errors() + (r.ids() == null ? 0 : r.ids().errors()),
+            r.shoal().partial() + (r.ids() == null ? 0 : r.ids().partial())));
       }
     }
     return md.toString();
@@ -321,7 +343,7 @@ public final class CostCurves {
     StringBuilder t = new StringBuilder("curve\tsetting\tdocs\tshards\ttop_k\tdepth\tprofile\tpath\tqueries\tseconds"
         + "\tqps\tp50_ms\tp95_ms\tp99_ms\tcpu_ms_per_query\terrors\tpartial\n");
     for (Row r : rows) {
-      for (SearchLoad.Cell c : List.of(r.shoal(), r.raw())) {
+      for (SearchLoad.Cell c : r.ids() == null ? List.of(r.shoal(), r.raw()) : List.of(r.shoal(), r.ids(), r.raw())) {
         t.append(String.join("\t", r.curve(), r.setting(), Long.toString(r.docs()), Integer.toString(r.shards()),
             Integer.toString(r.topK()), Integer.toString(r.depth()))).append('\t')
             .append(c.tsv().replaceFirst("^[^\t]*\t[^\t]*\t", c.profile() + "\t")).append('\n');
