@@ -301,9 +301,8 @@ public final class CostCurves {
     StringBuilder md = new StringBuilder("# Search cost curves\n\n");
     md.append(String.format(Locale.ROOT, "%d SciFact queries cycled, %d client%s, closed loop, %d s per cell after "
         + "%d s warm-up; one cluster per corpus and shard count, in this process with the load (%d CPUs; each path "
-        + "and profile ran " + JVM_WARMUP_SECONDS + " s on each cluster before its first cell, and each cluster warmed up "
-        + "before it "
-        + "reported SERVING); result and query-embedding caches off. Unless a table varies it: SciFact (%d "
+        + "and profile ran " + JVM_WARMUP_SECONDS + " s on each cluster before its first cell, and each cluster warmed "
+        + "up before it reported SERVING); result and query-embedding caches off. Unless a table varies it: SciFact (%d "
         + "documents), %d shards, top %d, rerank depth %d. Larger corpora are synthetic, built from SciFact's "
         + "documents, vocabulary and embeddings (see CostCurves). Baseline: raw Lucene over the same shard indexes "
         + "(bm25); ONNX Runtime query embedding + "

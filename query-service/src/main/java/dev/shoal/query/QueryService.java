@@ -12,6 +12,7 @@ import dev.shoal.query.internal.QueryWarmup;
 import dev.shoal.query.internal.SearchGrpcService;
 import dev.shoal.query.internal.ShardRouter;
 import dev.shoal.query.plan.QueryStages;
+import dev.shoal.server.Colocated;
 import dev.shoal.server.GrpcServer;
 import dev.shoal.server.Metrics;
 import dev.shoal.server.ServiceLoop;
@@ -19,10 +20,10 @@ import dev.shoal.server.auth.ApiKeyFile;
 import dev.shoal.server.auth.ApiKeyInterceptor;
 import dev.shoal.server.auth.Authenticator;
 import dev.shoal.server.time.SystemScheduler;
-import dev.shoal.server.Colocated;
 import dev.shoal.server.tls.Tls;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import java.util.ArrayList;
 import java.util.List;
@@ -83,7 +84,7 @@ public final class QueryService implements AutoCloseable {
     this.watcher = new AssignmentWatcher(config.bootstrap());
     this.heartbeats = new HeartbeatWatcher(config.bootstrap());
     this.tls = Tls.of(config.tls());
-    this.router = new ShardRouter(tls, config.inProcessCalls());
+    this.router = new ShardRouter(this::channelTo);
     this.grpcPool = Executors.newFixedThreadPool(config.admission().maxGrpcSearchesInFlight() + 4, r -> {
       Thread t = new Thread(r, "query-grpc");
       t.setDaemon(true);
@@ -96,9 +97,16 @@ public final class QueryService implements AutoCloseable {
     return List.of(watcher, heartbeats);
   }
 
+  /**
+   * A channel builder to an index node or the ranker: in-process when this JVM serves the address
+   * and the settings allow it ({@link QueryServiceConfig#inProcessCalls}), else over the network.
+   */
+  private ManagedChannelBuilder<?> channelTo(String target) {
+    return config.inProcessCalls() ? Colocated.channel(tls, target) : tls.channel(target);
+  }
+
   public QueryService start() {
-    rankerChannel = (config.inProcessCalls() ? Colocated.channel(tls, config.rankerTarget())
-        : tls.channel(config.rankerTarget())).maxInboundMessageSize(64 << 20).build();
+    rankerChannel = channelTo(config.rankerTarget()).maxInboundMessageSize(64 << 20).build();
     QueryPipeline pipeline = new QueryPipeline(config, QueryStages.load(), router,
         new GrpcShardClient(router, scheduler.clock()), RankerGrpc.newBlockingStub(rankerChannel),
         heartbeats::generation, metrics, scheduler);

@@ -228,24 +228,24 @@ final class SearchPipeline {
 
     List<Candidate> page = ranked.subList(Math.min(r.getOffset(), ranked.size()), Math.min(ranked.size(), window));
     Map<String, ShardHit> stored = new HashMap<>();
-    List<Candidate> missing = new ArrayList<>();
-    for (Candidate c : r.getIdsOnly() ? List.<Candidate>of() : page) {
-      ShardHit h = lists.hit(c.id());
-      if (h.getHydrated()) {
-        stored.put(c.id(), h);
-      } else {
-        missing.add(c);
-      }
-    }
-    if (!missing.isEmpty()) {
-      Hydrator.Hydrated got = hydrator.hydrate(missing, first.answeredBy(), r.getSession(), HydrateRequest.newBuilder()
-          .setHighlight(r.getQuery()).addAllFields(r.getFieldsList()).setWithTitles(true).setWithSnippets(true),
-          deadline);
-      stored.putAll(got.hits());
-      got.failed().forEach((shard, why) -> notices.add(Scatter.notice(shard, ShardNotice.Kind.PAGE_NOT_LOADED,
-          "hits of this shard have no title, snippet or fields: " + why)));
-    }
     if (!r.getIdsOnly()) {
+      List<Candidate> missing = new ArrayList<>();
+      for (Candidate c : page) {
+        ShardHit h = lists.hit(c.id());
+        if (h.getHydrated()) {
+          stored.put(c.id(), h);
+        } else {
+          missing.add(c);
+        }
+      }
+      if (!missing.isEmpty()) {
+        Hydrator.Hydrated got = hydrator.hydrate(missing, first.answeredBy(), r.getSession(),
+            HydrateRequest.newBuilder().setHighlight(r.getQuery()).addAllFields(r.getFieldsList()).setWithTitles(true)
+                .setWithSnippets(true), deadline);
+        stored.putAll(got.hits());
+        got.failed().forEach((shard, why) -> notices.add(Scatter.notice(shard, ShardNotice.Kind.PAGE_NOT_LOADED,
+            "hits of this shard have no title, snippet or fields: " + why)));
+      }
       timings.stage("fetch");
     }
     for (Candidate c : page) {

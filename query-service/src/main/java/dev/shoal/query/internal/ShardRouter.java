@@ -5,9 +5,9 @@ import dev.shoal.internal.v1.Replica;
 import dev.shoal.internal.v1.ShardAssignment;
 import dev.shoal.internal.v1.ShardPlacement;
 import dev.shoal.internal.v1.ShardSearchGrpc;
-import dev.shoal.server.Colocated;
 import dev.shoal.server.tls.Tls;
 import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -18,6 +18,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiFunction;
+import java.util.function.Function;
 
 /**
  * The query service's view of the routing table: which replicas serve each shard, a channel
@@ -71,8 +72,7 @@ public final class ShardRouter implements AutoCloseable {
   private final AtomicReference<ShardAssignment> table = new AtomicReference<>();
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final Map<String, ReplicaStats> stats = new ConcurrentHashMap<>();
-  private final Tls tls;
-  private final boolean inProcess;
+  private final Function<String, ManagedChannelBuilder<?>> channelTo;
 
   /** Plaintext connections to the index nodes. */
   public ShardRouter() {
@@ -81,16 +81,15 @@ public final class ShardRouter implements AutoCloseable {
 
   /** @param tls how index nodes are reached (their CA, and this service's certificate where they ask for one) */
   public ShardRouter(Tls tls) {
-    this(tls, false);
+    this(tls::channel);
   }
 
   /**
-   * @param tls       how index nodes are reached over the network
-   * @param inProcess whether a node served by this JVM is called in-process ({@link Colocated})
+   * @param channelTo a channel builder for a node's address: {@link Tls#channel}, or
+   *                  {@code Colocated.channel} for a node this JVM may serve in-process
    */
-  public ShardRouter(Tls tls, boolean inProcess) {
-    this.tls = tls;
-    this.inProcess = inProcess;
+  public ShardRouter(Function<String, ManagedChannelBuilder<?>> channelTo) {
+    this.channelTo = channelTo;
   }
 
   private volatile BiFunction<String, Integer, ReplicaTier> tiers = (address, shard) -> ReplicaTier.SERVING;
@@ -187,7 +186,7 @@ public final class ShardRouter implements AutoCloseable {
     int lane = Math.floorMod(shard, CONNECTIONS_PER_NODE);
     return ShardSearchGrpc.newFutureStub(channels.computeIfAbsent(address + "#" + lane,
         // responses complete futures on the event loop: no hand-off to an executor per shard answer
-        k -> (inProcess ? Colocated.channel(tls, address) : tls.channel(address)).directExecutor()
+        k -> channelTo.apply(address).directExecutor()
             .maxInboundMessageSize(64 << 20).build()));
   }
 

@@ -68,7 +68,6 @@ public final class Snippets {
     /** Stems shorter than the prefix: "ti" of "ties". */
     private final String[] shortTerms;
     private final Map<String, String> analysed = new HashMap<>();
-    private char[] chars = new char[0];
 
     private Highlight(Set<String> queryTerms) {
       this.queryTerms = queryTerms;
@@ -81,9 +80,9 @@ public final class Snippets {
           shorts.add(t);
           continue;
         }
-        keys[count++] = prefixKey(t.toCharArray(), 0, t.length());
+        keys[count++] = prefixKey(t, 0, t.length());
         if (t.charAt(PREFIX - 1) == 'i') {
-          keys[count++] = prefixKey((t.substring(0, PREFIX - 1) + "y").toCharArray(), 0, PREFIX);
+          keys[count++] = prefixKey(t.substring(0, PREFIX - 1) + "y", 0, PREFIX);
         }
       }
       this.prefixes = Arrays.copyOf(keys, count);
@@ -99,20 +98,21 @@ public final class Snippets {
      * stemming rewrites only a word's end, except a final y that becomes i (cry → cri), which
      * the prefixes allow for.
      */
-    private void findMatches(char[] cs, int n, List<int[]> matches, List<String> matchTerms) {
+    private void findMatches(String text, List<int[]> matches, List<String> matchTerms) {
+      int n = text.length();
       int i = 0;
       while (i < n) {
-        while (i < n && !isWordChar(cs[i])) {
+        while (i < n && !Character.isLetterOrDigit(text.charAt(i))) {
           i++;
         }
         int from = i;
-        while (i < n && isWordChar(cs[i])) {
+        while (i < n && Character.isLetterOrDigit(text.charAt(i))) {
           i++;
         }
-        if (from == i || Arrays.binarySearch(prefixes, prefixKey(cs, from, i)) < 0 && !startsWithAny(cs, from, i)) {
+        if (from == i || Arrays.binarySearch(prefixes, prefixKey(text, from, i)) < 0 && !startsWithAny(text, from)) {
           continue;
         }
-        String term = termOf(new String(cs, from, i - from).toLowerCase(Locale.ROOT));
+        String term = termOf(text.substring(from, i).toLowerCase(Locale.ROOT));
         if (term != null) {
           matches.add(new int[] {from, i});
           matchTerms.add(term);
@@ -120,9 +120,9 @@ public final class Snippets {
       }
     }
 
-    private boolean startsWithAny(char[] cs, int from, int to) {
+    private boolean startsWithAny(String text, int from) {
       for (String t : shortTerms) {
-        if (to - from >= t.length() && startsWith(cs, from, t)) {
+        if (text.regionMatches(true, from, t, 0, t.length())) {
           return true;
         }
       }
@@ -147,20 +147,15 @@ public final class Snippets {
         return "";
       }
       int n = text.length();
-      if (chars.length < n) {
-        chars = new char[Math.max(n, 2 * chars.length)];
-      }
-      text.getChars(0, n, chars, 0);
       List<int[]> matches = new ArrayList<>();
       List<String> matchTerms = new ArrayList<>();
       if (!queryTerms.isEmpty()) {
-        findMatches(chars, n, matches, matchTerms);
+        findMatches(text, matches, matchTerms);
       }
-      int start;
       int[] window = bestWindow(matches, matchTerms);
       // begin at a word boundary a little before the first match (as much as the window leaves
       // after its last match, at most 40 characters), end at one after the window
-      start = Math.max(0, window[0] - Math.min(LEAD, Math.max(0, WINDOW - (window[1] - window[0]))));
+      int start = Math.max(0, window[0] - Math.min(LEAD, Math.max(0, WINDOW - (window[1] - window[0]))));
       int limit = Math.max(0, start - SLACK);
       while (start > limit && !Character.isWhitespace(text.charAt(start - 1))) {
         start--;
@@ -233,39 +228,11 @@ public final class Snippets {
     }
   }
 
-  /** Whether cs[from...] starts with {@code t}, ignoring case as {@link String#regionMatches(boolean, int, String, int, int)} does. */
-  private static boolean startsWith(char[] cs, int from, String t) {
-    for (int k = 0; k < t.length(); k++) {
-      char a = cs[from + k];
-      char b = t.charAt(k);
-      if (a != b && Character.toLowerCase(Character.toUpperCase(a)) != Character.toLowerCase(Character.toUpperCase(b))) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  /** A word's characters: letters and digits; ASCII by a table. */
-  private static boolean isWordChar(char c) {
-    return c < 128 ? ASCII_WORD[c] : Character.isLetterOrDigit(c);
-  }
-
-  private static final boolean[] ASCII_WORD = new boolean[128];
-  private static final char[] ASCII_LOWER = new char[128];
-
-  static {
-    for (char c = 0; c < 128; c++) {
-      ASCII_WORD[c] = Character.isLetterOrDigit(c);
-      ASCII_LOWER[c] = Character.toLowerCase(c);
-    }
-  }
-
-  /** The first {@value #PREFIX} characters of cs[from, to), lower-cased, packed into a long. */
-  private static long prefixKey(char[] cs, int from, int to) {
+  /** The first {@value #PREFIX} characters of text[from, to), lower-cased, packed into a long. */
+  private static long prefixKey(String text, int from, int to) {
     long key = Math.min(PREFIX, to - from);
     for (int j = from; j < Math.min(to, from + PREFIX); j++) {
-      char c = cs[j];
-      key = key << 16 | (c < 128 ? ASCII_LOWER[c] : Character.toLowerCase(c));
+      key = key << 16 | Character.toLowerCase(text.charAt(j));
     }
     return key;
   }
