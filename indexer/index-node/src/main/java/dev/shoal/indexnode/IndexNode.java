@@ -5,6 +5,7 @@ import dev.shoal.cluster.HeartbeatPublisher;
 import dev.shoal.cluster.KafkaSettings;
 import dev.shoal.indexnode.internal.IndexLoop;
 import dev.shoal.indexnode.internal.ReplicaStates;
+import dev.shoal.indexnode.internal.SearchThreads;
 import dev.shoal.indexnode.internal.ShardSearchService;
 import dev.shoal.indexnode.shard.ShardStore;
 import dev.shoal.internal.v1.HostedShard;
@@ -74,6 +75,8 @@ public final class IndexNode implements AutoCloseable {
         t.setDaemon(true);
         return t;
       });
+  /** A lone search spreads its shards' segments over every core; under load, one thread each. */
+  private final SearchThreads searchThreads = SearchThreads.upTo(Runtime.getRuntime().availableProcessors(), inFlight);
   /** The heartbeat label placement reads a node's zone from (the shard manager's ZONE_LABEL). */
   public static final String ZONE_LABEL = "zone";
   private GrpcServer server;
@@ -116,7 +119,7 @@ public final class IndexNode implements AutoCloseable {
   }
 
   public IndexNode start() {
-    search = new ShardSearchService(config.nodeId(), shards::get, inFlight, metrics);
+    search = new ShardSearchService(config.nodeId(), shards::get, inFlight, metrics, searchThreads);
     // shard calls run on their own pool, never on the transport's event loops: one slow call (a
     // regexp over a large term dictionary, a deep page of snippets) must not hold up the others
     tls = Tls.of(config.tls());
@@ -237,5 +240,6 @@ public final class IndexNode implements AutoCloseable {
     watcher.close();
     indexLoop.close();
     searchPool.shutdownNow();
+    searchThreads.close();
   }
 }

@@ -46,10 +46,12 @@ final class NodeSearch {
   private final Metrics.Histogram searchSeconds;
   private final Failures failures;
   private final String nodeId;
+  private final SearchThreads threads;
 
   NodeSearch(NodeSearchRequest request, String nodeId, IntFunction<ShardStore> stores,
-             Metrics.Histogram searchSeconds, Failures failures) {
+             Metrics.Histogram searchSeconds, Failures failures, SearchThreads threads) {
     this.request = request;
+    this.threads = threads;
     this.nodeId = nodeId;
     this.stores = stores;
     this.searchSeconds = searchSeconds;
@@ -99,7 +101,8 @@ final class NodeSearch {
       if (global && pinned.size() > 1) {
         long t0 = System.nanoTime();
         try {
-          answers = ShardGroup.search(List.copyOf(pinned.values()), legs, template);
+          answers = ShardGroup.search(List.copyOf(pinned.values()), legs, template, threads.forSearch(),
+              threads.threads());
           searchSeconds.observe((System.nanoTime() - t0) / 1e9);
         } catch (IOException | ParseException | RuntimeException x) {
           pinned.keySet().forEach(s -> out.addFailures(failure(s, failures.of(x, s))));

@@ -59,11 +59,20 @@ public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBas
   private final Metrics.Histogram searchSeconds;
   private final Metrics.Histogram hydrateSeconds;
   private final Metrics.Counter cancelled;
+  private final SearchThreads threads;
   private final ExecutorService heavy = Executors.newFixedThreadPool(
       Math.max(1, Runtime.getRuntime().availableProcessors() / 2), new LowPriorityThreads("shard-heavy"));
 
+  /** One thread per search ({@link SearchThreads#one}). */
   public ShardSearchService(String nodeId, IntFunction<ShardStore> shards, AtomicInteger inFlight, Metrics metrics) {
+    this(nodeId, shards, inFlight, metrics, SearchThreads.one());
+  }
+
+  /** @param threads how many threads a search of several shards may use (the caller closes it after this) */
+  public ShardSearchService(String nodeId, IntFunction<ShardStore> shards, AtomicInteger inFlight, Metrics metrics,
+                            SearchThreads threads) {
     this.nodeId = nodeId;
+    this.threads = threads;
     this.shards = shards;
     this.inFlight = inFlight;
     this.searchSeconds = metrics.histogram("shoal_shard_search_seconds", "First phase of a search on one shard, "
@@ -141,7 +150,7 @@ public final class ShardSearchService extends ShardSearchGrpc.ShardSearchImplBas
           request.getShardsList().stream().map(Integer::longValue).toList());
       inFlight.incrementAndGet();
       try {
-        response.onNext(new NodeSearch(request, nodeId, shards, searchSeconds, this::status).run());
+        response.onNext(new NodeSearch(request, nodeId, shards, searchSeconds, this::status, threads).run());
         response.onCompleted();
       } finally {
         inFlight.decrementAndGet();

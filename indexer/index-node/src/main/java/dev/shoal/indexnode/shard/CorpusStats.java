@@ -67,14 +67,15 @@ public final class CorpusStats {
 
   /**
    * A searcher over the same reader that scores with the given corpus statistics where they name
-   * the term or field, and with the shard's own elsewhere.
+   * the term or field, and with the shard's own elsewhere; on as many threads as {@code shard}
+   * searches ({@link SlicedSearcher}).
    */
   public static IndexSearcher scoring(IndexSearcher shard, CorpusStatistics corpus) {
     Map<String, FieldStatistics> fields = new HashMap<>();
     corpus.getFieldsList().forEach(f -> fields.put(f.getField(), f));
     Map<Term, TermStatistics> terms = new HashMap<>();
     corpus.getTermsList().forEach(t -> terms.put(new Term(t.getField(), new BytesRef(t.getTerm().toByteArray())), t));
-    IndexSearcher s = new IndexSearcher(shard.getIndexReader()) {
+    IndexSearcher s = new SlicedSearcher(shard.getIndexReader(), shard) {
       @Override
       public org.apache.lucene.search.TermStatistics termStatistics(Term term, int docFreq, long totalTermFreq)
           throws IOException {

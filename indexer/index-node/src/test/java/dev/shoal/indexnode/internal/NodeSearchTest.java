@@ -3,6 +3,8 @@ package dev.shoal.indexnode.internal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.shoal.api.v1.Document;
@@ -30,6 +32,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -91,7 +95,11 @@ class NodeSearchTest {
     }
     ShardSearchServiceTest.Answer<NodeSearchResponse> a = new ShardSearchServiceTest.Answer<>();
     service.searchShards(r.build(), a);
-    return (NodeSearchResponse) a.got.get();
+    try {
+      return (NodeSearchResponse) a.await();
+    } catch (InterruptedException e) {
+      throw new AssertionError(e);
+    }
   }
 
   private ShardSearchResponse search(ShardSearchRequest q) {
@@ -213,6 +221,88 @@ class NodeSearchTest {
     for (ShardFailure f : r.getFailuresList()) {
       assertEquals(Status.Code.INVALID_ARGUMENT.value(), f.getCode(), f.toString());
       assertTrue(f.getDescription().contains("syntax"), f.getDescription());
+    }
+  }
+
+  @Test
+  void aSearchSpreadOverSlicesAnswersAsOneThreadDoes() throws Exception {
+    // three more segments per shard, so that slices have segments to divide
+    for (int shard = 0; shard < 2; shard++) {
+      for (int segment = 0; segment < 3; segment++) {
+        List<ShardStore.Record> rs = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+          long offset = 40 + segment * 30L + i;
+          String text = (i % 3 == 0 ? "vitamin " : "") + (i % 2 == 0 ? "bone " : "calcium ") + "intake, wave " + segment
+              + " participant " + i;
+          rs.add(ShardStore.Record.of(offset, EnrichedDocument.newBuilder().setOp(Operation.UPSERT)
+              .setSourceOffset(offset).setDocument(Document.newBuilder().setId("s" + shard + "-w" + segment + "-" + i)
+                  .setTitle("wave " + segment).setText(text)).build()));
+        }
+        stores.get(shard).apply(rs, 40 + segment * 30L + rs.size());
+        stores.get(shard).refresh();
+      }
+    }
+    AtomicInteger inFlight = new AtomicInteger();
+    AtomicInteger slicesRun = new AtomicInteger();
+    ExecutorService pool = Executors.newFixedThreadPool(3);
+    ExecutorService counting = new java.util.concurrent.AbstractExecutorService() {
+      @Override
+      public void execute(Runnable task) {
+        slicesRun.incrementAndGet();
+        pool.execute(task);
+      }
+
+      @Override
+      public void shutdown() {
+        pool.shutdown();
+      }
+
+      @Override
+      public List<Runnable> shutdownNow() {
+        return pool.shutdownNow();
+      }
+
+      @Override
+      public boolean isShutdown() {
+        return pool.isShutdown();
+      }
+
+      @Override
+      public boolean isTerminated() {
+        return pool.isTerminated();
+      }
+
+      @Override
+      public boolean awaitTermination(long timeout, java.util.concurrent.TimeUnit unit) throws InterruptedException {
+        return pool.awaitTermination(timeout, unit);
+      }
+    };
+    try (SearchThreads threads = SearchThreads.on(counting, 4, inFlight);
+         ShardSearchService sliced = new ShardSearchService("n1", stores::get, inFlight, new Metrics(), threads)) {
+      for (String text : List.of("vitamin intake", "bone calcium", "participant wave", "vitamin")) {
+        for (int k : new int[] {5, 20, 200}) {
+          ShardSearchRequest q = query(text, 4);
+          q = q.toBuilder().setLegs(0, q.getLegs(0).toBuilder().setK(k)).build();
+          NodeSearchRequest r = NodeSearchRequest.newBuilder().setRequest(q).setSumStatistics(true)
+              .addShards(0).addShards(1).build();
+          ShardSearchServiceTest.Answer<NodeSearchResponse> a = new ShardSearchServiceTest.Answer<>();
+          sliced.searchShards(r, a);
+          NodeSearchResponse one = searchShards(r.toBuilder().clearShards(), 0, 1);
+          NodeSearchResponse got = (NodeSearchResponse) a.await();
+          assertEquals(0, got.getFailuresCount(), got.toString());
+          assertTrue(got.getAnswers(0).getHitsCount() + got.getAnswers(1).getHitsCount() > 0, text);
+          assertEquals(one, got, text + " top " + k + ": hits, scores, their order, totals and pages");
+        }
+      }
+      assertTrue(slicesRun.get() > 0, "the searches above ran slices on the pool");
+      // a busy node: each search on its own thread (calls in flight include the one asking)
+      inFlight.set(2);
+      assertNotNull(threads.forSearch(), "2 calls on 4 threads");
+      inFlight.set(3);
+      assertNull(threads.forSearch(), "3 calls on 4 threads");
+      inFlight.set(0);
+    } finally {
+      pool.shutdownNow();
     }
   }
 }

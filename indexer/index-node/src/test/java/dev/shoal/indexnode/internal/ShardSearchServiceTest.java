@@ -39,6 +39,7 @@ class ShardSearchServiceTest {
   /** Records what a call answered. */
   static final class Answer<T> implements StreamObserver<T> {
     final AtomicReference<Object> got = new AtomicReference<>();
+    private final java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
 
     @Override
     public void onNext(T value) {
@@ -48,10 +49,20 @@ class ShardSearchServiceTest {
     @Override
     public void onError(Throwable t) {
       got.set(Status.fromThrowable(t));
+      done.countDown();
     }
 
     @Override
     public void onCompleted() {
+      done.countDown();
+    }
+
+    /** What the call answered once it ended, for calls a service may answer on another thread. */
+    Object await() throws InterruptedException {
+      if (!done.await(30, java.util.concurrent.TimeUnit.SECONDS)) {
+        throw new AssertionError("no answer in 30 s");
+      }
+      return got.get();
     }
   }
 
