@@ -78,6 +78,11 @@ public final class SearchBench {
     }
   }
 
+  private static String ratios(SearchLoad.Cell c, SearchLoad.Cell base) {
+    return String.format(Locale.ROOT, "%.2f · %.2f · %.2f", c.p50() / base.p50(), c.qps() / base.qps(),
+        c.cpuMillisPerQuery() / base.cpuMillisPerQuery());
+  }
+
   static void writeResults(Path output, String dataset, SearchLoad.Cell cold, List<SearchLoad.Cell> cells,
                            int queryCount, int topK, int seconds, int warmup, int serverWarmup, boolean networkCalls)
       throws IOException {
@@ -88,17 +93,18 @@ public final class SearchBench {
         + "when the last one answers); %d CPUs; client in its own JVM.%n%n", dataset, queryCount, topK, seconds,
         warmup, serverWarmup, Runtime.getRuntime().availableProcessors()));
     md.append("| profile | clients | path | QPS | p50 ms | p95 ms | p99 ms | CPU ms/query | errors | partial "
-        + "| p50 ratio · QPS ratio · CPU ratio |\n");
-    md.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        + "| p50 ratio · QPS ratio · CPU ratio | against raw Lucene, sliced |\n");
+    md.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     int perGroup = SearchLoad.Target.values().length;
     for (int i = 0; i < cells.size(); i += perGroup) {
       List<SearchLoad.Cell> group = cells.subList(i, i + perGroup);
       SearchLoad.Cell base = group.stream().filter(c -> c.target() == SearchLoad.Target.BASELINE).findFirst()
           .orElseThrow();
+      SearchLoad.Cell slicedBase = group.stream().filter(c -> c.target() == SearchLoad.Target.BASELINE_SLICED)
+          .findFirst().orElseThrow();
       for (SearchLoad.Cell c : group) {
         boolean shoal = c.target() == SearchLoad.Target.SHOAL || c.target() == SearchLoad.Target.SHOAL_IDS;
-        md.append(c.row(!shoal ? "" : String.format(Locale.ROOT, "%.2f · %.2f · %.2f", c.p50() / base.p50(),
-            c.qps() / base.qps(), c.cpuMillisPerQuery() / base.cpuMillisPerQuery())));
+        md.append(c.row(!shoal ? " |" : ratios(c, base) + " | " + ratios(c, slicedBase)));
       }
     }
     SearchLoad.Cell warm = cells.stream().filter(c -> c.target() == SearchLoad.Target.SHOAL

@@ -10,6 +10,7 @@ import dev.shoal.encoder.Encoders;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.indexnode.shard.ShardQueries;
 import dev.shoal.indexnode.shard.ShardSchema;
+import dev.shoal.indexnode.shard.SlicedSearcher;
 import dev.shoal.query.QueryServiceConfig;
 import dev.shoal.query.plan.Fusion;
 import dev.shoal.query.plan.FusionWeights;
@@ -87,7 +88,10 @@ public final class SearchLoad implements AutoCloseable {
       Runtime embeds the query (the same bge-small-en-v1.5, 2 threads), BM25 top 100 + HNSW top 100, RRF, \
       exact cosine over the head of 100, RRF with BM25, top k ids. The baseline returns ids only (no titles, \
       snippets): in the shoal row's ratio that work is part of what is measured, in the ids-only row's it is not. \
-      p50 ratio = shoal p50 / raw p50 at the same number of clients; QPS ratio = shoal QPS / raw QPS; CPU per query = the CPU time of this client's JVM \
+      **raw Lucene, sliced**: the same, on a searcher that cuts the segments into one slice per core and \
+      searches them at once while at most half the cores have a query in flight, as the index node does \
+      (one thread each past that): the baseline for a Shoal that may use a second core for a lone query. \
+      p50 ratio = shoal p50 / raw p50 at the same number of clients (the last column: against the sliced baseline); QPS ratio = shoal QPS / raw QPS; CPU per query = the CPU time of this client's JVM \
       and the cluster's over the measured window, per query (from /proc; the raw rows' cluster sits idle), \
       and CPU ratio = shoal's / raw's. **gRPC ping**: grpc.health.v1 Check against the query service over the same \
       channel: the cost of one round trip on this machine, with no work behind it. \
@@ -96,7 +100,8 @@ public final class SearchLoad implements AutoCloseable {
 
   /** Which side of the comparison a cell measures. */
   public enum Target {
-    SHOAL("shoal"), SHOAL_IDS("shoal, ids only"), BASELINE("raw Lucene"), PING("gRPC ping");
+    SHOAL("shoal"), SHOAL_IDS("shoal, ids only"), BASELINE("raw Lucene"), BASELINE_SLICED("raw Lucene, sliced"),
+    PING("gRPC ping");
 
     final String label;
 
@@ -179,6 +184,11 @@ public final class SearchLoad implements AutoCloseable {
   private final HealthGrpc.HealthBlockingStub health;
   private final IndexReader reader;
   private final IndexSearcher searcher;
+  /** The baseline searching as the index node does: segments in slices over every core while at most half are busy. */
+  private final IndexSearcher sliced;
+  private final java.util.concurrent.ExecutorService slicePool;
+  private final int cores = Runtime.getRuntime().availableProcessors();
+  private final AtomicInteger baselineInFlight = new AtomicInteger();
   private final ShardQueries queries = new ShardQueries(ShardSchema.analyzer());
   private final ModelSpec model;
   private int topK;
@@ -198,6 +208,13 @@ public final class SearchLoad implements AutoCloseable {
     this.reader = new MultiReader(shards.toArray(IndexReader[]::new), true);
     this.searcher = new IndexSearcher(reader);
     searcher.setSimilarity(ShardSchema.similarity());
+    this.slicePool = java.util.concurrent.Executors.newFixedThreadPool(Math.max(1, cores - 1), r -> {
+      Thread t = new Thread(r, "baseline-slice");
+      t.setDaemon(true);
+      return t;
+    });
+    this.sliced = new SlicedSearcher(reader, slicePool, cores);
+    sliced.setSimilarity(ShardSchema.similarity());
     this.model = model;
     this.topK = topK;
   }
@@ -251,7 +268,8 @@ public final class SearchLoad implements AutoCloseable {
     Call call = switch (target) {
       case SHOAL -> shoal(p, false);
       case SHOAL_IDS -> shoal(p, true);
-      case BASELINE -> baseline(p);
+      case BASELINE -> baseline(p, false);
+      case BASELINE_SLICED -> baseline(p, true);
       case PING -> q -> {
         health.withDeadlineAfter(10, TimeUnit.SECONDS).check(HealthCheckRequest.getDefaultInstance());
         return false;
@@ -335,18 +353,31 @@ public final class SearchLoad implements AutoCloseable {
     };
   }
 
-  private Call baseline(RankProfile profile) {
-    return switch (profile) {
+  private Call baseline(RankProfile profile, boolean slices) {
+    Call work = switch (profile) {
       case BM25 -> q -> {
-        ids(searcher.search(queries.lexical(q, QuerySyntax.PLAIN), topK).scoreDocs);
+        ids(searcherNow(slices).search(queries.lexical(q, QuerySyntax.PLAIN), topK).scoreDocs);
         return false;
       };
       case NEURAL -> q -> {
-        neural(q);
+        neural(q, searcherNow(slices));
         return false;
       };
       default -> throw new IllegalArgumentException("the benchmark's baselines cover bm25 and neural");
     };
+    return q -> {
+      baselineInFlight.incrementAndGet();
+      try {
+        return work.run(q);
+      } finally {
+        baselineInFlight.decrementAndGet();
+      }
+    };
+  }
+
+  /** The sliced searcher while at most half the cores have a query in flight (as the index node decides), else one thread. */
+  private IndexSearcher searcherNow(boolean slices) {
+    return slices && baselineInFlight.get() <= Math.max(1, cores / 2) ? sliced : searcher;
   }
 
   private List<String> ids(ScoreDoc[] docs) throws IOException {
@@ -366,7 +397,7 @@ public final class SearchLoad implements AutoCloseable {
    * RRF, then tier by tier of {@code depth} in fused order the exact cosine, re-ranked by RRF of
    * BM25 and the cosine's rank within the tier; the first {@code topK}.
    */
-  private List<String> neural(String q) throws Exception {
+  private List<String> neural(String q, IndexSearcher searcher) throws Exception {
     if (encoder == null) {
       encoder = Encoders.create(model, "cpu", 2, 16);
     }
@@ -436,6 +467,7 @@ public final class SearchLoad implements AutoCloseable {
   @Override
   public void close() throws Exception {
     channel.shutdownNow();
+    slicePool.shutdownNow();
     reader.close();
     if (encoder != null) {
       encoder.close();

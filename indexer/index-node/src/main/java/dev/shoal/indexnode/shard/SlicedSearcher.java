@@ -13,9 +13,10 @@ import org.apache.lucene.search.IndexSearcher;
  * caller take slices too, so a busy executor slows a search down to one thread, never blocks it).
  * With no executor it is a plain single-threaded searcher. Hits, scores and their order are those
  * of the single-threaded search (slices share the minimum competitive score; ties break by
- * document). Thread-safe as IndexSearcher is.
+ * document). Thread-safe as IndexSearcher is. Public so that a benchmark's baseline can slice as
+ * the index node does.
  */
-class SlicedSearcher extends IndexSearcher {
+public class SlicedSearcher extends IndexSearcher {
 
   private final Executor executor;
   private final int threads;
@@ -24,7 +25,7 @@ class SlicedSearcher extends IndexSearcher {
    * @param executor where slices other than the caller's run, or null for one thread
    * @param threads  how many slices to cut (at most; a reader with fewer segments gets fewer)
    */
-  SlicedSearcher(IndexReader reader, Executor executor, int threads) {
+  public SlicedSearcher(IndexReader reader, Executor executor, int threads) {
     super(reader, executor);
     this.executor = executor;
     this.threads = Math.max(1, threads);
