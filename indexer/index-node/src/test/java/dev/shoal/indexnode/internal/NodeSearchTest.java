@@ -33,7 +33,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -244,40 +246,13 @@ class NodeSearchTest {
     }
     AtomicInteger inFlight = new AtomicInteger();
     AtomicInteger slicesRun = new AtomicInteger();
-    ExecutorService pool = Executors.newFixedThreadPool(3);
-    ExecutorService counting = new java.util.concurrent.AbstractExecutorService() {
+    ExecutorService pool = new ThreadPoolExecutor(3, 3, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>()) {
       @Override
-      public void execute(Runnable task) {
+      protected void beforeExecute(Thread t, Runnable r) {
         slicesRun.incrementAndGet();
-        pool.execute(task);
-      }
-
-      @Override
-      public void shutdown() {
-        pool.shutdown();
-      }
-
-      @Override
-      public List<Runnable> shutdownNow() {
-        return pool.shutdownNow();
-      }
-
-      @Override
-      public boolean isShutdown() {
-        return pool.isShutdown();
-      }
-
-      @Override
-      public boolean isTerminated() {
-        return pool.isTerminated();
-      }
-
-      @Override
-      public boolean awaitTermination(long timeout, java.util.concurrent.TimeUnit unit) throws InterruptedException {
-        return pool.awaitTermination(timeout, unit);
       }
     };
-    try (SearchThreads threads = SearchThreads.on(counting, 4, inFlight);
+    try (SearchThreads threads = SearchThreads.on(pool, 4, inFlight);
          ShardSearchService sliced = new ShardSearchService("n1", stores::get, inFlight, new Metrics(), threads)) {
       for (String text : List.of("vitamin intake", "bone calcium", "participant wave", "vitamin")) {
         for (int k : new int[] {5, 20, 200}) {
