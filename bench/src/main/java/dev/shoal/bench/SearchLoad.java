@@ -9,6 +9,7 @@ import dev.shoal.encoder.Encoder;
 import dev.shoal.encoder.Encoders;
 import dev.shoal.encoder.ModelSpec;
 import dev.shoal.indexnode.shard.ShardQueries;
+import dev.shoal.indexnode.shard.SearchThreads;
 import dev.shoal.indexnode.shard.ShardSchema;
 import dev.shoal.indexnode.shard.SlicedSearcher;
 import dev.shoal.query.QueryServiceConfig;
@@ -184,11 +185,10 @@ public final class SearchLoad implements AutoCloseable {
   private final HealthGrpc.HealthBlockingStub health;
   private final IndexReader reader;
   private final IndexSearcher searcher;
-  /** The baseline searching as the index node does: segments in slices over every core while at most half are busy. */
-  private final IndexSearcher sliced;
-  private final java.util.concurrent.ExecutorService slicePool;
-  private final int cores = Runtime.getRuntime().availableProcessors();
   private final AtomicInteger baselineInFlight = new AtomicInteger();
+  /** The sliced baseline's threads, on the index node's rule (its {@link SearchThreads}). */
+  private final SearchThreads slices = SearchThreads.upTo(Runtime.getRuntime().availableProcessors(),
+      baselineInFlight);
   private final ShardQueries queries = new ShardQueries(ShardSchema.analyzer());
   private final ModelSpec model;
   private int topK;
@@ -208,13 +208,6 @@ public final class SearchLoad implements AutoCloseable {
     this.reader = new MultiReader(shards.toArray(IndexReader[]::new), true);
     this.searcher = new IndexSearcher(reader);
     searcher.setSimilarity(ShardSchema.similarity());
-    this.slicePool = java.util.concurrent.Executors.newFixedThreadPool(Math.max(1, cores - 1), r -> {
-      Thread t = new Thread(r, "baseline-slice");
-      t.setDaemon(true);
-      return t;
-    });
-    this.sliced = new SlicedSearcher(reader, slicePool, cores);
-    sliced.setSimilarity(ShardSchema.similarity());
     this.model = model;
     this.topK = topK;
   }
@@ -353,14 +346,14 @@ public final class SearchLoad implements AutoCloseable {
     };
   }
 
-  private Call baseline(RankProfile profile, boolean slices) {
+  private Call baseline(RankProfile profile, boolean sliced) {
     Call work = switch (profile) {
       case BM25 -> q -> {
-        ids(searcherNow(slices).search(queries.lexical(q, QuerySyntax.PLAIN), topK).scoreDocs);
+        ids(searcherNow(sliced).search(queries.lexical(q, QuerySyntax.PLAIN), topK).scoreDocs);
         return false;
       };
       case NEURAL -> q -> {
-        neural(q, searcherNow(slices));
+        neural(q, searcherNow(sliced));
         return false;
       };
       default -> throw new IllegalArgumentException("the benchmark's baselines cover bm25 and neural");
@@ -375,9 +368,17 @@ public final class SearchLoad implements AutoCloseable {
     };
   }
 
-  /** The sliced searcher while at most half the cores have a query in flight (as the index node decides), else one thread. */
-  private IndexSearcher searcherNow(boolean slices) {
-    return slices && baselineInFlight.get() <= Math.max(1, cores / 2) ? sliced : searcher;
+  /**
+   * For the sliced baseline, a searcher made per query as the index node makes one per call, with
+   * the slice threads its rule gives a search starting now; else the one-thread searcher.
+   */
+  private IndexSearcher searcherNow(boolean sliced) {
+    if (!sliced) {
+      return searcher;
+    }
+    IndexSearcher s = new SlicedSearcher(reader, slices.forSearch(), slices.threads());
+    s.setSimilarity(ShardSchema.similarity());
+    return s;
   }
 
   private List<String> ids(ScoreDoc[] docs) throws IOException {
@@ -467,7 +468,7 @@ public final class SearchLoad implements AutoCloseable {
   @Override
   public void close() throws Exception {
     channel.shutdownNow();
-    slicePool.shutdownNow();
+    slices.close();
     reader.close();
     if (encoder != null) {
       encoder.close();

@@ -2,6 +2,7 @@ package dev.shoal.indexnode.internal;
 
 import dev.shoal.indexnode.shard.LexicalLegs;
 import dev.shoal.indexnode.shard.ShardGroup;
+import dev.shoal.indexnode.shard.SearchThreads;
 import dev.shoal.indexnode.shard.ShardStore;
 import dev.shoal.internal.v1.NodeSearchRequest;
 import dev.shoal.internal.v1.NodeSearchResponse;

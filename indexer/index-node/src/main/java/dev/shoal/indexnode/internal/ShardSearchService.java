@@ -1,6 +1,7 @@
 package dev.shoal.indexnode.internal;
 
 import dev.shoal.indexnode.shard.ModelMismatchException;
+import dev.shoal.indexnode.shard.SearchThreads;
 import dev.shoal.indexnode.shard.ShardStore;
 import dev.shoal.internal.v1.CorpusStatistics;
 import dev.shoal.internal.v1.EnrichedDocument;

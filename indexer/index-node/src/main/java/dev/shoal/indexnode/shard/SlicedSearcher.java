@@ -11,7 +11,8 @@ import org.apache.lucene.search.IndexSearcher;
  * {@code threads} slices of about equal size (whole segments, largest first, as Lucene groups
  * them), searched at once on the executor and the calling thread (Lucene's task executor has the
  * caller take slices too, so a busy executor slows a search down to one thread, never blocks it).
- * With no executor it is a plain single-threaded searcher. Hits, scores and their order are those
+ * With no executor it searches all its segments as one slice on the calling thread (Lucene's
+ * IndexSearcher cuts no slices then). Hits, scores and their order are those
  * of the single-threaded search (slices share the minimum competitive score; ties break by
  * document). Thread-safe as IndexSearcher is. Public so that a benchmark's baseline can slice as
  * the index node does.
@@ -23,7 +24,7 @@ public class SlicedSearcher extends IndexSearcher {
 
   /**
    * @param executor where slices other than the caller's run, or null for one thread
-   * @param threads  how many slices to cut (at most; a reader with fewer segments gets fewer)
+   * @param threads  how many slices to cut with an executor (at most; a reader with fewer segments gets fewer)
    */
   public SlicedSearcher(IndexReader reader, Executor executor, int threads) {
     super(reader, executor);

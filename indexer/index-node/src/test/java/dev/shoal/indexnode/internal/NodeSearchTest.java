@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.shoal.api.v1.Document;
 import dev.shoal.api.v1.Operation;
 import dev.shoal.api.v1.QuerySyntax;
+import dev.shoal.indexnode.shard.SearchThreads;
 import dev.shoal.indexnode.shard.ShardStore;
 import dev.shoal.internal.CorpusStatisticsSum;
 import dev.shoal.internal.v1.CorpusStatistics;

@@ -1,7 +1,7 @@
-package dev.shoal.indexnode.internal;
+package dev.shoal.indexnode.shard;
 
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * at once, the calling thread taking slices too; on a busier node, the calling thread alone (a
  * second thread would only take a core from another search and add its hand-off). So a lone query
  * answers sooner, and throughput under load is that of one thread per search. The hits and scores
- * are the same either way. Thread-safe; {@link #close} stops the slice threads.
+ * are the same either way ({@link SlicedSearcher}). Thread-safe; {@link #close} stops the slice threads.
  */
 public final class SearchThreads implements AutoCloseable {
 
@@ -45,17 +45,17 @@ public final class SearchThreads implements AutoCloseable {
   }
 
   /** As {@link #upTo}, the slices besides the caller's on {@code pool}, which {@link #close} shuts down. */
-  static SearchThreads on(ExecutorService pool, int threads, AtomicInteger inFlight) {
+  public static SearchThreads on(ExecutorService pool, int threads, AtomicInteger inFlight) {
     return new SearchThreads(threads, inFlight, pool);
   }
 
   /** Where a search starting now may run slices besides its own thread; null: on its own thread only. */
-  Executor forSearch() {
+  public Executor forSearch() {
     return pool != null && inFlight.get() <= idleUpTo ? pool : null;
   }
 
   /** How many slices a search with an executor cuts. */
-  int threads() {
+  public int threads() {
     return threads;
   }
 
