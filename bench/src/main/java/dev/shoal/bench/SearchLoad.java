@@ -65,8 +65,9 @@ public final class SearchLoad implements AutoCloseable {
         ? "The query service reaches the index node and the ranker over loopback TCP (gRPC over HTTP/2, "
           + "protobuf serialised), as between machines (--network-calls). "
         : "The query service reaches the index node and the ranker, which run in its JVM here as in the demo, "
-          + "over grpc-java's in-process transport (the same calls, interceptors, deadlines and executors; no "
-          + "socket, no serialisation); between machines, or with --network-calls, they go over TCP. ";
+          + "over grpc-java's in-process transport (the same calls, interceptors and deadlines; no socket, no "
+          + "serialisation; a call runs on the query's own thread instead of the node's pool); between machines, "
+          + "or with --network-calls, they go over TCP. ";
     String trips = networkCalls
         ? "A bm25 search makes two round trips in sequence (client → query service → index node, which sends "
           + "ids, scores and, for the best hits over its shards, titles and snippets); neural makes four (client → "

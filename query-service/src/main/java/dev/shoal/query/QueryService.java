@@ -85,11 +85,13 @@ public final class QueryService implements AutoCloseable {
     this.heartbeats = new HeartbeatWatcher(config.bootstrap());
     this.tls = Tls.of(config.tls());
     this.router = new ShardRouter(this::channelTo);
-    this.grpcPool = Executors.newFixedThreadPool(config.admission().maxGrpcSearchesInFlight() + 4, r -> {
-      Thread t = new Thread(r, "query-grpc");
-      t.setDaemon(true);
-      return t;
-    });
+    // a search waits for its node calls: one to a node in this JVM runs on the search's own thread
+    this.grpcPool = Executors.newFixedThreadPool(config.admission().maxGrpcSearchesInFlight() + 4,
+        Colocated.callerThreads(r -> {
+          Thread t = new Thread(r, "query-grpc");
+          t.setDaemon(true);
+          return t;
+        }));
   }
 
   /** The followers of the routing table and the heartbeats: if one stops on an error, routing is frozen. */

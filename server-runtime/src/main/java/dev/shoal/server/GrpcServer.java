@@ -26,7 +26,8 @@ import java.util.concurrent.TimeUnit;
  * ({@link #forAddress}), as grpc-java's own {@link HealthStatusManager} is used.
  *
  * <p>Callers in the same JVM may reach it without a socket: it also serves, in-process, under its
- * address ({@link Colocated}), with the same services, interceptors and executor.
+ * address ({@link Colocated}), with the same services, interceptors and executor (a call from one
+ * of {@link Colocated#callerThreads}'s threads runs on that thread instead).
  *
  * <p>Lifecycle: {@link Builder#start()} binds the port and marks every service SERVING (a
  * service may then be marked otherwise, e.g. an index node until its shards are LIVE);
@@ -154,10 +155,12 @@ public final class GrpcServer implements AutoCloseable {
     // the same services for callers in this JVM (Colocated), named after the address it just bound
     InProcessServerBuilder ib = InProcessServerBuilder.forName(Colocated.name(address()))
         .maxInboundMessageSize(b.maxInboundBytes);
+    configure(ib, b, new ArrayList<>());
     if (b.ownEventLoops) {
       ib.directExecutor();
+    } else if (b.executor != null) {
+      ib.executor(Colocated.serverExecutor(b.executor));
     }
-    configure(ib, b, new ArrayList<>());
     try {
       inProcess = ib.build().start();
     } catch (IOException e) {

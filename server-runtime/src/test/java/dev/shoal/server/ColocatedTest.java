@@ -102,6 +102,43 @@ class ColocatedTest {
     }
   }
 
+  @Test
+  void aCallerThreadsColocatedCallRunsOnItselfAndEveryOtherThreadsOnTheServersExecutor() throws Exception {
+    ServerServiceDefinition echo = ServerServiceDefinition.builder("test.Echo").addMethod(ECHO,
+        ServerCalls.asyncUnaryCall((req, obs) -> {
+          threads.add(Thread.currentThread().getName());
+          obs.onNext(req);
+          obs.onCompleted();
+        })).build();
+    var pool = java.util.concurrent.Executors.newSingleThreadExecutor(r -> new Thread(r, "echo-pool"));
+    var callers = java.util.concurrent.Executors.newSingleThreadExecutor(
+        Colocated.callerThreads(r -> new Thread(r, "query-thread")));
+    var others = java.util.concurrent.Executors.newSingleThreadExecutor(r -> new Thread(r, "timer-thread"));
+    try (GrpcServer server = GrpcServer.forAddress("127.0.0.1", 0).service(() -> echo).interceptor(recordAndCheck)
+        .executor(pool).start()) {
+      ManagedChannel local = Colocated.channel(Tls.plaintext(), server.address()).directExecutor().build();
+      ManagedChannel network = Tls.plaintext().channel(server.address()).build();
+      try {
+        assertEquals((byte) 7, (byte) callers.submit(() -> call(local, true)[0]).get(10, TimeUnit.SECONDS));
+        assertEquals((byte) 7, (byte) others.submit(() -> call(local, true)[0]).get(10, TimeUnit.SECONDS));
+        assertEquals((byte) 7, (byte) callers.submit(() -> call(network, true)[0]).get(10, TimeUnit.SECONDS));
+        StatusRuntimeException refused = assertThrows(java.util.concurrent.ExecutionException.class,
+            () -> callers.submit(() -> call(local, false)).get(10, TimeUnit.SECONDS)).getCause() instanceof
+            StatusRuntimeException e ? e : null;
+        assertEquals(Status.Code.UNAUTHENTICATED, refused.getStatus().getCode(), "the interceptors still run");
+        assertEquals(List.of("query-thread", "echo-pool", "echo-pool"), threads, "in-process from a caller thread: "
+            + "on that thread; from any other thread, or over the network: on the server's executor");
+      } finally {
+        local.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        network.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+      callers.shutdownNow();
+      others.shutdownNow();
+    }
+  }
+
   private static byte[] call(ManagedChannel ch, boolean withKey) {
     Metadata headers = new Metadata();
     if (withKey) {

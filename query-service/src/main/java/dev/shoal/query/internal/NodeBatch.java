@@ -16,6 +16,7 @@ import dev.shoal.internal.v1.ShardFailure;
 import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
 import dev.shoal.internal.v1.StatisticsRequest;
+import dev.shoal.server.Colocated;
 import dev.shoal.server.trace.Tracing;
 import io.grpc.Status;
 import io.opentelemetry.api.common.AttributeKey;
@@ -24,11 +25,13 @@ import io.opentelemetry.context.Context;
 import io.opentelemetry.context.Scope;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 
 /**
  * The first attempts of one scatter, sent as one {@code SearchShards} call per index node instead
@@ -58,6 +61,7 @@ final class NodeBatch implements ShardClient {
   private final int shards;
   private final boolean sumOnNode;
   private final int window;
+  private final Predicate<String> colocated;
   private final Map<String, List<Held>> groups = new LinkedHashMap<>();
   private final Set<ShardSearchResponse> summed = Collections.synchronizedSet(
       Collections.newSetFromMap(new IdentityHashMap<>()));
@@ -70,6 +74,12 @@ final class NodeBatch implements ShardClient {
    *                  the share of the page its shards hold ({@link SearchPipeline#hydrateTop})
    */
   NodeBatch(ShardClient client, int shards, boolean sumOnNode, int window) {
+    this(client, shards, sumOnNode, window, Colocated::serves);
+  }
+
+  /** @param colocated whether an address is served in this JVM (sent last) */
+  NodeBatch(ShardClient client, int shards, boolean sumOnNode, int window, Predicate<String> colocated) {
+    this.colocated = colocated;
     this.client = client;
     this.shards = shards;
     this.sumOnNode = sumOnNode;
@@ -88,7 +98,10 @@ final class NodeBatch implements ShardClient {
     return client.search(address, request, deadlineNanos);
   }
 
-  /** Sends what was held: one call per node. */
+  /**
+   * Sends what was held: one call per node, a node of this JVM last, for its call may run on this
+   * thread ({@link Colocated}) and the other nodes should be searching meanwhile.
+   */
   void flush(long deadlineNanos) {
     Map<String, List<Held>> send;
     synchronized (this) {
@@ -96,7 +109,9 @@ final class NodeBatch implements ShardClient {
       send = new LinkedHashMap<>(groups);
       groups.clear();
     }
-    send.forEach((address, held) -> send(address, held, deadlineNanos));
+    List<String> order = new ArrayList<>(send.keySet());
+    order.sort(Comparator.comparing(colocated::test)); // stable: the rest keep their order
+    order.forEach(address -> send(address, send.get(address), deadlineNanos));
   }
 
   /** Whether this answer came from a node that scored it with every shard's statistics summed. */

@@ -98,6 +98,17 @@ class NodeBatchTest {
   }
 
   @Test
+  void theNodeOfThisJvmIsAskedLastSoTheOthersSearchWhileItsCallRunsHere() {
+    NodeBatch batch = new NodeBatch(client, 6, true, 10, "b:1"::equals);
+    for (int s = 0; s < 6; s++) {
+      batch.search(List.of("b:1", "a:1", "c:1").get(s % 3), query.toBuilder().setShard(s).build(), 1);
+    }
+    batch.flush(1);
+    assertEquals(List.of("a:1", "c:1", "b:1"), client.nodeCalls.stream().map(HedgedCallTest.HeldCalls.NodeCall::address)
+        .toList(), "the colocated node last, the others in the order their shards came");
+  }
+
+  @Test
   void aRequestThatHydratesNothingAsksTheNodeForNothing() {
     NodeBatch batch = new NodeBatch(client, 2, true, 10);
     ShardSearchRequest idsOnly = ShardSearchRequest.getDefaultInstance();
