@@ -61,14 +61,16 @@ class ColocatedTest {
 
   private static final Metadata.Key<String> KEY = Metadata.Key.of("key", Metadata.ASCII_STRING_MARSHALLER);
 
+  /** Echoes the request, recording the thread each call ran on. */
+  private final ServerServiceDefinition echo = ServerServiceDefinition.builder("test.Echo").addMethod(ECHO,
+      ServerCalls.asyncUnaryCall((req, obs) -> {
+        threads.add(Thread.currentThread().getName());
+        obs.onNext(req);
+        obs.onCompleted();
+      })).build();
+
   @Test
   void aColocatedClientCallsInProcessThroughTheServersInterceptorsAndExecutor() throws Exception {
-    ServerServiceDefinition echo = ServerServiceDefinition.builder("test.Echo").addMethod(ECHO,
-        ServerCalls.asyncUnaryCall((req, obs) -> {
-          threads.add(Thread.currentThread().getName());
-          obs.onNext(req);
-          obs.onCompleted();
-        })).build();
     var pool = java.util.concurrent.Executors.newSingleThreadExecutor(r -> new Thread(r, "echo-pool"));
     String address;
     try (GrpcServer server = GrpcServer.forAddress("127.0.0.1", 0).service(() -> echo).interceptor(recordAndCheck)
@@ -104,12 +106,6 @@ class ColocatedTest {
 
   @Test
   void aCallerThreadsColocatedCallRunsOnItselfAndEveryOtherThreadsOnTheServersExecutor() throws Exception {
-    ServerServiceDefinition echo = ServerServiceDefinition.builder("test.Echo").addMethod(ECHO,
-        ServerCalls.asyncUnaryCall((req, obs) -> {
-          threads.add(Thread.currentThread().getName());
-          obs.onNext(req);
-          obs.onCompleted();
-        })).build();
     var pool = java.util.concurrent.Executors.newSingleThreadExecutor(r -> new Thread(r, "echo-pool"));
     var callers = java.util.concurrent.Executors.newSingleThreadExecutor(
         Colocated.callerThreads(r -> new Thread(r, "query-thread")));
