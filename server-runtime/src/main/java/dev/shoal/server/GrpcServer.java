@@ -156,6 +156,7 @@ public final class GrpcServer implements AutoCloseable {
     InProcessServerBuilder ib = InProcessServerBuilder.forName(Colocated.name(address()))
         .maxInboundMessageSize(b.maxInboundBytes);
     configure(ib, b, new ArrayList<>());
+    // after configure, replacing the plain executor it set: in-process calls may run on their caller
     if (b.ownEventLoops) {
       ib.directExecutor();
     } else if (b.executor != null) {

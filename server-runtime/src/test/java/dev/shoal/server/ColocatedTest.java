@@ -118,9 +118,9 @@ class ColocatedTest {
         assertEquals((byte) 7, (byte) callers.submit(() -> call(local, true)[0]).get(10, TimeUnit.SECONDS));
         assertEquals((byte) 7, (byte) others.submit(() -> call(local, true)[0]).get(10, TimeUnit.SECONDS));
         assertEquals((byte) 7, (byte) callers.submit(() -> call(network, true)[0]).get(10, TimeUnit.SECONDS));
-        StatusRuntimeException refused = assertThrows(java.util.concurrent.ExecutionException.class,
-            () -> callers.submit(() -> call(local, false)).get(10, TimeUnit.SECONDS)).getCause() instanceof
-            StatusRuntimeException e ? e : null;
+        StatusRuntimeException refused = assertInstanceOf(StatusRuntimeException.class,
+            assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> callers.submit(() -> call(local, false)).get(10, TimeUnit.SECONDS)).getCause());
         assertEquals(Status.Code.UNAUTHENTICATED, refused.getStatus().getCode(), "the interceptors still run");
         assertEquals(List.of("query-thread", "echo-pool", "echo-pool"), threads, "in-process from a caller thread: "
             + "on that thread; from any other thread, or over the network: on the server's executor");

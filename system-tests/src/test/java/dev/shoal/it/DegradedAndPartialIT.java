@@ -153,7 +153,7 @@ class DegradedAndPartialIT {
   }
 
   private static SearchResponse search(QueryService q, String text, RankProfile profile, int timeoutMs) {
-    return search(q, SearchRequest.newBuilder().setQuery(text).setProfile(profile), timeoutMs);
+    return timed(q, text, profile, timeoutMs).response();
   }
 
   private static SearchResponse search(QueryService q, SearchRequest.Builder request, int timeoutMs) {
