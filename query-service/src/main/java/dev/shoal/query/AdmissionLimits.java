@@ -13,8 +13,8 @@ package dev.shoal.query;
  * @param expensiveWindow         a search whose offset + top_k is above this is expensive
  * @param expensiveRerankDepth    a search whose rerank depth is above this is expensive
  * @param expensiveFilters        a search with more filters than this is expensive
- * @param maxGrpcSearchesInFlight gRPC searches and gets running at once; more are refused at once. Also the size of
- *                                the bounded pool gRPC calls run on (plus a few threads for health and ingest)
+ * @param maxGrpcSearchesInFlight gRPC searches and gets running at once; more are refused at once. Each gRPC call
+ *                                runs on a virtual thread of its own, so this, not a pool's size, bounds them
  */
 public record AdmissionLimits(double requestsPerSecondPerKey, int burstPerKey, int maxExpensiveInFlight,
                               int expensiveWindow, int expensiveRerankDepth, int expensiveFilters,

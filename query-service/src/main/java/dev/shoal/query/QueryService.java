@@ -31,7 +31,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -85,13 +84,11 @@ public final class QueryService implements AutoCloseable {
     this.heartbeats = new HeartbeatWatcher(config.bootstrap());
     this.tls = Tls.of(config.tls());
     this.router = new ShardRouter(this::channelTo);
-    // a search waits for its node calls: one to a node in this JVM runs on the search's own thread
-    this.grpcPool = Executors.newFixedThreadPool(config.admission().maxGrpcSearchesInFlight() + 4,
-        Colocated.callerThreads(r -> {
-          Thread t = new Thread(r, "query-grpc");
-          t.setDaemon(true);
-          return t;
-        }));
+    // each call on a virtual thread of its own, marked as a caller: a search waits for its node
+    // calls (one to a node in this JVM runs on the search's own thread), and a parked virtual thread
+    // holds no OS thread and costs no futex wake-up to hand a request over; SearchGrpcService's
+    // in-flight bound, not a pool's size, limits how many searches run
+    this.grpcPool = Colocated.callerExecutor("query-grpc-");
   }
 
   /** The followers of the routing table and the heartbeats: if one stops on an error, routing is frozen. */

@@ -7,6 +7,8 @@ import io.grpc.inprocess.InProcessChannelBuilder;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
 
 /**
@@ -81,6 +83,18 @@ public final class Colocated {
       CALLER.set(true);
       r.run();
     });
+  }
+
+  /**
+   * An executor that runs each task on a new virtual thread named {@code prefix} and a number,
+   * marked as a caller ({@link #callerThreads}): for a server whose calls mostly wait (on their
+   * colocated calls, which then run on them, or on remote ones). A blocked virtual thread releases
+   * its carrier, so handing a call over and parking it cost no OS thread wake-up; nothing bounds how
+   * many run at once, which the services on it must do themselves (as the query service's search
+   * service bounds its searches in flight). {@code shutdownNow} interrupts the running ones.
+   */
+  public static ExecutorService callerExecutor(String prefix) {
+    return Executors.newThreadPerTaskExecutor(callerThreads(Thread.ofVirtual().name(prefix, 0).factory()));
   }
 
   /** Whether the current thread came from {@link #callerThreads}. */

@@ -135,6 +135,33 @@ class ColocatedTest {
     }
   }
 
+  /** The query service's executor: each task on a new virtual thread, a caller, so its colocated calls run on it. */
+  @Test
+  void aCallerExecutorRunsEachTaskOnANewVirtualCallerThread() throws Exception {
+    var pool = java.util.concurrent.Executors.newSingleThreadExecutor(r -> new Thread(r, "echo-pool"));
+    var callers = Colocated.callerExecutor("request-");
+    try (GrpcServer server = GrpcServer.forAddress("127.0.0.1", 0).service(() -> echo).interceptor(recordAndCheck)
+        .executor(pool).start()) {
+      ManagedChannel local = Colocated.channel(Tls.plaintext(), server.address()).directExecutor().build();
+      try {
+        List<String> ran = new java.util.ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+          ran.add(callers.submit(() -> {
+            call(local, true);
+            return (Thread.currentThread().isVirtual() ? "virtual " : "platform ") + Thread.currentThread().getName();
+          }).get(10, TimeUnit.SECONDS));
+        }
+        assertEquals(List.of("virtual request-0", "virtual request-1"), ran, "a new virtual thread per task");
+        assertEquals(List.of("request-0", "request-1"), threads, "each colocated call ran on its caller");
+      } finally {
+        local.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+      callers.shutdownNow();
+    }
+  }
+
   private static byte[] call(ManagedChannel ch, boolean withKey) {
     Metadata headers = new Metadata();
     if (withKey) {

@@ -14,6 +14,7 @@ import dev.shoal.api.v1.QuerySyntax;
 import dev.shoal.api.v1.RankProfile;
 import dev.shoal.api.v1.SearchRequest;
 import dev.shoal.api.v1.SearchResponse;
+import dev.shoal.api.v1.SearchServiceGrpc;
 import dev.shoal.api.v1.ShardNotice;
 import dev.shoal.api.v1.StageTiming;
 import dev.shoal.cluster.ReplicaTier;
@@ -42,10 +43,12 @@ import dev.shoal.query.QueryServiceConfig;
 import dev.shoal.query.internal.GrpcShardClient;
 import dev.shoal.query.internal.HttpGateway;
 import dev.shoal.query.internal.QueryPipeline;
+import dev.shoal.query.internal.SearchGrpcService;
 import dev.shoal.query.internal.ShardRouter;
 import dev.shoal.query.plan.QueryStages;
 import dev.shoal.ranker.RankerServer;
 import dev.shoal.server.GrpcServer;
+import dev.shoal.server.Colocated;
 import dev.shoal.server.Metrics;
 import dev.shoal.server.auth.ApiKeyFile;
 import dev.shoal.server.auth.ApiKeys;
@@ -54,8 +57,10 @@ import dev.shoal.server.auth.Scope;
 import dev.shoal.server.time.SystemScheduler;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusException;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.net.Socket;
@@ -72,6 +77,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiFunction;
 import org.junit.jupiter.api.AfterAll;
@@ -262,6 +271,83 @@ class QueryPathIT {
 
   private static List<String> ids(SearchResponse r) {
     return r.getHitsList().stream().map(Hit::getId).toList();
+  }
+
+  /**
+   * The gRPC search service's bound, the only one now that each call runs on a virtual thread of
+   * its own (the query service's executor, used here too): with its limit of searches running
+   * (here 2, each held on its node by an injected stall), one more is refused at once with
+   * RESOURCE_EXHAUSTED and a retry hint, and never reaches a node; the held ones then finish, and
+   * the next search is served.
+   */
+  @Test
+  void aSearchPastTheInFlightBoundIsRefusedAtOnceWithARetryHint() throws Exception {
+    ShardSearchService real = new ShardSearchService("held", stores::get, new AtomicInteger(), new Metrics());
+    CountDownLatch release = new CountDownLatch(1);
+    Semaphore arrived = new Semaphore(0);
+    ExecutorService calls = Colocated.callerExecutor("it-search-");
+    // fault injected on purpose: a node whose first phase stalls until released
+    try (GrpcServer held = GrpcServer.forAddress("127.0.0.1", 0).service(new ShardSearchGrpc.ShardSearchImplBase() {
+          @Override
+          public void searchShards(NodeSearchRequest request, StreamObserver<NodeSearchResponse> response) {
+            arrived.release();
+            try {
+              release.await();
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            real.searchShards(request, response);
+          }
+
+          @Override
+          public void search(ShardSearchRequest request, StreamObserver<ShardSearchResponse> response) {
+            arrived.release();
+            try {
+              release.await();
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            real.search(request, response);
+          }
+
+          @Override
+          public void hydrate(HydrateRequest request, StreamObserver<HydrateResponse> response) {
+            real.hydrate(request, response);
+          }
+        }).start();
+         GrpcServer front = GrpcServer.forAddress("127.0.0.1", 0).service(new SearchGrpcService(
+             pipeline(Map.of(0, List.of(held.address()), 1, List.of(held.address())), (a, sh) -> ReplicaTier.SERVING,
+                 ranker), scheduler.clock(), 2, false)).executor(calls).start()) {
+      ManagedChannel ch = ManagedChannelBuilder.forTarget(front.address()).usePlaintext().build();
+      channels.add(ch);
+      SearchRequest q = SearchRequest.newBuilder().setQuery("vitamin D deficiency").setProfile(RankProfile.BM25)
+          .setTopK(10).build();
+      List<com.google.common.util.concurrent.ListenableFuture<SearchResponse>> running = new ArrayList<>();
+      for (int i = 0; i < 2; i++) {
+        running.add(SearchServiceGrpc.newFutureStub(ch).withDeadlineAfter(30, TimeUnit.SECONDS).search(q));
+      }
+      assertTrue(arrived.tryAcquire(2, 20, TimeUnit.SECONDS), "both searches reached the stalled node");
+      StatusRuntimeException refused = assertThrows(StatusRuntimeException.class,
+          () -> SearchServiceGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS).search(q));
+      assertEquals(Status.Code.RESOURCE_EXHAUSTED, refused.getStatus().getCode(), refused.toString());
+      assertTrue(refused.getStatus().getDescription().contains("running 2 searches already"),
+          refused.getStatus().getDescription());
+      assertEquals("200", refused.getTrailers().get(
+          Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER)), "the retry hint");
+      assertEquals(0, arrived.availablePermits(), "the refused search never reached a node");
+      assertTrue(running.stream().noneMatch(java.util.concurrent.Future::isDone), "the held ones still run");
+      release.countDown();
+      for (var f : running) {
+        SearchResponse r = f.get(30, TimeUnit.SECONDS);
+        assertFalse(r.getPartial());
+        assertFalse(r.getHitsList().isEmpty());
+      }
+      assertFalse(SearchServiceGrpc.newBlockingStub(ch).withDeadlineAfter(30, TimeUnit.SECONDS).search(q)
+          .getHitsList().isEmpty(), "served once the bound has room");
+    } finally {
+      release.countDown();
+      calls.shutdownNow();
+    }
   }
 
   /** Review finding 4: a failed Hydrate is a partial answer naming the shard, and is not cached. */
