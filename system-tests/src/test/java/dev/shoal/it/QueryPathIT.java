@@ -285,28 +285,26 @@ class QueryPathIT {
     ShardSearchService real = new ShardSearchService("held", stores::get, new AtomicInteger(), new Metrics());
     CountDownLatch release = new CountDownLatch(1);
     Semaphore arrived = new Semaphore(0);
+    Runnable stall = () -> {
+      arrived.release();
+      try {
+        release.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    };
     ExecutorService calls = Colocated.callerExecutor("it-search-");
     // fault injected on purpose: a node whose first phase stalls until released
     try (GrpcServer held = GrpcServer.forAddress("127.0.0.1", 0).service(new ShardSearchGrpc.ShardSearchImplBase() {
           @Override
           public void searchShards(NodeSearchRequest request, StreamObserver<NodeSearchResponse> response) {
-            arrived.release();
-            try {
-              release.await();
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-            }
+            stall.run();
             real.searchShards(request, response);
           }
 
           @Override
           public void search(ShardSearchRequest request, StreamObserver<ShardSearchResponse> response) {
-            arrived.release();
-            try {
-              release.await();
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-            }
+            stall.run();
             real.search(request, response);
           }
 
