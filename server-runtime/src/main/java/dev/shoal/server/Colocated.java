@@ -89,9 +89,12 @@ public final class Colocated {
    * An executor that runs each task on a new virtual thread named {@code prefix} and a number,
    * marked as a caller ({@link #callerThreads}): for a server whose calls mostly wait (on their
    * colocated calls, which then run on them, or on remote ones). A blocked virtual thread releases
-   * its carrier, so handing a call over and parking it cost no OS thread wake-up; nothing bounds how
-   * many run at once, which the services on it must do themselves (as the query service's search
-   * service bounds its searches in flight). {@code shutdownNow} interrupts the running ones.
+   * its carrier and holds no OS thread; while the carriers have work, handing a call over or
+   * resuming one is a switch inside the JVM, not a kernel wake-up of a pooled thread (an idle
+   * carrier is still woken). Virtual threads are not time-sliced: a call that arrives while every
+   * carrier runs one waits until one of those ends or blocks. Nothing bounds how many run at once,
+   * which the services on it must do themselves (as the query service's search service bounds
+   * its searches in flight). {@code shutdownNow} interrupts the running ones.
    */
   public static ExecutorService callerExecutor(String prefix) {
     return Executors.newThreadPerTaskExecutor(callerThreads(Thread.ofVirtual().name(prefix, 0).factory()));
