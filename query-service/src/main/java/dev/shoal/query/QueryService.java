@@ -84,10 +84,9 @@ public final class QueryService implements AutoCloseable {
     this.heartbeats = new HeartbeatWatcher(config.bootstrap());
     this.tls = Tls.of(config.tls());
     this.router = new ShardRouter(this::channelTo);
-    // each call on a virtual thread of its own, marked as a caller: a search waits for its node
-    // calls (one to a node in this JVM runs on the search's own thread), and a parked virtual thread
-    // holds no OS thread and costs no futex wake-up to hand a request over; SearchGrpcService's
-    // in-flight bound, not a pool's size, limits how many searches run
+    // a search waits for its node calls (one to a node in this JVM runs on the search's own
+    // thread); what virtual threads save and cost there is in callerExecutor's comment.
+    // SearchGrpcService's in-flight bound, not a pool's size, limits how many searches run
     this.grpcPool = Colocated.callerExecutor("query-grpc-");
   }
 

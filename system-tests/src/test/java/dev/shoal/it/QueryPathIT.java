@@ -40,6 +40,7 @@ import dev.shoal.internal.v1.ShardSearchRequest;
 import dev.shoal.internal.v1.ShardSearchResponse;
 import dev.shoal.internal.v1.StatisticsRequest;
 import dev.shoal.query.QueryServiceConfig;
+import dev.shoal.query.internal.Admission;
 import dev.shoal.query.internal.GrpcShardClient;
 import dev.shoal.query.internal.HttpGateway;
 import dev.shoal.query.internal.QueryPipeline;
@@ -331,7 +332,7 @@ class QueryPathIT {
       assertTrue(refused.getStatus().getDescription().contains("running 2 searches already"),
           refused.getStatus().getDescription());
       assertEquals("200", refused.getTrailers().get(
-          Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER)), "the retry hint");
+          Metadata.Key.of(Admission.RETRY_PUSHBACK, Metadata.ASCII_STRING_MARSHALLER)), "the retry hint");
       assertEquals(0, arrived.availablePermits(), "the refused search never reached a node");
       assertTrue(running.stream().noneMatch(java.util.concurrent.Future::isDone), "the held ones still run");
       release.countDown();
