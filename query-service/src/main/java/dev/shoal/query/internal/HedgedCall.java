@@ -26,7 +26,8 @@ import java.util.concurrent.CompletableFuture;
  * for the index, not the replica: bad syntax, too many terms, another embedding model).
  *
  * <p>All timing (the hedge, the deadline) runs on the {@link Scheduler}'s clock, so hedging is
- * unit-tested under a manual clock. Thread-safe: replies, timers and the caller meet under this
+ * unit-tested under a manual clock; a call started with {@link #startWatched} leaves the deadline
+ * to its caller ({@link #expire}). Thread-safe: replies, timers and the caller meet under this
  * object's lock.
  */
 final class HedgedCall {
@@ -64,21 +65,47 @@ final class HedgedCall {
   }
 
   /** Sends the first attempt and arms the hedge and the deadline. */
-  synchronized CompletableFuture<Answer> start(long deadlineNanos) {
+  CompletableFuture<Answer> start(long deadlineNanos) {
+    return start(deadlineNanos, true);
+  }
+
+  /**
+   * Sends the first attempt and arms the hedge, but no deadline timer: the caller, which waits
+   * for the answer anyway, calls {@link #expire} once the deadline has passed. A scatter over
+   * many shards then arms no timer per shard (one schedule and one cancel each, on a queue every
+   * search shares) for a deadline its own thread already waits out.
+   */
+  CompletableFuture<Answer> startWatched(long deadlineNanos) {
+    return start(deadlineNanos, false);
+  }
+
+  private synchronized CompletableFuture<Answer> start(long deadlineNanos, boolean deadlineTimer) {
     this.deadlineNanos = deadlineNanos;
     long now = scheduler.clock().nanoTime();
     if (replicas.isEmpty() || now >= deadlineNanos) {
       result.complete(null);
       return result;
     }
-    timers.add(scheduler.schedule(() -> finish(null), deadlineNanos - now));
+    if (deadlineTimer) {
+      timers.add(scheduler.schedule(this::expire, deadlineNanos - now));
+    }
     String first = replicas.getFirst().getAddress();
     sendNext();
-    long hedgeDelay = router.hedgeDelayNanos(first);
-    if (replicas.size() > 1 && now + hedgeDelay < deadlineNanos) {
-      timers.add(scheduler.schedule(this::hedge, hedgeDelay));
+    if (replicas.size() > 1) { // a lone replica has nothing to hedge to: no need for its p95
+      long hedgeDelay = router.hedgeDelayNanos(first);
+      if (now + hedgeDelay < deadlineNanos) {
+        timers.add(scheduler.schedule(this::hedge, hedgeDelay));
+      }
     }
     return result;
+  }
+
+  /**
+   * The deadline has passed: completes the call with no answer unless it has completed already
+   * (then nothing changes), and cancels the attempts still in flight.
+   */
+  void expire() {
+    finish(null);
   }
 
   List<Replica> replicas() {

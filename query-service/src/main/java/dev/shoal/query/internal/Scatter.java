@@ -25,9 +25,6 @@ import java.util.concurrent.TimeoutException;
  */
 final class Scatter {
 
-  /** How long past the deadline the caller waits for a call's own deadline timer before giving up on it. */
-  private static final long GRACE_NANOS = TimeUnit.SECONDS.toNanos(1);
-
   /**
    * What the shards answered.
    *
@@ -83,7 +80,7 @@ final class Scatter {
       }
       HedgedCall c = new HedgedCall(replicas, request.toBuilder().setShard(s).build(), batch, router, scheduler);
       calls.add(c);
-      pending.add(c.start(deadlineNanos));
+      pending.add(c.startWatched(deadlineNanos)); // this thread waits out the deadline below
     }
     batch.flush(deadlineNanos);
     List<ShardSearchResponse> answers = new ArrayList<>(shards);
@@ -95,11 +92,9 @@ final class Scatter {
     for (int s = 0; s < shards; s++) {
       HedgedCall.Answer a;
       try {
-        a = pending.get(s).get(Math.max(0, deadlineNanos - scheduler.clock().nanoTime()) + GRACE_NANOS,
-            TimeUnit.NANOSECONDS);
-      } catch (TimeoutException e) {
-        a = null;
+        a = await(calls.get(s), pending.get(s), deadlineNanos);
       } catch (InterruptedException e) {
+        calls.forEach(HedgedCall::expire); // nobody will wait for them: cancel what is in flight
         Thread.currentThread().interrupt();
         throw Status.CANCELLED.withDescription("interrupted").asException();
       } catch (ExecutionException e) {
@@ -130,6 +125,19 @@ final class Scatter {
       throw refused;
     }
     return new Result(answers, answeredBy, generations, hedged, notices, ownStatistics);
+  }
+
+  /** The call's answer, or null when it has none by the deadline (it is then expired: its attempts cancelled). */
+  private HedgedCall.Answer await(HedgedCall call, CompletableFuture<HedgedCall.Answer> answer, long deadlineNanos)
+      throws InterruptedException, ExecutionException {
+    long left = deadlineNanos == Long.MAX_VALUE ? Long.MAX_VALUE
+        : Math.max(0, deadlineNanos - scheduler.clock().nanoTime());
+    try {
+      return answer.get(left, TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      call.expire();
+      return answer.get(); // done now: with null, or with what came in just before
+    }
   }
 
   static ShardNotice notice(int shard, ShardNotice.Kind kind, String detail) {

@@ -32,10 +32,13 @@ public final class ShardRouter implements AutoCloseable {
     volatile double ewmaMillis = 1.0;
     private final double[] recent = new double[64];
     private int count;
+    /** The p95 of {@link #recent} as it is now, or null until asked again after a new sample. */
+    private Double p95;
 
     synchronized void record(double millis) {
       ewmaMillis = 0.8 * ewmaMillis + 0.2 * millis;
       recent[count++ % recent.length] = millis;
+      p95 = null;
     }
 
     /** A failure doubles the EWMA (at least to the penalty), so a replica that fails fast sorts last. */
@@ -43,15 +46,22 @@ public final class ShardRouter implements AutoCloseable {
       ewmaMillis = Math.max(FAILURE_PENALTY_MILLIS, 2 * ewmaMillis);
     }
 
-    /** The 95th percentile of the recent latencies, or NaN with fewer than 8 samples. */
+    /**
+     * The 95th percentile of the recent latencies, or NaN with fewer than 8 samples. Kept until the
+     * next sample: the shards of one node share its statistics, so a query over them asks as many
+     * times between two samples.
+     */
     synchronized double p95Millis() {
-      int n = Math.min(count, recent.length);
-      if (n < 8) {
-        return Double.NaN;
+      if (p95 == null) {
+        int n = Math.min(count, recent.length);
+        if (n < 8) {
+          return Double.NaN;
+        }
+        double[] sorted = java.util.Arrays.copyOf(recent, n);
+        java.util.Arrays.sort(sorted);
+        p95 = sorted[(int) Math.ceil(0.95 * n) - 1];
       }
-      double[] sorted = java.util.Arrays.copyOf(recent, n);
-      java.util.Arrays.sort(sorted);
-      return sorted[(int) Math.ceil(0.95 * n) - 1];
+      return p95;
     }
   }
 

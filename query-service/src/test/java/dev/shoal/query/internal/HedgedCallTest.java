@@ -229,4 +229,40 @@ class HedgedCallTest {
     assertEquals(0, router.stats("a:1").outstanding.get());
     assertEquals(TimeUnit.MILLISECONDS.toNanos(10), router.hedgeDelayNanos("a:1"), "a:1's samples unchanged");
   }
+  /** A watched call arms no deadline timer of its own; its caller's expire() ends it as the timer would. */
+  @Test
+  void aWatchedCallEndsWhenItsCallerExpiresItAndNotBefore() {
+    HedgedCall call = new HedgedCall(replicas.subList(0, 1), ShardSearchRequest.getDefaultInstance(), shards, router,
+        clock);
+    CompletableFuture<HedgedCall.Answer> f = call.startWatched(clock.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200));
+    assertEquals(0, clock.pending(), "one replica: no hedge; watched: no deadline timer");
+    clock.advanceMillis(1_000);
+    assertFalse(f.isDone(), "past the deadline, but only the caller ends a watched call");
+    call.expire();
+    assertNull(f.join());
+    assertTrue(shards.call(0).reply().isCancelled(), "the attempt in flight is cancelled");
+  }
+
+  @Test
+  void expiringACallThatAnsweredKeepsTheAnswer() {
+    HedgedCall call = new HedgedCall(replicas, ShardSearchRequest.getDefaultInstance(), shards, router, clock);
+    CompletableFuture<HedgedCall.Answer> f = call.startWatched(clock.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200));
+    assertEquals(1, clock.pending(), "two replicas: the hedge timer only");
+    shards.call(0).reply().set(answer(0));
+    call.expire();
+    assertEquals("a:1", f.join().address());
+    assertEquals(0, clock.pending());
+  }
+
+  /** The p95 is kept between samples (the shards of a node ask for it in turn), never past a new one. */
+  @Test
+  void aNewLatencySampleMovesTheHedgeDelay() {
+    warmUp();
+    assertEquals(TimeUnit.MILLISECONDS.toNanos(10), router.hedgeDelayNanos("a:1"));
+    for (int i = 0; i < 64; i++) {
+      router.begin("a:1");
+      router.end("a:1", 30);
+    }
+    assertEquals(TimeUnit.MILLISECONDS.toNanos(30), router.hedgeDelayNanos("a:1"));
+  }
 }
