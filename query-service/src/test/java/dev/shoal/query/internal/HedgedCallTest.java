@@ -229,6 +229,7 @@ class HedgedCallTest {
     assertEquals(0, router.stats("a:1").outstanding.get());
     assertEquals(TimeUnit.MILLISECONDS.toNanos(10), router.hedgeDelayNanos("a:1"), "a:1's samples unchanged");
   }
+
   /** A watched call arms no deadline timer of its own; its caller's expire() ends it as the timer would. */
   @Test
   void aWatchedCallEndsWhenItsCallerExpiresItAndNotBefore() {
