@@ -9,6 +9,7 @@ import dev.shoal.testkit.ShoalJvm;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -52,6 +53,9 @@ public final class SearchBench {
     }
     try (LocalCluster cluster = new LocalCluster(options).start()) {
       long docs = DemoLoader.load(data, o.dataDir(), cluster, System.out, System.nanoTime());
+      long compacting = System.nanoTime();
+      cluster.awaitCompacted(Duration.ofMinutes(5)); // the segments both sides will search
+      System.out.printf("shards compacted after %.1f s%n", (System.nanoTime() - compacting) / 1e9);
       List<String> shardDirs = new ArrayList<>();
       for (ShardStore s : cluster.indexNode().shards().values()) {
         s.commit(); // the baseline opens the last commit

@@ -25,6 +25,7 @@ import dev.shoal.server.Metrics;
 import dev.shoal.server.tls.Tls;
 import dev.shoal.server.tls.TlsFiles;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
@@ -212,6 +213,24 @@ public final class LocalCluster implements AutoCloseable {
   /** The index node (for tests and diagnostics). */
   public IndexNode indexNode() {
     return node;
+  }
+
+  /**
+   * Waits until the index node has compacted every shard's small segments (they compact once a
+   * shard has had no write for the node's idle time; see {@link IndexNode#compacted}), so that the
+   * shards' searchers and their last commits hold the segments they will keep: for a benchmark
+   * whose baseline opens the commits. Blocks.
+   *
+   * @throws IllegalStateException if that has not happened within {@code timeout}
+   */
+  public void awaitCompacted(Duration timeout) throws InterruptedException {
+    long until = System.nanoTime() + timeout.toNanos();
+    while (!node.compacted()) {
+      if (System.nanoTime() > until) {
+        throw new IllegalStateException("the index node's shards were not compacted within " + timeout);
+      }
+      Thread.sleep(50);
+    }
   }
 
   /** Documents searchable now, over all shards. */

@@ -164,6 +164,15 @@ public final class IndexNode implements AutoCloseable {
     return states.state(shard);
   }
 
+  /**
+   * Whether every hosted shard has compacted its small segments since its last write (or had none
+   * to compact): its searchers and its last commit then hold the same few segments. True when
+   * compaction is off ({@link IndexNodeConfig#compactAfterMillis} 0).
+   */
+  public boolean compacted() {
+    return indexLoop.compactedAll();
+  }
+
   /** Records of the shard's partition not applied yet, as last measured (-1 before the first measurement). */
   public long lag(int shard) {
     return states.lag(shard);

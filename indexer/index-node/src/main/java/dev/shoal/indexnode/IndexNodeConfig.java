@@ -15,6 +15,8 @@ import java.nio.file.Path;
  * @param refreshMillis near-real-time refresh interval
  * @param commitMillis  durable commit interval
  * @param commitDocs    durable commit after this many documents, whichever comes first
+ * @param compactAfterMillis a shard with no write for this long merges its small segments into one
+ *                      ({@link dev.shoal.indexnode.shard.CompactingMergePolicy}); 0: never
  * @param liveLag       a shard is LIVE once its lag is at most this many records
  * @param timings       the heartbeat protocol's timings
  * @param tls           ShardSearch's TLS; null: plaintext
@@ -22,28 +24,41 @@ import java.nio.file.Path;
  * @param zone          the {@code zone} label of its heartbeats; "": none
  */
 public record IndexNodeConfig(String nodeId, Path dataDir, String bootstrap, String host, int port,
-                              long refreshMillis, long commitMillis, long commitDocs, long liveLag,
+                              long refreshMillis, long commitMillis, long commitDocs, long compactAfterMillis,
+                              long liveLag,
                               ClusterTimings timings, TlsFiles tls, String advertisedHost, String zone) {
 
-  /** Localhost on any free port; refresh every 1 s; commit every 30 s or 10,000 documents; LIVE within 100 records. */
+  /**
+   * Localhost on any free port; refresh every 1 s; commit every 30 s or 10,000 documents; small
+   * segments compacted after 5 s without a write; LIVE within 100 records.
+   */
   public static IndexNodeConfig defaults(String nodeId, Path dataDir, String bootstrap) {
-    return new IndexNodeConfig(nodeId, dataDir, bootstrap, "127.0.0.1", 0, 1_000, 30_000, 10_000, 100,
+    return new IndexNodeConfig(nodeId, dataDir, bootstrap, "127.0.0.1", 0, 1_000, 30_000, 10_000, 5_000, 100,
         ClusterTimings.defaults(), null, null, "");
   }
 
   public IndexNodeConfig withHost(String h) {
-    return new IndexNodeConfig(nodeId, dataDir, bootstrap, h, port, refreshMillis, commitMillis, commitDocs, liveLag,
-        timings, tls, advertisedHost, zone);
+    return new IndexNodeConfig(nodeId, dataDir, bootstrap, h, port, refreshMillis, commitMillis, commitDocs,
+        compactAfterMillis, liveLag, timings, tls, advertisedHost, zone);
   }
 
   public IndexNodeConfig withPort(int p) {
-    return new IndexNodeConfig(nodeId, dataDir, bootstrap, host, p, refreshMillis, commitMillis, commitDocs, liveLag,
-        timings, tls, advertisedHost, zone);
+    return new IndexNodeConfig(nodeId, dataDir, bootstrap, host, p, refreshMillis, commitMillis, commitDocs,
+        compactAfterMillis, liveLag, timings, tls, advertisedHost, zone);
   }
 
   public IndexNodeConfig withCommits(long everyMillis, long everyDocs) {
-    return new IndexNodeConfig(nodeId, dataDir, bootstrap, host, port, refreshMillis, everyMillis, everyDocs, liveLag,
-        timings, tls, advertisedHost, zone);
+    return new IndexNodeConfig(nodeId, dataDir, bootstrap, host, port, refreshMillis, everyMillis, everyDocs,
+        compactAfterMillis, liveLag, timings, tls, advertisedHost, zone);
+  }
+
+  /** These settings with small segments compacted after {@code idleMillis} without a write (0: never). */
+  public IndexNodeConfig withCompaction(long idleMillis) {
+    if (idleMillis < 0) {
+      throw new IllegalArgumentException("compaction idle time must be 0 (never) or positive: " + idleMillis);
+    }
+    return new IndexNodeConfig(nodeId, dataDir, bootstrap, host, port, refreshMillis, commitMillis, commitDocs,
+        idleMillis, liveLag, timings, tls, advertisedHost, zone);
   }
 
   /**
@@ -52,12 +67,12 @@ public record IndexNodeConfig(String nodeId, Path dataDir, String bootstrap, Str
    */
   public IndexNodeConfig withAdvertisement(String host, String zoneName) {
     return new IndexNodeConfig(nodeId, dataDir, bootstrap, this.host, port, refreshMillis, commitMillis, commitDocs,
-        liveLag, timings, tls, host, zoneName == null ? "" : zoneName);
+        compactAfterMillis, liveLag, timings, tls, host, zoneName == null ? "" : zoneName);
   }
 
   /** These settings with ShardSearch over TLS (mutual where the files say so); null: plaintext. */
   public IndexNodeConfig withTls(TlsFiles files) {
-    return new IndexNodeConfig(nodeId, dataDir, bootstrap, host, port, refreshMillis, commitMillis, commitDocs, liveLag,
-        timings, files, advertisedHost, zone);
+    return new IndexNodeConfig(nodeId, dataDir, bootstrap, host, port, refreshMillis, commitMillis, commitDocs,
+        compactAfterMillis, liveLag, timings, files, advertisedHost, zone);
   }
 }

@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -35,7 +36,9 @@ import org.slf4j.LoggerFactory;
  * The indexing thread of a node: opens and closes shards as the assignment asks (removing the
  * directory of a shard that moved away), replays each hosted shard's partition of
  * {@code shoal.docs.enriched} into its {@link ShardStore}, measures lag, refreshes a rebuilding
- * replica as it turns LIVE, and commits every {@code commitMillis} or {@code commitDocs}. Owns
+ * replica as it turns LIVE, commits every {@code commitMillis} or {@code commitDocs}, and
+ * compacts a shard's small segments once it has had no write for {@code compactAfterMillis} (the
+ * merge runs on Lucene's merge threads; this loop refreshes and commits it when it is done). Owns
  * the Kafka consumer and every write: both are used on this thread only.
  *
  * <p>Error policy, per shard, so one shard's trouble never stops the others: a record that can
@@ -69,6 +72,12 @@ public final class IndexLoop extends ServiceLoop {
   private final Map<Integer, Trouble> trouble = new HashMap<>();
   /** Failures in a row per shard; cleared by an apply that succeeds. */
   private final Map<Integer, Integer> failures = new HashMap<>();
+  /** When each open shard last applied records (or opened); cleared when it closes or fails. */
+  private final Map<Integer, Long> lastWriteNanos = new HashMap<>();
+  /** Shards whose compaction merge is running. */
+  private final Set<Integer> compacting = new HashSet<>();
+  /** Shards with no write since they were last compacted, or found with nothing to compact; read by other threads. */
+  private final Set<Integer> compacted = ConcurrentHashMap.newKeySet();
   private Consumer<String, byte[]> consumer;
   private long lastCommitNanos;
 
@@ -133,6 +142,8 @@ public final class IndexLoop extends ServiceLoop {
       List<ConsumerRecord<String, byte[]>> rs = records.records(tp);
       try {
         store.apply(parse(rs), rs.getLast().offset() + 1);
+        lastWriteNanos.put(shard, clock.nanoTime());
+        compacted.remove(shard);
         indexed(shard).add(rs.size());
         if (failures.remove(shard) != null) {
           states.recovered(shard);
@@ -143,6 +154,61 @@ public final class IndexLoop extends ServiceLoop {
     }
     measureLag();
     commitDue();
+    compactIdle();
+  }
+
+  /**
+   * Whether every open shard is compacted: none has been written to since its last compaction or
+   * since it was found to have nothing to compact (true when compaction is off). Any thread.
+   */
+  public boolean compactedAll() {
+    return config.compactAfterMillis() == 0 || compacted.containsAll(shards.keySet());
+  }
+
+  /**
+   * Starts a compaction of each shard that has had no write for {@code compactAfterMillis} and has
+   * not been compacted since its last write, and finishes (refresh, commit) those whose merge is
+   * done. A rebuilding replica is left alone: nothing refreshes it before it turns LIVE. A failure
+   * fails the shard as a failed commit does.
+   */
+  private void compactIdle() {
+    if (config.compactAfterMillis() == 0) {
+      return;
+    }
+    long now = clock.nanoTime();
+    for (ShardStore s : new ArrayList<>(shards.values())) {
+      int shard = s.shard();
+      if (trouble.containsKey(shard) || states.rebuilding(shard)) {
+        continue;
+      }
+      try {
+        if (compacting.contains(shard)) {
+          if (s.finishCompaction()) {
+            // not marked compacted yet: the next round finds nothing left to merge and marks it, or
+            // merges what writes during this merge flushed
+            compacting.remove(shard);
+          }
+        } else if (!compacted.contains(shard)
+            && now - lastWriteNanos.computeIfAbsent(shard, k -> now) >= config.compactAfterMillis() * 1_000_000) {
+          if (s.startCompaction()) {
+            compacting.add(shard);
+            LOG.info("shard {} on {}: no write for {} ms, compacting its small segments", shard, config.nodeId(),
+                (now - lastWriteNanos.get(shard)) / 1_000_000);
+          } else {
+            compacted.add(shard);
+          }
+        }
+      } catch (IOException | RuntimeException e) {
+        failed(shard, "compacting", e);
+      }
+    }
+  }
+
+  /** Forgets a shard's write time and compaction (it closed, or failed and reopens from its commit). */
+  private void forgetCompaction(int shard) {
+    lastWriteNanos.remove(shard);
+    compacting.remove(shard);
+    compacted.remove(shard);
   }
 
   private static List<ShardStore.Record> parse(List<ConsumerRecord<String, byte[]>> rs) {
@@ -190,6 +256,7 @@ public final class IndexLoop extends ServiceLoop {
    */
   private void failed(int shard, String what, Exception e) {
     int attempts = failures.merge(shard, 1, Integer::sum);
+    forgetCompaction(shard);
     String reason = what + " failed: " + e;
     LOG.warn("shard {} on {}: {} (failure {} of {})", shard, config.nodeId(), reason, attempts, MAX_ATTEMPTS, e);
     ShardStore store = shards.remove(shard);
@@ -300,6 +367,7 @@ public final class IndexLoop extends ServiceLoop {
         states.closed(s);
         trouble.remove(s);
         failures.remove(s);
+        forgetCompaction(s);
         ShardStore store = shards.remove(s);
         if (store != null) {
           store.close();

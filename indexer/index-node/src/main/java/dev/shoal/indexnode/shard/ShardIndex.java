@@ -30,6 +30,7 @@ public final class ShardIndex implements AutoCloseable {
   private final FSDirectory directory;
   private final IndexWriter writer;
   private final SearcherManager searchers;
+  private final CompactingMergePolicy mergePolicy = new CompactingMergePolicy();
   private final long committedOffset;
 
   public ShardIndex(Path dir) throws IOException {
@@ -38,7 +39,7 @@ public final class ShardIndex implements AutoCloseable {
     IndexWriter w = null;
     try {
       IndexWriterConfig cfg = new IndexWriterConfig(ShardSchema.analyzer()).setSimilarity(ShardSchema.similarity())
-          .setOpenMode(IndexWriterConfig.OpenMode.CREATE_OR_APPEND).setRAMBufferSizeMB(64);
+          .setOpenMode(IndexWriterConfig.OpenMode.CREATE_OR_APPEND).setRAMBufferSizeMB(64).setMergePolicy(mergePolicy);
       w = new IndexWriter(directory, cfg);
       this.searchers = new SearcherManager(w, new SearcherFactory() {
         @Override
@@ -85,6 +86,24 @@ public final class ShardIndex implements AutoCloseable {
   /** Near-real-time refresh: makes the writer's changes searchable. */
   public void refresh() throws IOException {
     searchers.maybeRefreshBlocking();
+  }
+
+  /**
+   * Starts merging the index's small segments into one on the writer's merge threads ({@link
+   * CompactingMergePolicy}), unless there are fewer than two of them. Writer thread.
+   *
+   * @return whether a compaction started; then {@link #merging} is true until it is done, and a
+   *         {@link #refresh} and a commit make it searchable and durable
+   */
+  public boolean startCompaction() throws IOException {
+    long before = mergePolicy.compactions();
+    writer.maybeMerge();
+    return mergePolicy.compactions() > before;
+  }
+
+  /** Whether a merge (a compaction, or one the tiered policy chose) is waiting or running. */
+  public boolean merging() {
+    return writer.hasPendingMerges() || !writer.getMergingSegments().isEmpty();
   }
 
   /** The current searcher; every acquire must be followed by one {@link #release}. */

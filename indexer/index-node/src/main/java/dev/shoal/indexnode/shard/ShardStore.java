@@ -241,6 +241,31 @@ public final class ShardStore implements AutoCloseable {
     visibleOffset = offset;
   }
 
+  /**
+   * Starts merging the shard's small segments into one, in the background, when it has two or more
+   * (see {@link CompactingMergePolicy}): for a shard whose writes have paused. Writer thread.
+   *
+   * @return whether a compaction started; {@link #finishCompaction} then completes it
+   */
+  public boolean startCompaction() throws IOException {
+    return index.startCompaction();
+  }
+
+  /**
+   * Once the compaction's merge is done, makes it searchable and durable (a refresh, then a commit
+   * at the applied offset, which moves no offset). Writer thread.
+   *
+   * @return false while the merge still runs
+   */
+  public boolean finishCompaction() throws IOException {
+    if (index.merging()) {
+      return false;
+    }
+    refresh();
+    commit();
+    return true;
+  }
+
   public long docCount() {
     return index.docCount();
   }

@@ -25,6 +25,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.MockConsumer;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.lucene.index.DirectoryReader;
+import org.apache.lucene.store.FSDirectory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -60,8 +62,11 @@ class IndexLoopTest {
   }
 
   private IndexLoop loop(Set<Integer> hosted, IndexLoop.ShardOpener opener) {
-    loop = new IndexLoop(IndexNodeConfig.defaults("n1", dir, "unused:9092"), shards, states, () -> hosted,
-        () -> consumer, opener, clock, new Metrics());
+    return loop(IndexNodeConfig.defaults("n1", dir, "unused:9092"), hosted, opener);
+  }
+
+  private IndexLoop loop(IndexNodeConfig config, Set<Integer> hosted, IndexLoop.ShardOpener opener) {
+    loop = new IndexLoop(config, shards, states, () -> hosted, () -> consumer, opener, clock, new Metrics());
     return loop;
   }
 
@@ -269,5 +274,63 @@ class IndexLoopTest {
     assertEquals(7, s0.docCount());
     assertEquals(ShardState.FAILED, states.state(1));
     assertTrue(states.failure(1).contains("FileAlreadyExistsException"), states.failure(1));
+  }
+
+  /** Records {@code from..to-1} of partition 0 at the next poll. */
+  private void pollWith(List<byte[]> values, int from, int to) {
+    consumer.schedulePollTask(() -> {
+      for (int i = from; i < to; i++) {
+        consumer.addRecord(new ConsumerRecord<>(Topics.ENRICHED, 0, i, "k" + i, values.get(i)));
+      }
+    });
+  }
+
+  /** Segments in the shard's last commit: what a restart, or a reader of the directory, opens. */
+  private int committedSegments() throws IOException {
+    try (DirectoryReader r = DirectoryReader.open(FSDirectory.open(dir.resolve("shard-0").resolve("lucene")))) {
+      return r.leaves().size();
+    }
+  }
+
+  @Test
+  void aShardWithNoWriteForAWhileCompactsItsSmallSegmentsAndCommitsThem() throws Exception {
+    List<byte[]> values = docs("c", 200);
+    consumer.updateBeginningOffsets(Map.of(P0, 0L));
+    consumer.updateEndOffsets(Map.of(P0, 200L));
+    for (int from = 0; from < 200; from += 50) {
+      pollWith(values, from, from + 50);
+    }
+    // a commit every 50 documents: one segment per poll
+    loop(IndexNodeConfig.defaults("n1", dir, "unused:9092").withCommits(30_000, 50), Set.of(0), ShardStore::new)
+        .onStart();
+    run(4);
+    ShardStore s = shards.get(0);
+    assertEquals(200, s.committedOffset());
+    assertEquals(4, committedSegments());
+    long generation = s.searcherGeneration();
+    clock.advanceMillis(4_900);
+    run(3);
+    assertEquals(4, committedSegments(), "no compaction before 5 s without a write");
+    assertFalse(loop.compactedAll());
+    clock.advanceMillis(100);
+    for (int i = 0; i < 50 && !loop.compactedAll(); i++) {
+      run(1);
+      Thread.sleep(20); // the merge runs on Lucene's merge thread
+    }
+    assertTrue(loop.compactedAll(), "compacted and committed");
+    assertEquals(1, committedSegments(), "the commit holds the merged segment");
+    assertEquals(200, s.committedOffset(), "a compaction moves no offset");
+    assertEquals(200, s.docCount(), "the searcher sees every document after the merge");
+    assertTrue(s.searcherGeneration() != generation, "refreshed onto the merged segment");
+    for (int i = 0; i < 200; i += 37) {
+      assertEquals("title c" + i, s.load("c" + i).getDocument().getTitle());
+    }
+
+    List<byte[]> more = new ArrayList<>(values);
+    more.addAll(docs("m", 10));
+    consumer.updateEndOffsets(Map.of(P0, 210L));
+    pollWith(more, 200, 210);
+    run(1);
+    assertFalse(loop.compactedAll(), "a write makes the shard a candidate again");
   }
 }
