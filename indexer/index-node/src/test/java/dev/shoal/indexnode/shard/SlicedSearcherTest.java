@@ -49,11 +49,22 @@ class SlicedSearcherTest {
     try (ByteBuffersDirectory dir = new ByteBuffersDirectory(); DirectoryReader reader = sixSegments(dir)) {
       assertEquals(6, reader.leaves().size());
       Executor direct = Runnable::run;
-      SlicedSearcher s = new SlicedSearcher(reader, direct, 2);
+      SlicedSearcher s = new SlicedSearcher(reader, direct, 2, 1);
       assertEquals(2, s.getSlices().length, "210 documents in two slices of about 105");
       List<LeafReaderContext> leaves = leavesOf(s);
       assertEquals(reader.leaves().size(), leaves.size());
       assertEquals(new java.util.HashSet<>(reader.leaves()), new java.util.HashSet<>(leaves));
+    }
+  }
+
+  @Test
+  void fewerDocumentsThanTwoSlicesOfTheMinimumAreOneSlice() throws Exception {
+    try (ByteBuffersDirectory dir = new ByteBuffersDirectory(); DirectoryReader reader = sixSegments(dir)) {
+      Executor direct = Runnable::run;
+      assertEquals(1, new SlicedSearcher(reader, direct, 2).getSlices().length,
+          "210 documents, far below " + SlicedSearcher.MIN_DOCS_PER_SLICE + " a slice");
+      assertEquals(1, new SlicedSearcher(reader, direct, 2, 106).getSlices().length, "two slices would hold 105");
+      assertEquals(2, new SlicedSearcher(reader, direct, 2, 105).getSlices().length);
     }
   }
 
