@@ -11,7 +11,6 @@ import dev.shoal.encoder.ModelSpec;
 import dev.shoal.indexnode.shard.ShardQueries;
 import dev.shoal.indexnode.shard.SearchThreads;
 import dev.shoal.indexnode.shard.ShardSchema;
-import dev.shoal.indexnode.shard.SlicedSearcher;
 import dev.shoal.query.QueryServiceConfig;
 import dev.shoal.query.plan.Fusion;
 import dev.shoal.query.plan.FusionWeights;
@@ -92,7 +91,8 @@ public final class SearchLoad implements AutoCloseable {
       snippets): in the shoal row's ratio that work is part of what is measured, in the ids-only row's it is not. \
       **raw Lucene, sliced**: the same, on a searcher that cuts the segments into one slice per core and \
       searches them at once while at most half the cores have a query in flight, as the index node does \
-      (one thread each past that): the baseline for a Shoal that may use a second core for a lone query. \
+      (one thread each past that; one slice for a reader under twice 20,000 documents, as SciFact's is): \
+      the baseline for a Shoal that may use a second core for a lone query. \
       p50 ratio = shoal p50 / raw p50 at the same number of clients (the last column: against the sliced baseline); QPS ratio = shoal QPS / raw QPS; CPU per query = the CPU time of this client's JVM \
       and the cluster's over the measured window, per query (from /proc; the raw rows' cluster sits idle), \
       and CPU ratio = shoal's / raw's. **gRPC ping**: grpc.health.v1 Check against the query service over the same \
@@ -377,7 +377,7 @@ public final class SearchLoad implements AutoCloseable {
     if (!sliced) {
       return searcher;
     }
-    IndexSearcher s = new SlicedSearcher(reader, slices.forSearch(), slices.threads());
+    IndexSearcher s = slices.searcher(reader);
     s.setSimilarity(ShardSchema.similarity());
     return s;
   }

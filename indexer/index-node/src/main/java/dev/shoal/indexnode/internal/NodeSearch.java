@@ -102,8 +102,7 @@ final class NodeSearch {
       if (global && pinned.size() > 1) {
         long t0 = System.nanoTime();
         try {
-          answers = ShardGroup.search(List.copyOf(pinned.values()), legs, template, threads.forSearch(),
-              threads.threads());
+          answers = ShardGroup.search(List.copyOf(pinned.values()), legs, template, threads);
           searchSeconds.observe((System.nanoTime() - t0) / 1e9);
         } catch (IOException | ParseException | RuntimeException x) {
           pinned.keySet().forEach(s -> out.addFailures(failure(s, failures.of(x, s))));

@@ -4,6 +4,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.lucene.index.IndexReader;
 
 /**
  * How many threads one search of a node's shards may use: while at most half the node's cores
@@ -11,7 +12,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * at once, the calling thread taking slices too; on a busier node, the calling thread alone (a
  * second thread would only take a core from another search and add its hand-off). So a lone query
  * answers sooner, and throughput under load is that of one thread per search. The hits and scores
- * are the same either way ({@link SlicedSearcher}). Thread-safe; {@link #close} stops the slice threads.
+ * are the same either way ({@link SlicedSearcher}), and a reader too small to gain from a second
+ * thread ({@link SlicedSearcher#MIN_DOCS_PER_SLICE}) is searched as one slice. Thread-safe; {@link
+ * #close} stops the slice threads.
  */
 public final class SearchThreads implements AutoCloseable {
 
@@ -19,9 +22,11 @@ public final class SearchThreads implements AutoCloseable {
   private final int threads;
   private final int idleUpTo;
   private final AtomicInteger inFlight;
+  private final int minDocsPerSlice;
 
-  private SearchThreads(int threads, AtomicInteger inFlight, ExecutorService pool) {
+  private SearchThreads(int threads, AtomicInteger inFlight, ExecutorService pool, int minDocsPerSlice) {
     this.threads = Math.max(1, threads);
+    this.minDocsPerSlice = minDocsPerSlice;
     this.idleUpTo = Math.max(1, this.threads / 2);
     this.inFlight = inFlight;
     this.pool = pool;
@@ -41,17 +46,27 @@ public final class SearchThreads implements AutoCloseable {
 
   /** One thread per search, always. */
   public static SearchThreads one() {
-    return new SearchThreads(1, new AtomicInteger(), null);
+    return new SearchThreads(1, new AtomicInteger(), null, SlicedSearcher.MIN_DOCS_PER_SLICE);
   }
 
   /** As {@link #upTo}, the slices besides the caller's on {@code pool}, which {@link #close} shuts down. */
   public static SearchThreads on(ExecutorService pool, int threads, AtomicInteger inFlight) {
-    return new SearchThreads(threads, inFlight, pool);
+    return on(pool, threads, inFlight, SlicedSearcher.MIN_DOCS_PER_SLICE);
+  }
+
+  /** As {@link #on(ExecutorService, int, AtomicInteger)}, with slices of at least {@code minDocsPerSlice} documents. */
+  public static SearchThreads on(ExecutorService pool, int threads, AtomicInteger inFlight, int minDocsPerSlice) {
+    return new SearchThreads(threads, inFlight, pool, minDocsPerSlice);
   }
 
   /** Where a search starting now may run slices besides its own thread; null: on its own thread only. */
   public Executor forSearch() {
     return pool != null && inFlight.get() <= idleUpTo ? pool : null;
+  }
+
+  /** A searcher over {@code reader} for a search starting now: sliced as {@link #forSearch} allows. */
+  public SlicedSearcher searcher(IndexReader reader) {
+    return new SlicedSearcher(reader, forSearch(), threads, minDocsPerSlice);
   }
 
   /** How many slices a search with an executor cuts. */

@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Executor;
 import org.apache.lucene.index.DirectoryReader;
 import org.apache.lucene.index.IndexReader;
 import org.apache.lucene.index.IndexReaderContext;
@@ -30,7 +29,7 @@ import org.apache.lucene.search.IndexSearcher;
  * shards' did), its searcher generation and model. The first leg's total matches over the group
  * is reported by the first shard's answer, the others report 0, so the totals still add up.
  *
- * <p>Given an executor, the group's segments are searched as slices at once ({@link
+ * <p>The group's segments may be searched as slices at once ({@link SearchThreads}, {@link
  * SlicedSearcher}): the same hits, scores and order as on one thread, sooner when cores are free.
  * Static and stateless: callers may search groups from any number of threads.
  */
@@ -42,12 +41,11 @@ public final class ShardGroup {
   /**
    * @param pinned the shards, each checked against the request's models ({@link ShardStore.Pinned#check})
    * @param legs   the request's lexical legs, parsed
-   * @param slices where the group's segments may be searched in {@code threads} slices at once
-   *               ({@link SlicedSearcher}; the same hits and scores), or null for the calling thread alone
+   * @param threads how the group's segments may be searched in slices at once (the same hits and scores)
    * @return shard → its answer, in the order of {@code pinned}
    */
   public static Map<Integer, ShardSearchResponse.Builder> search(List<ShardStore.Pinned> pinned, LexicalLegs legs,
-                                                                 ShardSearchRequest req, Executor slices, int threads)
+                                                                 ShardSearchRequest req, SearchThreads threads)
       throws ParseException, IOException {
     IndexReader[] readers = new IndexReader[pinned.size()];
     for (int i = 0; i < readers.length; i++) {
@@ -55,7 +53,7 @@ public final class ShardGroup {
     }
     // not closing the sub-readers: they belong to the pinned searchers, released by their owners
     try (MultiReader all = new MultiReader(readers, false)) {
-      IndexSearcher group = CorpusStats.scoringAs(new SlicedSearcher(all, slices, threads),
+      IndexSearcher group = CorpusStats.scoringAs(threads.searcher(all),
           pinned.getFirst().searcher());
       IndexSearcher scoring = req.hasStatistics() ? CorpusStats.scoring(group, req.getStatistics()) : group;
       List<IndexReaderContext> children = all.getContext().children();

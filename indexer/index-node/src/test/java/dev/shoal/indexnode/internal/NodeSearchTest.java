@@ -253,7 +253,8 @@ class NodeSearchTest {
         slicesRun.incrementAndGet();
       }
     };
-    try (SearchThreads threads = SearchThreads.on(pool, 4, inFlight);
+    // slices of a handful of documents: a reader this small is one slice by default
+    try (SearchThreads threads = SearchThreads.on(pool, 4, inFlight, 1);
          ShardSearchService sliced = new ShardSearchService("n1", stores::get, inFlight, new Metrics(), threads)) {
       for (String text : List.of("vitamin intake", "bone calcium", "participant wave", "vitamin")) {
         for (int k : new int[] {5, 20, 200}) {
