@@ -204,6 +204,16 @@ public final class IndexLoop extends ServiceLoop {
     }
   }
 
+  /** The shard's searcher's segments, for a scrape on any thread; NaN while it is closed or closing. */
+  private double segments(int shard) {
+    ShardStore open = shards.get(shard);
+    try {
+      return open == null ? Double.NaN : open.segments();
+    } catch (RuntimeException closing) {
+      return Double.NaN;
+    }
+  }
+
   /** Forgets a shard's write time and compaction (it closed, or failed and reopens from its commit). */
   private void forgetCompaction(int shard) {
     lastWriteNanos.remove(shard);
@@ -373,6 +383,7 @@ public final class IndexLoop extends ServiceLoop {
           store.close();
         }
         metrics.removeGauge("shoal_indexer_consumer_lag", "node", config.nodeId(), "shard", Integer.toString(s));
+        metrics.removeGauge("shoal_indexer_segments", "node", config.nodeId(), "shard", Integer.toString(s));
         deleteRecursively(shardDir(s));
         LOG.info("node {} closed shard {} and removed its directory", config.nodeId(), s);
       }
@@ -382,6 +393,8 @@ public final class IndexLoop extends ServiceLoop {
         states.opened(s);
         metrics.gauge("shoal_indexer_consumer_lag", "Records of the shard's partition not yet applied.",
             () -> Math.max(0, states.lag(s)), "node", config.nodeId(), "shard", Integer.toString(s));
+        metrics.gauge("shoal_indexer_segments", "Segments of the shard's current searcher.",
+            () -> segments(s), "node", config.nodeId(), "shard", Integer.toString(s));
         try {
           ShardStore store = opener.open(s, shardDir(s));
           shards.put(s, store);

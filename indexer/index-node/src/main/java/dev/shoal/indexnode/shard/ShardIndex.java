@@ -119,6 +119,11 @@ public final class ShardIndex implements AutoCloseable {
     return read(s -> (long) s.getIndexReader().numDocs());
   }
 
+  /** Segments of the current searcher. */
+  public int segments() {
+    return read(s -> s.getIndexReader().leaves().size());
+  }
+
   /** Changes whenever the documents visible to searches change. */
   public long searcherGeneration() {
     return read(s -> ((DirectoryReader) s.getIndexReader()).getVersion());

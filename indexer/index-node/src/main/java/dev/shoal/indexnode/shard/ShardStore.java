@@ -270,6 +270,11 @@ public final class ShardStore implements AutoCloseable {
     return index.docCount();
   }
 
+  /** Segments of the current searcher (each query pays each term's lookup once per segment). */
+  public int segments() {
+    return index.segments();
+  }
+
   public long searcherGeneration() {
     return index.searcherGeneration();
   }

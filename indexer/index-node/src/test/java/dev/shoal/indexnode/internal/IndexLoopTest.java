@@ -307,6 +307,8 @@ class IndexLoopTest {
     ShardStore s = shards.get(0);
     assertEquals(200, s.committedOffset());
     assertEquals(4, committedSegments());
+    s.refresh();
+    assertEquals(4, s.segments());
     long generation = s.searcherGeneration();
     clock.advanceMillis(4_900);
     run(3);
@@ -319,6 +321,7 @@ class IndexLoopTest {
     }
     assertTrue(loop.compactedAll(), "compacted and committed");
     assertEquals(1, committedSegments(), "the commit holds the merged segment");
+    assertEquals(1, s.segments(), "and so does the searcher");
     assertEquals(200, s.committedOffset(), "a compaction moves no offset");
     assertEquals(200, s.docCount(), "the searcher sees every document after the merge");
     assertTrue(s.searcherGeneration() != generation, "refreshed onto the merged segment");
