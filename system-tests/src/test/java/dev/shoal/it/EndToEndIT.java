@@ -26,6 +26,7 @@ import dev.shoal.encoder.ModelSpec;
 import dev.shoal.encoder.TestCrossEncoders;
 import dev.shoal.encoder.reference.ReferenceCrossEncoder;
 import dev.shoal.eval.BeirDataset;
+import dev.shoal.indexnode.shard.ShardStore;
 import dev.shoal.testkit.EmbeddedKafka;
 import dev.shoal.testkit.HeadlessChromium;
 import dev.shoal.query.QueryServiceConfig;
@@ -585,6 +586,24 @@ class EndToEndIT {
     assertEquals(before.sum("shoal_search_cache_entries"), after.sum("shoal_search_cache_entries"),
         "no warm-up answer in the result cache");
     assertEquals(before.sum("shoal_search_cache_bytes"), after.sum("shoal_search_cache_bytes"));
+  }
+
+  @Test
+  void shardsMergeTheirSmallSegmentsOnceWritesPauseAndTheMetricShowsIt() throws Exception {
+    cluster.awaitCompacted(Duration.ofSeconds(60));
+    URI url = URI.create("http://127.0.0.1:" + cluster.httpPort() + "/metrics");
+    PrometheusScrape m = PrometheusScrape.of(HttpClient.newHttpClient(), url, null);
+    long docs = 0;
+    for (ShardStore s : cluster.indexNode().shards().values()) {
+      // a few hundred documents a shard, fed through the enricher over many refreshes: every
+      // segment is far under the merge floor, so one is left
+      assertEquals(1, s.segments(), "shard " + s.shard() + " merged its small segments into one");
+      assertEquals(1, m.sum("shoal_indexer_segments", "node", "node-1", "shard", Integer.toString(s.shard())),
+          "the gauge reads the searcher's segments");
+      docs += s.docCount();
+    }
+    assertTrue(docs >= indexed.size(), "no document lost in the merges: " + docs);
+    relevantDocumentsAreInTheTopTenForTestQueries();
   }
 
   @Test
