@@ -3,6 +3,7 @@ package dev.shoal.cli;
 import dev.shoal.bench.CostCurves;
 import dev.shoal.bench.IndexBench;
 import dev.shoal.bench.RankerBench;
+import dev.shoal.bench.SliceBench;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -12,7 +13,7 @@ import picocli.CommandLine.Option;
 /** {@code shoal bench}: benchmarks ({@code bench/} module) that compare Shoal's path with the bare library in the same run. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (not tests).",
     subcommands = {BenchCommand.Ranker.class, BenchCommand.Index.class, SearchBenchCommand.class,
-        BenchCommand.Curves.class})
+        BenchCommand.Curves.class, BenchCommand.Slices.class})
 final class BenchCommand implements Runnable {
 
   @Override
@@ -67,6 +68,35 @@ final class BenchCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       new RankerBench(new RankerBench.Options(model, seconds, threads, dataset, output)).run();
+      return 0;
+    }
+  }
+
+  @Command(name = "slices", mixinStandardHelpOptions = true,
+      description = "One BM25 search on one thread against two slices, over the demo's shards copied 1 to 100 "
+          + "times (a few minutes; scratch space it deletes).")
+  static final class Slices implements Callable<Integer> {
+    @Option(names = "--data-dir", defaultValue = ".shoal-data/demo",
+        description = "a demo data directory whose shards are copied (run bin/shoal demo once first)")
+    Path dataDir;
+
+    @Option(names = "--dataset", defaultValue = "testdata/scifact", description = "the queries (default: "
+        + "${DEFAULT-VALUE})")
+    Path dataset;
+
+    @Option(names = "--copies", defaultValue = "1,10,40,100", split = ",", description = "corpus sizes in copies of "
+        + "the shards (default: ${DEFAULT-VALUE})")
+    List<Integer> copies;
+
+    @Option(names = "--queries", defaultValue = "3000", description = "queries per round (default: ${DEFAULT-VALUE})")
+    int queries;
+
+    @Option(names = {"-o", "--output"}, defaultValue = "bench-slices.md", description = "(default: ${DEFAULT-VALUE})")
+    Path output;
+
+    @Override
+    public Integer call() throws Exception {
+      System.out.print(SliceBench.run(new SliceBench.Options(dataDir, dataset, copies, queries, output)));
       return 0;
     }
   }

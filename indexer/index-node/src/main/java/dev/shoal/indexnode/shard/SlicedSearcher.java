@@ -22,12 +22,11 @@ public class SlicedSearcher extends IndexSearcher {
   /**
    * The fewest documents a slice gets: a reader is cut into {@code min(threads, docs / this)}
    * slices (one, below twice this). A second thread pays its hand-off (a wake-up, a task, the
-   * merge of two top k) only on a search large enough: BM25 over SciFact's shards, one segment each,
-   * measured on this 2-core VM (SciFact queries, top 10, p50 of one thread against two slices):
-   * 5,183 documents 0.14-0.17 ms against 0.15-0.17 (no gain, and a third more CPU in the search
-   * benchmark), 51,830 0.25 against 0.22-0.23, 207,320 0.49-0.51 against 0.37-0.39, 518,300
-   * 0.85-0.86 against 0.57-0.65. Lucene's own default, 250,000, would leave the middle two on
-   * one thread.
+   * merge of two top k) only on a search large enough: BM25 over the demo's shards, one segment
+   * each, copied n times ({@code bin/shoal bench slices}, {@code bench/slices.md}; p50 of one
+   * thread against two slices, this 2-core VM): 5,183 documents 0.18-0.20 ms against 0.19,
+   * 51,830 0.28-0.30 against 0.27-0.28, 207,320 0.48 against 0.35, 518,300 0.96-1.17 against
+   * 0.72-0.76. Lucene's own default, 250,000, would leave the middle two on one thread.
    */
   public static final int MIN_DOCS_PER_SLICE = 20_000;
 
@@ -45,7 +44,7 @@ public class SlicedSearcher extends IndexSearcher {
   }
 
   /** As {@link #SlicedSearcher(IndexReader, Executor, int)}, with slices of at least {@code minDocsPerSlice} documents. */
-  SlicedSearcher(IndexReader reader, Executor executor, int threads, int minDocsPerSlice) {
+  public SlicedSearcher(IndexReader reader, Executor executor, int threads, int minDocsPerSlice) {
     super(reader, executor);
     this.executor = executor;
     this.threads = Math.max(1, threads);
