@@ -491,6 +491,13 @@ class EndToEndIT {
     cluster.awaitCompacted(Duration.ofSeconds(60));
     String query = "vitamin D and bone density";
     SearchResponse api = run(query, RankProfile.NEURAL);
+    // cached once the heartbeats report the generations it came from: at once, or after one
+    // heartbeat when a shard refreshed just before (as a compaction's last step does)
+    long cachedBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (api.getTimingsList().stream().noneMatch(t -> t.getStage().equals("cache")) && System.nanoTime() < cachedBy) {
+      Thread.sleep(100);
+      api = run(query, RankProfile.NEURAL);
+    }
     Path shots = Path.of("target", "screenshots");
     try (HeadlessChromium browser = HeadlessChromium.launch(dir.resolve("chromium"))) {
       HeadlessChromium.Page page = browser.newPage();
