@@ -60,10 +60,14 @@ final class NodeCommand implements Callable<Integer> {
   @Option(names = "--commit-ms", defaultValue = "30000", description = "durable commit at least this often")
   long commitMs;
 
+  @Option(names = "--compact-after-ms", defaultValue = "5000", description = "a shard with no write for this long "
+      + "merges its small segments into one (0: never; default: ${DEFAULT-VALUE})")
+  long compactAfterMs;
+
   @Override
   public Integer call() throws Exception {
     IndexNodeConfig config = IndexNodeConfig.defaults(nodeId, dataDir, bootstrap).withHost(host).withPort(port)
-        .withCommits(commitMs, commitDocs).withTls(tls.files())
+        .withCommits(commitMs, commitDocs).withCompaction(compactAfterMs).withTls(tls.files())
         .withAdvertisement(advertiseHost == null ? host : advertiseHost, zone);
     Metrics metrics = new Metrics();
     IndexNode node = new IndexNode(config, metrics).start();
