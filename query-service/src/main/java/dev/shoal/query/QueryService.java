@@ -146,6 +146,15 @@ public final class QueryService implements AutoCloseable {
   }
 
   /**
+   * The searcher generation the replica at {@code address} last reported for {@code shard}
+   * ({@link HeartbeatWatcher#UNKNOWN} before its first heartbeat): what this service's result
+   * cache checks its answers against (for tests).
+   */
+  public long reportedGeneration(String address, int shard) {
+    return heartbeats.generation(HeartbeatWatcher.replica(address, shard));
+  }
+
+  /**
    * The replicas of each shard that report LIVE now, by node id, in the routing table's order:
    * what this service routes to first (for status and tests).
    */

@@ -217,20 +217,32 @@ public final class LocalCluster implements AutoCloseable {
 
   /**
    * Waits until the index node has compacted every shard's small segments (they compact once a
-   * shard has had no write for the node's idle time; see {@link IndexNode#compacted}), so that the
-   * shards' searchers and their last commits hold the segments they will keep: for a benchmark
-   * whose baseline opens the commits. Blocks.
+   * shard has had no write for the node's idle time; see {@link IndexNode#compacted}) and the
+   * query service's heartbeats report the generations the shards' searchers have then, so that
+   * the shards' searchers and their last commits hold the segments they will keep (for a
+   * benchmark whose baseline opens the commits) and an answer cached after this stays valid until
+   * the next write (for a test of the cache). Blocks.
    *
    * @throws IllegalStateException if that has not happened within {@code timeout}
    */
   public void awaitCompacted(Duration timeout) throws InterruptedException {
     long until = System.nanoTime() + timeout.toNanos();
-    while (!node.compacted()) {
+    while (!node.compacted() || !generationsReported()) {
       if (System.nanoTime() > until) {
         throw new IllegalStateException("the index node's shards were not compacted within " + timeout);
       }
       Thread.sleep(50);
     }
+  }
+
+  /** Whether the query service's heartbeats report each shard's current searcher generation. */
+  private boolean generationsReported() {
+    for (ShardStore s : node.shards().values()) {
+      if (query.reportedGeneration(node.address(), s.shard()) != s.searcherGeneration()) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Documents searchable now, over all shards. */
