@@ -168,11 +168,7 @@ public final class CostCurves {
     @Override
     public void close() throws IOException {
       cluster.close();
-      try (var paths = Files.walk(dir)) {
-        for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-          Files.deleteIfExists(p);
-        }
-      }
+      BenchFiles.deleteTree(dir);
     }
   }
 

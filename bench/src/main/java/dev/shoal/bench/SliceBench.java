@@ -10,12 +10,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.stream.Stream;
 import org.apache.lucene.index.CodecReader;
 import org.apache.lucene.index.DirectoryReader;
 import org.apache.lucene.index.IndexReader;
@@ -106,7 +104,7 @@ public final class SliceBench {
       }
     } finally {
       pool.shutdownNow();
-      deleteRecursively(scratch);
+      BenchFiles.deleteTree(scratch);
     }
     Files.writeString(o.output(), md);
     return md + "written to " + o.output() + "\n";
@@ -161,13 +159,5 @@ public final class SliceBench {
       out.add(String.format(Locale.ROOT, "%.3f / %.3f", r[0], r[1]));
     }
     return String.join("; ", out);
-  }
-
-  private static void deleteRecursively(Path dir) throws IOException {
-    try (Stream<Path> paths = Files.walk(dir)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.delete(p);
-      }
-    }
   }
 }

@@ -69,11 +69,6 @@ public final class SearchThreads implements AutoCloseable {
     return new SlicedSearcher(reader, forSearch(), threads, minDocsPerSlice);
   }
 
-  /** How many slices a search with an executor cuts. */
-  public int threads() {
-    return threads;
-  }
-
   @Override
   public void close() {
     if (pool != null) {
