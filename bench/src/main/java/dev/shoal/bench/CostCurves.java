@@ -13,8 +13,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -278,21 +280,36 @@ public final class CostCurves {
     }
   }
 
-  /** The documents of the demo's enriched topic (deletes left out), partition by partition. */
-  private static List<EnrichedDocument> readEnriched(Path dataDir) throws Exception {
-    List<EnrichedDocument> out = new ArrayList<>();
+  /**
+   * The live documents of the demo's enriched topic, partition by partition: the topic is a log of
+   * upserts and deletes keyed by id (a document loaded twice, or enriched again after a restart, is
+   * there twice), so each id counts once, at its last version, and a delete drops it, as an index
+   * node replaying the topic would. Without this, a corpus built from a topic holding a document
+   * twice would wait for more searchable documents than it has ids.
+   */
+  static List<EnrichedDocument> readEnriched(Path dataDir) throws Exception {
     try (EmbeddedKafka kafka = new EmbeddedKafka(dataDir.resolve("kafka")).start();
          KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaSettings.consumer(kafka.bootstrap(), null))) {
       int partitions = c.partitionsFor(Topics.ENRICHED).size();
+      List<EnrichedDocument> records = new ArrayList<>();
       for (int p = 0; p < partitions; p++) {
-        for (EnrichedDocument e : IndexBench.readPartition(kafka.bootstrap(), p)) {
-          if (e.getOp() != dev.shoal.api.v1.Operation.DELETE) {
-            out.add(e);
-          }
-        }
+        records.addAll(IndexBench.readPartition(kafka.bootstrap(), p));
+      }
+      return live(records);
+    }
+  }
+
+  /** Each id's last version, in the order ids first appear; deleted ids left out. */
+  static List<EnrichedDocument> live(List<EnrichedDocument> records) {
+    Map<String, EnrichedDocument> byId = new LinkedHashMap<>();
+    for (EnrichedDocument e : records) {
+      if (e.getOp() == dev.shoal.api.v1.Operation.DELETE) {
+        byId.remove(e.getDocument().getId());
+      } else {
+        byId.put(e.getDocument().getId(), e);
       }
     }
-    return out;
+    return List.copyOf(byId.values());
   }
 
   private String markdown(int baseDocs) {

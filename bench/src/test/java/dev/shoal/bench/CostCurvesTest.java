@@ -70,6 +70,23 @@ class CostCurvesTest {
   }
 
   @Test
+  void theCorpusIsTheTopicsLiveDocumentsEachIdOnceAtItsLastVersion() {
+    List<EnrichedDocument> base = base();
+    List<EnrichedDocument> topic = new ArrayList<>(base); // the demo loaded once...
+    topic.add(base.get(5).toBuilder().setDocument(base.get(5).getDocument().toBuilder().setTitle("v2")).build());
+    topic.addAll(base.subList(10, 20)); // ...then ten of them enriched again, unchanged
+    topic.add(EnrichedDocument.newBuilder().setOp(dev.shoal.api.v1.Operation.DELETE)
+        .setDocument(Document.newBuilder().setId("d7")).build());
+    List<EnrichedDocument> live = CostCurves.live(topic);
+    assertEquals(base.size() - 1, live.size(), "each id once, the deleted one gone");
+    assertEquals(base.size() - 1, live.stream().map(e -> e.getDocument().getId()).distinct().count());
+    assertTrue(live.stream().noneMatch(e -> e.getDocument().getId().equals("d7")));
+    assertEquals("v2", live.stream().filter(e -> e.getDocument().getId().equals("d5")).findFirst().orElseThrow()
+        .getDocument().getTitle(), "the last version wins");
+    assertEquals("d0", live.getFirst().getDocument().getId(), "in the order ids first appear");
+  }
+
+  @Test
   void theRecipeIsDeterministic() {
     List<EnrichedDocument> base = base();
     CostCurves.Synthesis a = new CostCurves.Synthesis(base);
