@@ -22,12 +22,23 @@ import java.util.Map;
  */
 final class CandidateLists {
 
+  /** A hit in one leg's list, with its score in that leg read once. */
+  private record Scored(ShardHit hit, double score) {
+  }
+
+  /** A leg's order: score, best first, then id (as {@link Candidate#ORDER}). */
+  private static final Comparator<Scored> LEG_ORDER = (a, b) -> {
+    int c = Double.compare(b.score(), a.score());
+    return c != 0 ? c : a.hit().getId().compareTo(b.hit().getId());
+  };
+
   private final List<String> legs;
   private final Map<String, ShardHit> hits = new LinkedHashMap<>();
   private final Map<String, Integer> shardOf = new HashMap<>();
-  private final Map<String, Map<String, Integer>> ranks = new HashMap<>();
+  /** id → its 1-based rank in each leg's list, by the leg's index in {@link #legs}; 0: not in that list. */
+  private final Map<String, int[]> ranks = new HashMap<>();
   private final Map<String, ListStats> stats = new HashMap<>();
-  private final Map<String, List<ShardHit>> ordered = new HashMap<>();
+  private final Map<String, List<Scored>> ordered = new HashMap<>();
   private final long totalHits;
 
   CandidateLists(List<ShardSearchResponse> answers, List<String> legs) {
@@ -42,22 +53,28 @@ final class CandidateLists {
       }
     }
     this.totalHits = total;
-    for (String leg : legs) {
-      List<ShardHit> list = hits.values().stream().filter(h -> h.containsSignals(leg))
-          .sorted(Comparator.<ShardHit>comparingDouble(h -> h.getSignalsOrThrow(leg)).reversed()
-              .thenComparing(ShardHit::getId))
-          .toList();
+    // a query's lists are up to top k long each: one map lookup per hit and leg, primitive scores
+    // in the sort, and ranks in an array per hit, as this runs on every search
+    for (int l = 0; l < this.legs.size(); l++) {
+      String leg = this.legs.get(l);
+      List<Scored> list = new ArrayList<>();
+      for (ShardHit h : hits.values()) {
+        Double s = h.getSignalsMap().get(leg);
+        if (s != null) {
+          list.add(new Scored(h, s));
+        }
+      }
+      list.sort(LEG_ORDER);
       double min = Double.MAX_VALUE;
       double max = -Double.MAX_VALUE;
       for (int i = 0; i < list.size(); i++) {
-        ShardHit h = list.get(i);
-        ranks.computeIfAbsent(h.getId(), k -> new HashMap<>()).put(leg, i + 1);
-        double s = h.getSignalsOrThrow(leg);
-        min = Math.min(min, s);
-        max = Math.max(max, s);
+        Scored x = list.get(i);
+        ranks.computeIfAbsent(x.hit().getId(), k -> new int[this.legs.size()])[l] = i + 1;
+        min = Math.min(min, x.score());
+        max = Math.max(max, x.score());
       }
       stats.put(leg, new ListStats(leg, list.size(), min, max));
-      ordered.put(leg, list);
+      ordered.put(leg, List.copyOf(list));
     }
   }
 
@@ -75,11 +92,11 @@ final class CandidateLists {
     Map<String, ListStats> cut = new HashMap<>();
     Map<String, ShardHit> in = new LinkedHashMap<>();
     for (String leg : legs) {
-      List<ShardHit> list = ordered.get(leg);
-      List<ShardHit> head = list.subList(0, Math.min(depth, list.size()));
-      head.forEach(h -> in.putIfAbsent(h.getId(), h));
-      cut.put(leg, head.isEmpty() ? ListStats.empty(leg) : new ListStats(leg, head.size(),
-          head.getLast().getSignalsOrThrow(leg), head.getFirst().getSignalsOrThrow(leg)));
+      List<Scored> list = ordered.get(leg);
+      List<Scored> head = list.subList(0, Math.min(depth, list.size()));
+      head.forEach(x -> in.putIfAbsent(x.hit().getId(), x.hit()));
+      cut.put(leg, head.isEmpty() ? ListStats.empty(leg) : new ListStats(leg, head.size(), head.getLast().score(),
+          head.getFirst().score()));
     }
     return fuse(in.values(), fusion, weights, cut, depth);
   }
@@ -100,16 +117,13 @@ final class CandidateLists {
 
   /** The documents of one leg's list, in its order; each explained by that signal alone. */
   List<Candidate> single(String leg) {
-    List<Candidate> out = new ArrayList<>();
-    for (ShardHit h : hits.values()) {
-      if (h.containsSignals(leg)) {
-        double s = h.getSignalsOrThrow(leg);
-        int rank = ranks.get(h.getId()).get(leg);
-        out.add(candidate(h, s, Explain.signal(leg, s, rank, 1, s)));
-      }
+    List<Scored> list = ordered.getOrDefault(leg, List.of());
+    List<Candidate> out = new ArrayList<>(list.size());
+    for (int i = 0; i < list.size(); i++) {
+      Scored x = list.get(i);
+      out.add(candidate(x.hit(), x.score(), Explain.signal(leg, x.score(), i + 1, 1, x.score())));
     }
-    out.sort(Candidate.ORDER);
-    return out;
+    return out; // the leg's order is Candidate.ORDER on these scores
   }
 
   /** Every document, by the fusion of all legs' lists. */
@@ -119,16 +133,22 @@ final class CandidateLists {
 
   private List<Candidate> fuse(java.util.Collection<ShardHit> candidates, Fusion fusion, FusionWeights weights,
                                Map<String, ListStats> listStats, int depth) {
+    List<ListStats> legStats = new ArrayList<>(legs.size());
+    for (String leg : legs) {
+      legStats.add(listStats.getOrDefault(leg, ListStats.empty(leg)));
+    }
     List<Candidate> out = new ArrayList<>(candidates.size());
     for (ShardHit h : candidates) {
-      Map<String, Integer> r = ranks.getOrDefault(h.getId(), Map.of());
+      int[] r = ranks.get(h.getId());
+      Map<String, Double> scores = h.getSignalsMap();
       List<Signal> signals = new ArrayList<>(legs.size());
-      for (String leg : legs) {
-        ListStats l = listStats.getOrDefault(leg, ListStats.empty(leg));
-        int rank = r.getOrDefault(leg, 0);
+      for (int l = 0; l < legs.size(); l++) {
+        String leg = legs.get(l);
+        ListStats st = legStats.get(l);
+        int rank = r == null ? 0 : r[l];
         boolean in = rank > 0 && rank <= depth; // below the depth a list does not reach this document
-        signals.add(new Signal(leg, weights.of(leg), in ? h.getSignalsOrDefault(leg, 0) : 0, in ? rank : 0, l.min(),
-            l.max()));
+        signals.add(new Signal(leg, weights.of(leg), in ? scores.getOrDefault(leg, 0.0) : 0, in ? rank : 0, st.min(),
+            st.max()));
       }
       Fusion.Fused f = fusion.fuse(signals);
       List<Explain> inputs = new ArrayList<>(signals.size());
@@ -152,18 +172,15 @@ final class CandidateLists {
    * inputs however deep the request asked; the scorers' signals (computed for every hit) stay.
    */
   private Candidate candidate(ShardHit h, double score, Explain why, int depth) {
-    Map<String, Integer> r = ranks.getOrDefault(h.getId(), Map.of());
-    if (depth == Integer.MAX_VALUE) {
-      return new Candidate(h.getId(), shardOf.get(h.getId()), score, h.getSignalsMap(), r, why);
-    }
-    Map<String, Double> signals = new HashMap<>(h.getSignalsMap());
+    int[] r = ranks.get(h.getId());
     Map<String, Integer> within = new HashMap<>();
-    for (String leg : legs) {
-      int rank = r.getOrDefault(leg, 0);
+    Map<String, Double> signals = depth == Integer.MAX_VALUE ? h.getSignalsMap() : new HashMap<>(h.getSignalsMap());
+    for (int l = 0; l < legs.size(); l++) {
+      int rank = r == null ? 0 : r[l];
       if (rank > 0 && rank <= depth) {
-        within.put(leg, rank);
-      } else {
-        signals.remove(leg);
+        within.putIfAbsent(legs.get(l), rank);
+      } else if (depth != Integer.MAX_VALUE) {
+        signals.remove(legs.get(l));
       }
     }
     return new Candidate(h.getId(), shardOf.get(h.getId()), score, signals, within, why);

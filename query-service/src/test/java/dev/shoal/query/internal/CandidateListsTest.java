@@ -79,6 +79,27 @@ class CandidateListsTest {
   }
 
   @Test
+  void fusionToADepthSeesEachLegOnlyToThatDepth() {
+    CandidateLists l = new CandidateLists(answers, LEGS);
+    // bm25: a, c, b; dense: c, b, d. To depth 1 only a (bm25's first) and c (dense's first) are in.
+    List<Candidate> top1 = l.fusedToDepth(new Rrf(60), EQUAL, 1);
+    assertEquals(List.of("a", "c"), ids(top1).stream().sorted().toList());
+    Candidate c = top1.stream().filter(x -> x.id().equals("c")).findFirst().orElseThrow();
+    assertEquals(1, c.rank("dense"));
+    assertEquals(0, c.rank("bm25"), "c is bm25's second: below depth 1 that list does not reach it");
+    assertEquals(Map.of("dense", 0.90), c.signals(), "nor does its bm25 score travel");
+    assertEquals(1.0 / 61, c.score(), 1e-12);
+    // to depth 2, c is in both lists and b in dense's; d (dense's third) is still out
+    List<Candidate> top2 = l.fusedToDepth(new Rrf(60), EQUAL, 2);
+    assertEquals(List.of("c", "a", "b"), ids(top2));
+    Candidate c2 = top2.getFirst();
+    assertEquals(2, c2.rank("bm25"));
+    assertEquals(1.0 / 62 + 1.0 / 61, c2.score(), 1e-12);
+    // past every list's length it is the full fusion
+    assertEquals(ids(l.fused(new Rrf(60), EQUAL)), ids(l.fusedToDepth(new Rrf(60), EQUAL, 100)));
+  }
+
+  @Test
   void linearFusionNormalisesEachSignal() {
     var f = new Linear().fuse(List.of(new Signal("bm25", 0.3, 5, 2, 1, 9), new Signal("dense", 0.7, 0.9, 1, 0.5, 0.9)));
     assertEquals(0.3 * 0.5 + 0.7 * 1.0, f.score(), 1e-12);
