@@ -35,15 +35,11 @@ public class SlicedSearcher extends IndexSearcher {
   private final int minDocsPerSlice;
 
   /**
-   * @param executor where slices other than the caller's run, or null for one thread
-   * @param threads  how many slices to cut with an executor (at most; a reader with fewer segments,
-   *                 or fewer than {@link #MIN_DOCS_PER_SLICE} documents a slice, gets fewer)
+   * @param executor        where slices other than the caller's run, or null for one thread
+   * @param threads         how many slices to cut with an executor (at most; a reader with fewer
+   *                        segments, or fewer than {@code minDocsPerSlice} documents a slice, gets fewer)
+   * @param minDocsPerSlice the fewest documents a slice gets ({@link #MIN_DOCS_PER_SLICE} on a node)
    */
-  public SlicedSearcher(IndexReader reader, Executor executor, int threads) {
-    this(reader, executor, threads, MIN_DOCS_PER_SLICE);
-  }
-
-  /** As {@link #SlicedSearcher(IndexReader, Executor, int)}, with slices of at least {@code minDocsPerSlice} documents. */
   public SlicedSearcher(IndexReader reader, Executor executor, int threads, int minDocsPerSlice) {
     super(reader, executor);
     this.executor = executor;

@@ -61,7 +61,7 @@ class SlicedSearcherTest {
   void fewerDocumentsThanTwoSlicesOfTheMinimumAreOneSlice() throws Exception {
     try (ByteBuffersDirectory dir = new ByteBuffersDirectory(); DirectoryReader reader = sixSegments(dir)) {
       Executor direct = Runnable::run;
-      assertEquals(1, new SlicedSearcher(reader, direct, 2).getSlices().length,
+      assertEquals(1, new SlicedSearcher(reader, direct, 2, SlicedSearcher.MIN_DOCS_PER_SLICE).getSlices().length,
           "210 documents, far below " + SlicedSearcher.MIN_DOCS_PER_SLICE + " a slice");
       assertEquals(1, new SlicedSearcher(reader, direct, 2, 106).getSlices().length, "two slices would hold 105");
       assertEquals(2, new SlicedSearcher(reader, direct, 2, 105).getSlices().length);
@@ -71,9 +71,10 @@ class SlicedSearcherTest {
   @Test
   void withoutAnExecutorAllSegmentsAreOneSlice() throws Exception {
     try (ByteBuffersDirectory dir = new ByteBuffersDirectory(); DirectoryReader reader = sixSegments(dir)) {
-      assertEquals(1, new SlicedSearcher(reader, null, 4).getSlices().length,
+      // slices of one document at least, so that only the missing executor keeps them together
+      assertEquals(1, new SlicedSearcher(reader, null, 4, 1).getSlices().length,
           "no executor: Lucene searches the segments as one slice, whatever threads says");
-      assertEquals(1, new SlicedSearcher(reader, new SlicedSearcher(reader, null, 4)).getSlices().length);
+      assertEquals(1, new SlicedSearcher(reader, new SlicedSearcher(reader, null, 4, 1)).getSlices().length);
     }
   }
 }
