@@ -287,7 +287,7 @@ public final class CostCurves {
    * node replaying the topic would. Without this, a corpus built from a topic holding a document
    * twice would wait for more searchable documents than it has ids.
    */
-  static List<EnrichedDocument> readEnriched(Path dataDir) throws Exception {
+  private static List<EnrichedDocument> readEnriched(Path dataDir) throws Exception {
     try (EmbeddedKafka kafka = new EmbeddedKafka(dataDir.resolve("kafka")).start();
          KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(KafkaSettings.consumer(kafka.bootstrap(), null))) {
       int partitions = c.partitionsFor(Topics.ENRICHED).size();

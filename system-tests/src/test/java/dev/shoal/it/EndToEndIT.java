@@ -169,6 +169,11 @@ class EndToEndIT {
         .setTopK(10).setProfile(profile).setExplain(true).build());
   }
 
+  /** Whether the answer came from the query service's result cache (its timings then have a cache stage). */
+  private static boolean servedFromCache(SearchResponse r) {
+    return r.getTimingsList().stream().anyMatch(t -> t.getStage().equals("cache"));
+  }
+
   @Test
   void relevantDocumentsAreInTheTopTenForTestQueries() {
     assertTrue(queryOfRelevantDoc.size() >= 20, "enough judged queries among the 500 documents");
@@ -395,19 +400,18 @@ class EndToEndIT {
     cluster.awaitCompacted(Duration.ofSeconds(60));
     String q = "Quokka marsupial tail regeneration cache probe";
     SearchResponse first = run(q, RankProfile.BM25);
-    assertTrue(first.getTimingsList().stream().noneMatch(t -> t.getStage().equals("cache")));
+    assertFalse(servedFromCache(first));
     // served from the cache once the heartbeats report the generations the answer came from: at
     // once, or after one heartbeat when a shard refreshed just before answering
     long cacheBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
     SearchResponse computed = first;
     SearchResponse second = run("  quokka MARSUPIAL tail regeneration   cache probe", RankProfile.BM25);
-    while (second.getTimingsList().stream().noneMatch(t -> t.getStage().equals("cache"))
-        && System.nanoTime() < cacheBy) {
+    while (!servedFromCache(second) && System.nanoTime() < cacheBy) {
       computed = second;
       Thread.sleep(100);
       second = run("  quokka MARSUPIAL tail regeneration   cache probe", RankProfile.BM25);
     }
-    assertTrue(second.getTimingsList().stream().anyMatch(t -> t.getStage().equals("cache")), "served from the cache");
+    assertTrue(servedFromCache(second), "served from the cache");
     assertEquals(computed.getHitsList(), second.getHitsList(), "the cached answer is the one last computed");
 
     CompletableFuture<IndexResponse> done = new CompletableFuture<>();
@@ -494,7 +498,7 @@ class EndToEndIT {
     // cached once the heartbeats report the generations it came from: at once, or after one
     // heartbeat when a shard refreshed just before (as a compaction's last step does)
     long cachedBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    while (api.getTimingsList().stream().noneMatch(t -> t.getStage().equals("cache")) && System.nanoTime() < cachedBy) {
+    while (!servedFromCache(api) && System.nanoTime() < cachedBy) {
       Thread.sleep(100);
       api = run(query, RankProfile.NEURAL);
     }
