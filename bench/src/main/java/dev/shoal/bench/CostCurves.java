@@ -194,7 +194,7 @@ public final class CostCurves {
       List<Path> dirs = new ArrayList<>();
       for (ShardStore s : cluster.indexNode().shards().values()) {
         s.commit(); // the baseline opens the last commit
-        dirs.add(dir.resolve("node-1").resolve("shard-" + s.shard()).resolve("lucene"));
+        dirs.add(LocalCluster.luceneDir(dir, s.shard()));
       }
       return new Built(dir, cluster, docs, shards, dirs);
     } catch (Exception | Error e) {

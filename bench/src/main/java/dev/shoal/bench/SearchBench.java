@@ -59,7 +59,7 @@ public final class SearchBench {
       List<String> shardDirs = new ArrayList<>();
       for (ShardStore s : cluster.indexNode().shards().values()) {
         s.commit(); // the baseline opens the last commit
-        shardDirs.add(o.dataDir().resolve("node-1").resolve("shard-" + s.shard()).resolve("lucene").toString());
+        shardDirs.add(LocalCluster.luceneDir(o.dataDir(), s.shard()).toString());
       }
       System.out.printf("%d documents in %d shards; query service on 127.0.0.1:%d%n", docs, shardDirs.size(),
           cluster.grpcPort());

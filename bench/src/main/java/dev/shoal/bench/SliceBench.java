@@ -5,6 +5,7 @@ import dev.shoal.eval.BeirDataset;
 import dev.shoal.indexnode.shard.ShardQueries;
 import dev.shoal.indexnode.shard.ShardSchema;
 import dev.shoal.indexnode.shard.SlicedSearcher;
+import dev.shoal.testkit.LocalCluster;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,12 +56,11 @@ public final class SliceBench {
   public static String run(Options o) throws IOException, ParseException {
     List<String> texts = new BeirDataset(o.dataset()).queries().stream().map(BeirDataset.Query::text).toList();
     List<Path> shards = new ArrayList<>();
-    for (int s = 0; Files.isDirectory(o.dataDir().resolve("node-1").resolve("shard-" + s).resolve("lucene")); s++) {
-      shards.add(o.dataDir().resolve("node-1").resolve("shard-" + s).resolve("lucene"));
+    for (int s = 0; Files.isDirectory(LocalCluster.luceneDir(o.dataDir(), s)); s++) {
+      shards.add(LocalCluster.luceneDir(o.dataDir(), s));
     }
     if (shards.isEmpty()) {
-      throw new IllegalArgumentException("no shards under " + o.dataDir().resolve("node-1") + ": run bin/shoal demo "
-          + "once first");
+      throw new IllegalArgumentException("no shard indexes under " + o.dataDir() + ": run bin/shoal demo once first");
     }
     ShardQueries parser = new ShardQueries(ShardSchema.analyzer());
     List<Query> queries = new ArrayList<>();

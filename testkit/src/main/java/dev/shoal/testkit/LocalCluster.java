@@ -39,6 +39,9 @@ import java.util.Map;
  */
 public final class LocalCluster implements AutoCloseable {
 
+  /** The id of the cluster's one index node, and its directory under the data directory. */
+  private static final String NODE_ID = "node-1";
+
   /**
    * @param dataDir      root of all state (kafka/, node-1/)
    * @param bootstrap    an external Kafka, or null to embed one under dataDir/kafka
@@ -155,7 +158,7 @@ public final class LocalCluster implements AutoCloseable {
       ShardManager manager = new ShardManager(ShardManagerConfig.defaults(bootstrap, "manager-1", options.shards()));
       manager.start();
       started.push(manager);
-      node = new IndexNode(IndexNodeConfig.defaults("node-1", options.dataDir().resolve("node-1"), bootstrap)
+      node = new IndexNode(IndexNodeConfig.defaults(NODE_ID, options.dataDir().resolve(NODE_ID), bootstrap)
           .withHost(options.host()).withTls(options.tls()), metrics).start();
       started.push(node);
       IngestGrpcService ingest = new IngestGrpcService(bootstrap);
@@ -213,6 +216,15 @@ public final class LocalCluster implements AutoCloseable {
   /** The index node (for tests and diagnostics). */
   public IndexNode indexNode() {
     return node;
+  }
+
+  /**
+   * Where a cluster on {@code dataDir} keeps shard {@code shard}'s Lucene index (the node's
+   * directory, the shard's, then the store's index): what a benchmark's baseline opens, read-only,
+   * at the last commit.
+   */
+  public static Path luceneDir(Path dataDir, int shard) {
+    return dataDir.resolve(NODE_ID).resolve("shard-" + shard).resolve("lucene");
   }
 
   /**
